@@ -1,0 +1,29 @@
+# cartera — PGXS build.  Warnings are made fatal in CI (.ci/run passes
+# PG_CFLAGS), not here, so a newer compiler never breaks a user's build.
+
+EXTENSION = cartera
+EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
+
+MODULE_big = cartera
+OBJS = src/cartera.o src/guc.o src/exact_sum.o src/rfm_state.o src/rfm.o \
+       src/lifecycle.o src/clv.o src/scoring.o src/segment.o
+
+# sql/cartera.sql is the one install script we edit; released upgrade
+# scripts sql/cartera--A--B.sql are frozen.
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA = $(filter-out $(DATA_built), $(wildcard sql/$(EXTENSION)--*--*.sql))
+
+# Every other sql/NAME.sql is a regression test with expected/NAME.out;
+# "setup" (CREATE EXTENSION) runs first.
+TESTS = $(filter-out setup, $(sort $(patsubst sql/%.sql,%,$(filter-out sql/$(EXTENSION)%, $(wildcard sql/*.sql)))))
+REGRESS = setup $(TESTS)
+REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
+
+EXTRA_CLEAN = results regression.diffs regression.out
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
+	cp $< $@

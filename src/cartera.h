@@ -1,0 +1,130 @@
+/*
+ * cartera.h — declarations shared by the C core of the cartera extension:
+ * GUC variables, the exact decimal accumulator, the per-customer aggregate state.
+ */
+#ifndef CARTERA_H
+#define CARTERA_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "fmgr.h"
+#include "utils/date.h"
+#include "utils/numeric.h"
+
+/* ---- GUCs (guc.c) ---- */
+typedef enum CarteraLanguage
+{
+	CARTERA_LANG_ES,
+	CARTERA_LANG_EN
+} CarteraLanguage;
+
+typedef enum CarteraLifecycleMode
+{
+	CARTERA_LIFECYCLE_FIXED,
+	CARTERA_LIFECYCLE_ADAPTIVE
+} CarteraLifecycleMode;
+
+extern int	cartera_language;
+extern int	cartera_lifecycle_mode;
+extern double cartera_at_risk_factor;
+extern double cartera_dormant_factor;
+extern Interval cartera_at_risk_after;
+extern Interval cartera_dormant_after;
+extern Interval cartera_lost_after;
+extern Interval cartera_new_window;
+
+extern void cartera_define_gucs(void);
+
+/* ---- exact decimal sum (exact_sum.c) ---- */
+
+/*
+ * Fixed-point accumulator: value = acc / 10^scale, plus an optional numeric
+ * "spill" that takes any addend the fixed-point path cannot hold exactly
+ * (too many decimals, or an int128 overflow).  The common case (money with a
+ * few decimals) never allocates.
+ */
+#ifdef HAVE_INT128
+typedef int128 cartera_acc;
+#else
+typedef int64 cartera_acc;
+#endif
+
+typedef struct ExactSum
+{
+	cartera_acc acc;
+	int16		scale;			/* decimal digits after the point in acc */
+	int16		max_dscale;		/* largest display scale seen, for output */
+	Numeric		spill;			/* NULL, or extra addend in aggregate context */
+} ExactSum;
+
+extern void exact_sum_init(ExactSum *s);
+extern void exact_sum_add_numeric(ExactSum *s, Numeric num, MemoryContext mcxt);
+extern void exact_sum_add_int64(ExactSum *s, int64 v, MemoryContext mcxt);
+extern void exact_sum_add_sum(ExactSum *s, const ExactSum *other, MemoryContext mcxt);
+extern Numeric exact_sum_get(const ExactSum *s);
+extern bool exact_sum_is_negative_numeric(Numeric num);
+extern bool exact_sum_numeric_is_special(Numeric num);
+extern bool exact_sum_is_zero(const ExactSum *s);
+
+/* serialized form (rfm_state.c serializes states through these) */
+struct StringInfoData;
+extern void exact_sum_send(struct StringInfoData *buf, const ExactSum *s);
+extern void exact_sum_recv(struct StringInfoData *buf, ExactSum *s, MemoryContext mcxt);
+
+/* ---- the per-customer aggregate state (rfm_state.c) ---- */
+
+#define RFM_INLINE_DAYS 4
+
+typedef struct RfmState
+{
+	TimestampTz as_of;			/* rows after this instant are ignored */
+	double		lifespan_years; /* clv() only; NaN when not given */
+	int64		purchases;		/* rows with amount >= 0 (or no amount) */
+	TimestampTz first_ts;		/* first / last purchase instant */
+	TimestampTz last_ts;
+	DateADT		first_day;		/* day of first_ts, in the session TimeZone */
+	int32		ndays;			/* entries used in days[] (may hold dups) */
+	int32		maxdays;		/* capacity of days[] */
+	bool		days_sorted;	/* days[] is sorted and duplicate-free */
+	bool		has_amounts;	/* fed by an aggregate with an amount column */
+	DateADT    *days;			/* purchase days; points at inline_days first */
+	DateADT		inline_days[RFM_INLINE_DAYS];
+	ExactSum	gross;			/* sum of amounts >= 0 */
+	ExactSum	refunds;		/* sum of amounts < 0 */
+	ExactSum	first_day_amount;	/* sum of amounts >= 0 on first_day */
+} RfmState;
+
+extern void rfm_state_compact(RfmState *state);
+
+/* ---- derived per-customer facts shared by the finals (rfm.c) ---- */
+
+typedef struct RfmFacts
+{
+	bool		has_purchase;
+	int64		purchases;
+	int32		purchase_days;
+	DateADT		as_of_day;
+	DateADT		first_day;
+	DateADT		last_day;
+	DateADT		prev_day;		/* purchase day before last_day, or NOBEGIN */
+	TimestampTz first_ts;
+	TimestampTz last_ts;
+	TimestampTz as_of;
+} RfmFacts;
+
+extern RfmState *rfm_state_from_arg(FunctionCallInfo fcinfo);
+extern void rfm_facts_from_state(RfmState *state, RfmFacts *facts);
+extern DateADT cartera_timestamptz_day(TimestampTz ts);
+
+/* ---- lifecycle (lifecycle.c) ---- */
+extern const char *lifecycle_classify(const RfmFacts *f);
+
+/* ---- segment type (segment.c) ---- */
+extern Datum cartera_segment_from_scores(int r, int f, int m);
+
+/* ---- helpers ---- */
+extern Numeric cartera_numeric_div_round(Numeric num, Numeric den, int extra_scale);
+extern int	cartera_numeric_dscale(Numeric num);
+
+#endif							/* CARTERA_H */

@@ -1,0 +1,177 @@
+/*
+ * guc.c — the cartera.* configuration parameters: language, lifecycle
+ * thresholds and mode.  Bad values are refused at SET time by check hooks.
+ */
+#include "postgres.h"
+
+#include "cartera.h"
+#include "utils/datetime.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+
+int			cartera_language = CARTERA_LANG_ES;
+int			cartera_lifecycle_mode = CARTERA_LIFECYCLE_FIXED;
+double		cartera_at_risk_factor = 2.0;
+double		cartera_dormant_factor = 4.0;
+Interval	cartera_at_risk_after;
+Interval	cartera_dormant_after;
+Interval	cartera_lost_after;
+Interval	cartera_new_window;
+
+/* the string variables behind the interval GUCs */
+static char *at_risk_after_str;
+static char *dormant_after_str;
+static char *lost_after_str;
+static char *new_window_str;
+
+static const struct config_enum_entry language_options[] = {
+	{"es", CARTERA_LANG_ES, false},
+	{"en", CARTERA_LANG_EN, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry lifecycle_mode_options[] = {
+	{"fixed", CARTERA_LIFECYCLE_FIXED, false},
+	{"adaptive", CARTERA_LIFECYCLE_ADAPTIVE, false},
+	{NULL, 0, false}
+};
+
+/*
+ * Parse an interval without throwing (check hooks must not ereport), the way
+ * interval_in() does it.
+ */
+static bool
+parse_interval_quietly(const char *str, Interval *result)
+{
+	char		workbuf[256];
+	char	   *field[MAXDATEFIELDS];
+	int			ftype[MAXDATEFIELDS];
+	int			nf;
+	int			dtype = 0;
+	struct pg_itm_in itm_in;
+	int			dterr;
+
+	memset(&itm_in, 0, sizeof(itm_in));
+	dterr = ParseDateTime(str, workbuf, sizeof(workbuf), field, ftype,
+						  MAXDATEFIELDS, &nf);
+	if (dterr == 0)
+		dterr = DecodeInterval(field, ftype, nf, INTERVAL_FULL_RANGE,
+							   &dtype, &itm_in);
+	if (dterr == DTERR_BAD_FORMAT)
+	{
+		char	   *copy = pstrdup(str);
+
+		dterr = DecodeISO8601Interval(copy, &dtype, &itm_in);
+		pfree(copy);
+	}
+	if (dterr != 0 || dtype != DTK_DELTA)
+		return false;
+	return itmin2interval(&itm_in, result) == 0;
+}
+
+static bool
+check_positive_interval(char **newval, void **extra, GucSource source)
+{
+	Interval	iv;
+	Interval   *copy;
+
+	if (*newval == NULL || !parse_interval_quietly(*newval, &iv))
+	{
+		GUC_check_errdetail("\"%s\" is not an interval.", *newval ? *newval : "");
+		GUC_check_errhint("Write it like '60 days' or '3 months'.");
+		return false;
+	}
+	if (iv.month < 0 || iv.day < 0 || iv.time < 0 ||
+		(iv.month == 0 && iv.day == 0 && iv.time == 0))
+	{
+		GUC_check_errdetail("The interval must be positive, not \"%s\".", *newval);
+		return false;
+	}
+	/* GUC "extra" data is released with free(), so it must come from malloc */
+	copy = malloc(sizeof(Interval));
+	if (copy == NULL)
+		return false;
+	*copy = iv;
+	*extra = copy;
+	return true;
+}
+
+#define ASSIGN_INTERVAL_HOOK(name, target) \
+static void \
+name(const char *newval, void *extra) \
+{ \
+	target = *(Interval *) extra; \
+}
+
+ASSIGN_INTERVAL_HOOK(assign_at_risk_after, cartera_at_risk_after)
+ASSIGN_INTERVAL_HOOK(assign_dormant_after, cartera_dormant_after)
+ASSIGN_INTERVAL_HOOK(assign_lost_after, cartera_lost_after)
+ASSIGN_INTERVAL_HOOK(assign_new_window, cartera_new_window)
+
+void
+cartera_define_gucs(void)
+{
+	DefineCustomEnumVariable("cartera.language",
+							 "Language of segment names and messages (es or en).",
+							 NULL,
+							 &cartera_language,
+							 CARTERA_LANG_ES,
+							 language_options,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("cartera.lifecycle_mode",
+							 "How at_risk and dormant are decided: fixed thresholds, or adaptive to each customer's mean purchase gap.",
+							 NULL,
+							 &cartera_lifecycle_mode,
+							 CARTERA_LIFECYCLE_FIXED,
+							 lifecycle_mode_options,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+
+	DefineCustomStringVariable("cartera.at_risk_after",
+							   "Time without purchases after which a customer is at risk.",
+							   NULL,
+							   &at_risk_after_str,
+							   "60 days",
+							   PGC_USERSET, 0,
+							   check_positive_interval, assign_at_risk_after, NULL);
+
+	DefineCustomStringVariable("cartera.dormant_after",
+							   "Time without purchases after which a customer is dormant.",
+							   NULL,
+							   &dormant_after_str,
+							   "120 days",
+							   PGC_USERSET, 0,
+							   check_positive_interval, assign_dormant_after, NULL);
+
+	DefineCustomStringVariable("cartera.lost_after",
+							   "Time without purchases after which a customer is lost.",
+							   NULL,
+							   &lost_after_str,
+							   "365 days",
+							   PGC_USERSET, 0,
+							   check_positive_interval, assign_lost_after, NULL);
+
+	DefineCustomStringVariable("cartera.new_window",
+							   "A customer whose first purchase is this recent is new.",
+							   NULL,
+							   &new_window_str,
+							   "30 days",
+							   PGC_USERSET, 0,
+							   check_positive_interval, assign_new_window, NULL);
+
+	DefineCustomRealVariable("cartera.at_risk_factor",
+							 "Adaptive mode: at risk when the time since the last purchase exceeds this many mean gaps.",
+							 NULL,
+							 &cartera_at_risk_factor,
+							 2.0, 1.0, 100.0,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+
+	DefineCustomRealVariable("cartera.dormant_factor",
+							 "Adaptive mode: dormant when the time since the last purchase exceeds this many mean gaps.",
+							 NULL,
+							 &cartera_dormant_factor,
+							 4.0, 1.0, 100.0,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("cartera");
+}

@@ -1,0 +1,152 @@
+/*
+ * rfm.c — final function of cartera.rfm(): turns the shared aggregate state
+ * into the composite cartera.rfm_summary, plus small numeric helpers.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "cartera.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(cartera_rfm_finalfn);
+
+/* attribute numbers of cartera.rfm_summary (keep in step with the SQL) */
+enum
+{
+	RFM_FIRST_PURCHASE,
+	RFM_LAST_PURCHASE,
+	RFM_PURCHASES,
+	RFM_PURCHASE_DAYS,
+	RFM_FREQUENCY,
+	RFM_RECENCY_DAYS,
+	RFM_AGE_DAYS,
+	RFM_T_X_DAYS,
+	RFM_MONETARY_TOTAL,
+	RFM_AVG_TICKET,
+	RFM_REPEAT_AVG,
+	RFM_MEAN_GAP_DAYS,
+	RFM_LAST_GAP_DAYS,
+	RFM_AS_OF,
+	RFM_NATTS
+};
+
+RfmState *
+rfm_state_from_arg(FunctionCallInfo fcinfo)
+{
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "cartera aggregate final function called in non-aggregate context");
+	return PG_ARGISNULL(0) ? NULL : (RfmState *) PG_GETARG_POINTER(0);
+}
+
+void
+rfm_facts_from_state(RfmState *s, RfmFacts *f)
+{
+	rfm_state_compact(s);
+	memset(f, 0, sizeof(RfmFacts));
+	f->as_of = s->as_of;
+	f->as_of_day = cartera_timestamptz_day(s->as_of);
+	f->purchases = s->purchases;
+	f->purchase_days = s->ndays;
+	f->has_purchase = s->purchases > 0;
+	if (f->has_purchase)
+	{
+		f->first_ts = s->first_ts;
+		f->last_ts = s->last_ts;
+		f->first_day = s->days[0];
+		f->last_day = s->days[s->ndays - 1];
+		f->prev_day = s->ndays >= 2 ? s->days[s->ndays - 2] : DATEVAL_NOBEGIN;
+	}
+}
+
+int
+cartera_numeric_dscale(Numeric num)
+{
+	return DatumGetInt32(DirectFunctionCall1(numeric_scale, NumericGetDatum(num)));
+}
+
+/* num / den rounded to extra_scale more decimals than num has */
+Numeric
+cartera_numeric_div_round(Numeric num, Numeric den, int extra_scale)
+{
+	Numeric		q = numeric_div_opt_error(num, den, NULL);
+
+	return DatumGetNumeric(DirectFunctionCall2(numeric_round, NumericGetDatum(q),
+											   Int32GetDatum(cartera_numeric_dscale(num) + extra_scale)));
+}
+
+Datum
+cartera_rfm_finalfn(PG_FUNCTION_ARGS)
+{
+	RfmState   *s = rfm_state_from_arg(fcinfo);
+	RfmFacts	f;
+	TupleDesc	tupdesc;
+	Datum		values[RFM_NATTS];
+	bool		nulls[RFM_NATTS];
+	Numeric		total;
+
+	if (s == NULL)
+		PG_RETURN_NULL();
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type of cartera.rfm must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	if (tupdesc->natts != RFM_NATTS)
+		elog(ERROR, "cartera.rfm_summary has %d attributes, expected %d",
+			 tupdesc->natts, RFM_NATTS);
+
+	rfm_facts_from_state(s, &f);
+	memset(nulls, true, sizeof(nulls));
+
+	total = exact_sum_get(&s->gross);
+	if (!exact_sum_is_zero(&s->refunds))
+		total = numeric_add_opt_error(total, exact_sum_get(&s->refunds), NULL);
+
+	values[RFM_PURCHASES] = Int64GetDatum(f.purchases);
+	values[RFM_PURCHASE_DAYS] = Int32GetDatum(f.purchase_days);
+	values[RFM_MONETARY_TOTAL] = NumericGetDatum(total);
+	values[RFM_AS_OF] = TimestampTzGetDatum(f.as_of);
+	nulls[RFM_PURCHASES] = nulls[RFM_PURCHASE_DAYS] = false;
+	nulls[RFM_MONETARY_TOTAL] = nulls[RFM_AS_OF] = false;
+
+	if (f.has_purchase)
+	{
+		int32		frequency = f.purchase_days - 1;
+		int32		t_x = f.last_day - f.first_day;
+
+		values[RFM_FIRST_PURCHASE] = TimestampTzGetDatum(f.first_ts);
+		values[RFM_LAST_PURCHASE] = TimestampTzGetDatum(f.last_ts);
+		values[RFM_FREQUENCY] = Int32GetDatum(frequency);
+		values[RFM_RECENCY_DAYS] = Int32GetDatum(f.as_of_day - f.last_day);
+		values[RFM_AGE_DAYS] = Int32GetDatum(f.as_of_day - f.first_day);
+		values[RFM_T_X_DAYS] = Int32GetDatum(t_x);
+		values[RFM_AVG_TICKET] =
+			NumericGetDatum(cartera_numeric_div_round(total, int64_to_numeric(f.purchases), 2));
+		nulls[RFM_FIRST_PURCHASE] = nulls[RFM_LAST_PURCHASE] = false;
+		nulls[RFM_FREQUENCY] = nulls[RFM_RECENCY_DAYS] = false;
+		nulls[RFM_AGE_DAYS] = nulls[RFM_T_X_DAYS] = false;
+		nulls[RFM_AVG_TICKET] = false;
+		if (frequency > 0)
+		{
+			/* lifetimes' monetary_value: mean spend of the repeat purchase days */
+			Numeric		repeat = numeric_sub_opt_error(exact_sum_get(&s->gross),
+													   exact_sum_get(&s->first_day_amount),
+													   NULL);
+
+			values[RFM_REPEAT_AVG] =
+				NumericGetDatum(cartera_numeric_div_round(repeat, int64_to_numeric(frequency), 2));
+			values[RFM_MEAN_GAP_DAYS] = Float8GetDatum((double) t_x / frequency);
+			values[RFM_LAST_GAP_DAYS] = Int32GetDatum(f.last_day - f.prev_day);
+			nulls[RFM_REPEAT_AVG] = nulls[RFM_MEAN_GAP_DAYS] = false;
+			nulls[RFM_LAST_GAP_DAYS] = false;
+		}
+	}
+	if (!s->has_amounts)
+	{
+		nulls[RFM_MONETARY_TOTAL] = nulls[RFM_AVG_TICKET] = true;
+		nulls[RFM_REPEAT_AVG] = true;
+	}
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}

@@ -1,0 +1,595 @@
+/*
+ * rfm_state.c — the one transition state shared by every per-customer
+ * aggregate (rfm, lifecycle, clv): accumulate, combine, serialize, deserialize.
+ *
+ * This is the only file that allocates in the aggregate memory context.  A
+ * single C transition function serves every SQL overload; it looks at the
+ * declared argument types once per query (cached in fn_extra) and then reads
+ * purchased_at (timestamptz or date), amount (numeric, float8, bigint or
+ * none), as_of (given, or the transaction timestamp) and an optional lifespan.
+ */
+#include "postgres.h"
+
+#include "cartera.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/int.h"
+#include "lib/stringinfo.h"
+#include "libpq/pqformat.h"
+#include "miscadmin.h"
+#include "pgtime.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/float.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(cartera_rfm_transfn);
+PG_FUNCTION_INFO_V1(cartera_rfm_combinefn);
+PG_FUNCTION_INFO_V1(cartera_rfm_serialfn);
+PG_FUNCTION_INFO_V1(cartera_rfm_deserialfn);
+
+typedef enum AmountKind
+{
+	AMOUNT_NONE,
+	AMOUNT_NUMERIC,
+	AMOUNT_FLOAT8,
+	AMOUNT_INT8
+} AmountKind;
+
+/* what the SQL signature of the calling aggregate looks like */
+typedef struct TransSignature
+{
+	bool		at_is_date;		/* purchased_at is date, else timestamptz */
+	AmountKind	amount_kind;
+	int			amount_arg;		/* -1 when none */
+	int			as_of_arg;		/* -1: transaction timestamp */
+	bool		as_of_is_date;
+	int			lifespan_arg;	/* -1 when none */
+} TransSignature;
+
+static const TransSignature *
+trans_signature(FunctionCallInfo fcinfo)
+{
+	TransSignature *sig = (TransSignature *) fcinfo->flinfo->fn_extra;
+	int			nargs = PG_NARGS();
+
+	if (sig != NULL)
+		return sig;
+
+	sig = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(TransSignature));
+	sig->amount_arg = sig->as_of_arg = sig->lifespan_arg = -1;
+	sig->at_is_date = get_fn_expr_argtype(fcinfo->flinfo, 1) == DATEOID;
+	/* argument 0 is the state, 1 is purchased_at */
+	for (int i = 2; i < nargs; i++)
+	{
+		Oid			t = get_fn_expr_argtype(fcinfo->flinfo, i);
+
+		switch (t)
+		{
+			case NUMERICOID:
+				sig->amount_kind = AMOUNT_NUMERIC;
+				sig->amount_arg = i;
+				break;
+			case FLOAT8OID:
+				sig->amount_kind = AMOUNT_FLOAT8;
+				sig->amount_arg = i;
+				break;
+			case INT8OID:
+				sig->amount_kind = AMOUNT_INT8;
+				sig->amount_arg = i;
+				break;
+			case TIMESTAMPTZOID:
+			case DATEOID:
+				sig->as_of_arg = i;
+				sig->as_of_is_date = (t == DATEOID);
+				break;
+			case INTERVALOID:
+				sig->lifespan_arg = i;
+				break;
+			default:
+				elog(ERROR, "cartera aggregate called with unsupported argument type %u", t);
+		}
+	}
+	fcinfo->flinfo->fn_extra = sig;
+	return sig;
+}
+
+/*
+ * Calendar day of an instant in the session TimeZone (the same as
+ * ts::date).  Purchase logs are usually loaded in time order, so a one-entry
+ * cache of the last day's [start, end) range avoids most time zone lookups.
+ */
+DateADT
+cartera_timestamptz_day(TimestampTz ts)
+{
+	static pg_tz *cached_tz = NULL;
+	static TimestampTz cached_start = 0;
+	static TimestampTz cached_end = 0;
+	static DateADT cached_day = 0;
+	DateADT		day;
+	int			overflow = 0;
+
+	if (cached_tz == session_timezone && ts >= cached_start && ts < cached_end)
+		return cached_day;
+	day = DatumGetDateADT(DirectFunctionCall1(timestamptz_date,
+											  TimestampTzGetDatum(ts)));
+	if (DATE_NOT_FINITE(day))
+		return day;
+	cached_start = date2timestamptz_opt_overflow(day, &overflow);
+	cached_end = date2timestamptz_opt_overflow(day + 1, &overflow);
+	if (overflow == 0 && cached_start <= ts && ts < cached_end)
+	{
+		cached_tz = session_timezone;
+		cached_day = day;
+	}
+	else
+		cached_tz = NULL;
+	return day;
+}
+
+static TimestampTz
+day_to_timestamptz(DateADT day)
+{
+	int			overflow = 0;
+	TimestampTz ts = date2timestamptz_opt_overflow(day, &overflow);
+
+	if (overflow != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("date out of range for timestamp with time zone")));
+	return ts;
+}
+
+static RfmState *
+rfm_state_new(MemoryContext aggcontext, TimestampTz as_of)
+{
+	RfmState   *s = MemoryContextAllocZero(aggcontext, sizeof(RfmState));
+
+	s->as_of = as_of;
+	s->lifespan_years = get_float8_nan();
+	s->days = s->inline_days;
+	s->maxdays = RFM_INLINE_DAYS;
+	s->days_sorted = true;
+	exact_sum_init(&s->gross);
+	exact_sum_init(&s->refunds);
+	exact_sum_init(&s->first_day_amount);
+	return s;
+}
+
+static int
+day_cmp(const void *a, const void *b)
+{
+	DateADT		x = *(const DateADT *) a;
+	DateADT		y = *(const DateADT *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* sort days[] and drop duplicates */
+void
+rfm_state_compact(RfmState *s)
+{
+	int			n = 0;
+
+	if (s->days_sorted)
+		return;
+	qsort(s->days, s->ndays, sizeof(DateADT), day_cmp);
+	for (int i = 0; i < s->ndays; i++)
+		if (n == 0 || s->days[n - 1] != s->days[i])
+			s->days[n++] = s->days[i];
+	s->ndays = n;
+	s->days_sorted = true;
+}
+
+static void
+reserve_days(RfmState *s, int32 needed, MemoryContext aggcontext)
+{
+	int32		newmax;
+
+	if (needed <= s->maxdays)
+		return;
+	newmax = Max(s->maxdays * 2, needed);
+	if ((Size) newmax * sizeof(DateADT) > MaxAllocSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many distinct purchase days for one customer")));
+	if (s->days == s->inline_days)
+	{
+		DateADT    *d = MemoryContextAlloc(aggcontext, newmax * sizeof(DateADT));
+
+		memcpy(d, s->inline_days, s->ndays * sizeof(DateADT));
+		s->days = d;
+	}
+	else
+		s->days = repalloc(s->days, newmax * sizeof(DateADT));
+	s->maxdays = newmax;
+}
+
+static void
+add_day(RfmState *s, DateADT day, MemoryContext aggcontext)
+{
+	if (s->ndays > 0)
+	{
+		DateADT		last = s->days[s->ndays - 1];
+
+		if (day == last)
+			return;
+		if (day < last)
+			s->days_sorted = false;
+	}
+	if (s->ndays == s->maxdays)
+	{
+		/* duplicates may be hiding in an unsorted array: squeeze first */
+		rfm_state_compact(s);
+		if (s->ndays > 0 && s->days[s->ndays - 1] > day)
+			s->days_sorted = false;
+		reserve_days(s, s->ndays + 1, aggcontext);
+	}
+	s->days[s->ndays++] = day;
+}
+
+static void
+reset_sum(ExactSum *sum)
+{
+	if (sum->spill != NULL)
+		pfree(sum->spill);
+	exact_sum_init(sum);
+}
+
+static void
+add_amount(ExactSum *sum, AmountKind kind, Datum amount, MemoryContext aggcontext)
+{
+	switch (kind)
+	{
+		case AMOUNT_NUMERIC:
+			exact_sum_add_numeric(sum, DatumGetNumeric(amount), aggcontext);
+			break;
+		case AMOUNT_INT8:
+			exact_sum_add_int64(sum, DatumGetInt64(amount), aggcontext);
+			break;
+		case AMOUNT_FLOAT8:
+			/* converted once in the transition function */
+			exact_sum_add_numeric(sum, DatumGetNumeric(amount), aggcontext);
+			break;
+		case AMOUNT_NONE:
+			break;
+	}
+}
+
+static bool
+amount_is_negative(AmountKind kind, Datum amount)
+{
+	switch (kind)
+	{
+		case AMOUNT_NUMERIC:
+		case AMOUNT_FLOAT8:
+			return exact_sum_is_negative_numeric(DatumGetNumeric(amount));
+		case AMOUNT_INT8:
+			return DatumGetInt64(amount) < 0;
+		case AMOUNT_NONE:
+			break;
+	}
+	return false;
+}
+
+/*
+ * Validate the amount and bring float8 to numeric, so that the state only
+ * ever adds exact decimals.  Returns the (possibly converted) datum.
+ */
+static Datum
+checked_amount(AmountKind kind, Datum amount)
+{
+	if (kind == AMOUNT_FLOAT8)
+	{
+		float8		f = DatumGetFloat8(amount);
+
+		if (isnan(f) || isinf(f))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("purchase amount must be a finite number, not %s",
+							float8out_internal(f))));
+		return DirectFunctionCall1(float8_numeric, amount);
+	}
+	if (kind == AMOUNT_NUMERIC)
+	{
+		/* keep short headers: no copy per row (exact_sum reads them as is) */
+		Numeric		n = (Numeric) PG_DETOAST_DATUM_PACKED(amount);
+
+		if (exact_sum_numeric_is_special(n))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("purchase amount must be a finite number, not %s",
+							DatumGetCString(DirectFunctionCall1(numeric_out,
+																NumericGetDatum(PG_DETOAST_DATUM(amount))))),
+					 errhint("Leave the amount NULL to skip the row.")));
+		return PointerGetDatum(n);
+	}
+	return amount;
+}
+
+static TimestampTz
+read_as_of(FunctionCallInfo fcinfo, const TransSignature *sig)
+{
+	TimestampTz as_of;
+
+	if (sig->as_of_arg < 0)
+		return GetCurrentTransactionStartTimestamp();
+	if (PG_ARGISNULL(sig->as_of_arg))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("as_of must not be null"),
+				 errhint("Omit the argument to use the transaction timestamp.")));
+	if (sig->as_of_is_date)
+	{
+		DateADT		d = PG_GETARG_DATEADT(sig->as_of_arg);
+
+		if (DATE_NOT_FINITE(d))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+					 errmsg("as_of must be a finite date")));
+		as_of = day_to_timestamptz(d);
+	}
+	else
+	{
+		as_of = PG_GETARG_TIMESTAMPTZ(sig->as_of_arg);
+		if (TIMESTAMP_NOT_FINITE(as_of))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+					 errmsg("as_of must be a finite timestamp")));
+	}
+	return as_of;
+}
+
+static double
+read_lifespan_years(FunctionCallInfo fcinfo, const TransSignature *sig)
+{
+	Interval   *iv;
+	double		seconds;
+
+	if (PG_ARGISNULL(sig->lifespan_arg))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("lifespan must not be null")));
+	iv = PG_GETARG_INTERVAL_P(sig->lifespan_arg);
+	seconds = DatumGetFloat8(DirectFunctionCall2(interval_part,
+												 CStringGetTextDatum("epoch"),
+												 IntervalPGetDatum(iv)));
+	if (!(seconds >= 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("lifespan must not be negative"),
+				 errhint("Give the expected length of the relationship, e.g. interval '3 years'.")));
+	/* interval '1 year' is 365.25 days by PostgreSQL's own convention */
+	return seconds / (365.25 * SECS_PER_DAY);
+}
+
+Datum
+cartera_rfm_transfn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	const TransSignature *sig;
+	RfmState   *s;
+	TimestampTz ts;
+	DateADT		day;
+	Datum		amount = (Datum) 0;
+	bool		refund = false;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "cartera_rfm_transfn called in non-aggregate context");
+	sig = trans_signature(fcinfo);
+
+	if (PG_ARGISNULL(0))
+	{
+		s = rfm_state_new(aggcontext, read_as_of(fcinfo, sig));
+		if (sig->lifespan_arg >= 0)
+			s->lifespan_years = read_lifespan_years(fcinfo, sig);
+		s->has_amounts = sig->amount_kind != AMOUNT_NONE;
+	}
+	else
+	{
+		s = (RfmState *) PG_GETARG_POINTER(0);
+		/* as_of is normally a constant; a varying one would be meaningless */
+		if (sig->as_of_arg >= 0 && read_as_of(fcinfo, sig) != s->as_of)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("as_of must be the same for every row of a group")));
+	}
+
+	/* rows without a date or amount carry no purchase: skip them */
+	if (PG_ARGISNULL(1) ||
+		(sig->amount_arg >= 0 && PG_ARGISNULL(sig->amount_arg)))
+		PG_RETURN_POINTER(s);
+
+	if (sig->at_is_date)
+	{
+		day = PG_GETARG_DATEADT(1);
+		if (DATE_NOT_FINITE(day))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+					 errmsg("purchase date must be finite")));
+		ts = day_to_timestamptz(day);
+	}
+	else
+	{
+		ts = PG_GETARG_TIMESTAMPTZ(1);
+		if (TIMESTAMP_NOT_FINITE(ts))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+					 errmsg("purchase timestamp must be finite")));
+		day = 0;				/* computed below, only if the row counts */
+	}
+
+	/* after as_of: not yet happened from the point of view of the summary */
+	if (ts > s->as_of)
+		PG_RETURN_POINTER(s);
+
+	if (sig->amount_arg >= 0)
+	{
+		amount = checked_amount(sig->amount_kind,
+								PG_GETARG_DATUM(sig->amount_arg));
+		refund = amount_is_negative(sig->amount_kind, amount);
+	}
+
+	if (refund)
+	{
+		/* a refund lowers the total but is not a purchase */
+		add_amount(&s->refunds, sig->amount_kind, amount, aggcontext);
+		PG_RETURN_POINTER(s);
+	}
+
+	if (!sig->at_is_date)
+		day = cartera_timestamptz_day(ts);
+
+	if (s->purchases == 0 || day < s->first_day)
+	{
+		s->first_day = day;
+		reset_sum(&s->first_day_amount);
+	}
+	if (day == s->first_day)
+		add_amount(&s->first_day_amount, sig->amount_kind, amount, aggcontext);
+	if (s->purchases == 0 || ts < s->first_ts)
+		s->first_ts = ts;
+	if (s->purchases == 0 || ts > s->last_ts)
+		s->last_ts = ts;
+	s->purchases++;
+	add_day(s, day, aggcontext);
+	add_amount(&s->gross, sig->amount_kind, amount, aggcontext);
+
+	PG_RETURN_POINTER(s);
+}
+
+/* merge src into dst (dst lives in aggcontext) */
+static void
+rfm_state_merge(RfmState *dst, RfmState *src, MemoryContext aggcontext)
+{
+	if (dst->as_of != src->as_of)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("as_of must be the same for every row of a group")));
+	if (src->purchases > 0)
+	{
+		if (dst->purchases == 0 || src->first_day < dst->first_day)
+		{
+			dst->first_day = src->first_day;
+			reset_sum(&dst->first_day_amount);
+			exact_sum_add_sum(&dst->first_day_amount, &src->first_day_amount, aggcontext);
+		}
+		else if (src->first_day == dst->first_day)
+			exact_sum_add_sum(&dst->first_day_amount, &src->first_day_amount, aggcontext);
+		if (dst->purchases == 0 || src->first_ts < dst->first_ts)
+			dst->first_ts = src->first_ts;
+		if (dst->purchases == 0 || src->last_ts > dst->last_ts)
+			dst->last_ts = src->last_ts;
+		if (pg_add_s64_overflow(dst->purchases, src->purchases, &dst->purchases))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("purchase count out of range")));
+		reserve_days(dst, dst->ndays + src->ndays, aggcontext);
+		memcpy(dst->days + dst->ndays, src->days, src->ndays * sizeof(DateADT));
+		dst->ndays += src->ndays;
+		dst->days_sorted = false;
+	}
+	exact_sum_add_sum(&dst->gross, &src->gross, aggcontext);
+	exact_sum_add_sum(&dst->refunds, &src->refunds, aggcontext);
+	dst->has_amounts |= src->has_amounts;
+}
+
+Datum
+cartera_rfm_combinefn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	RfmState   *s1 = PG_ARGISNULL(0) ? NULL : (RfmState *) PG_GETARG_POINTER(0);
+	RfmState   *s2 = PG_ARGISNULL(1) ? NULL : (RfmState *) PG_GETARG_POINTER(1);
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "cartera_rfm_combinefn called in non-aggregate context");
+	if (s2 == NULL)
+	{
+		if (s1 == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(s1);
+	}
+	if (s1 == NULL)
+	{
+		/* the state we return must live in our aggcontext: copy s2 */
+		s1 = rfm_state_new(aggcontext, s2->as_of);
+		s1->lifespan_years = s2->lifespan_years;
+	}
+	rfm_state_merge(s1, s2, aggcontext);
+	PG_RETURN_POINTER(s1);
+}
+
+/* format version, so a future layout can still read old partial states */
+#define RFM_STATE_FORMAT 1
+
+Datum
+cartera_rfm_serialfn(PG_FUNCTION_ARGS)
+{
+	RfmState   *s = (RfmState *) PG_GETARG_POINTER(0);
+	StringInfoData buf;
+
+	rfm_state_compact(s);
+	pq_begintypsend(&buf);
+	pq_sendbyte(&buf, RFM_STATE_FORMAT);
+	pq_sendbyte(&buf, s->has_amounts ? 1 : 0);
+	pq_sendint64(&buf, s->as_of);
+	pq_sendfloat8(&buf, s->lifespan_years);
+	pq_sendint64(&buf, s->purchases);
+	pq_sendint64(&buf, s->first_ts);
+	pq_sendint64(&buf, s->last_ts);
+	pq_sendint32(&buf, s->first_day);
+	pq_sendint32(&buf, s->ndays);
+	for (int i = 0; i < s->ndays; i++)
+		pq_sendint32(&buf, s->days[i]);
+	exact_sum_send(&buf, &s->gross);
+	exact_sum_send(&buf, &s->refunds);
+	exact_sum_send(&buf, &s->first_day_amount);
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+Datum
+cartera_rfm_deserialfn(PG_FUNCTION_ARGS)
+{
+	bytea	   *bytes = PG_GETARG_BYTEA_PP(0);
+	MemoryContext aggcontext;
+	StringInfoData buf;
+	RfmState   *s;
+	int32		ndays;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "cartera_rfm_deserialfn called in non-aggregate context");
+
+	buf.data = VARDATA_ANY(bytes);
+	buf.len = VARSIZE_ANY_EXHDR(bytes);
+	buf.maxlen = buf.len;
+	buf.cursor = 0;
+
+	if (pq_getmsgbyte(&buf) != RFM_STATE_FORMAT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("unsupported cartera aggregate state format")));
+	s = rfm_state_new(aggcontext, 0);
+	s->has_amounts = pq_getmsgbyte(&buf) != 0;
+	s->as_of = pq_getmsgint64(&buf);
+	s->lifespan_years = pq_getmsgfloat8(&buf);
+	s->purchases = pq_getmsgint64(&buf);
+	s->first_ts = pq_getmsgint64(&buf);
+	s->last_ts = pq_getmsgint64(&buf);
+	s->first_day = pq_getmsgint(&buf, 4);
+	ndays = pq_getmsgint(&buf, 4);
+	if (ndays < 0 || (Size) ndays > (Size) (buf.len - buf.cursor) / sizeof(int32))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("corrupt cartera aggregate state")));
+	reserve_days(s, ndays, aggcontext);
+	for (int i = 0; i < ndays; i++)
+		s->days[i] = pq_getmsgint(&buf, 4);
+	s->ndays = ndays;
+	exact_sum_recv(&buf, &s->gross, aggcontext);
+	exact_sum_recv(&buf, &s->refunds, aggcontext);
+	exact_sum_recv(&buf, &s->first_day_amount, aggcontext);
+	pq_getmsgend(&buf);
+	PG_RETURN_POINTER(s);
+}
