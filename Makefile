@@ -19,7 +19,11 @@ TESTS = $(filter-out setup, $(sort $(patsubst sql/%.sql,%,$(filter-out sql/$(EXT
 REGRESS = setup $(TESTS)
 REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
 
-EXTRA_CLEAN = results regression.diffs regression.out
+# Isolation specs live in test/specs/, their expected output in test/expected/.
+ISOLATION = $(patsubst test/specs/%.spec,%,$(wildcard test/specs/*.spec))
+ISOLATION_OPTS = --inputdir=test --load-extension=cartera
+
+EXTRA_CLEAN = results regression.diffs regression.out output_iso
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

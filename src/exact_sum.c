@@ -161,6 +161,8 @@ spill_add(ExactSum *s, Numeric num, MemoryContext mcxt)
 	Numeric		sum;
 	MemoryContext old;
 
+	/* numeric arithmetic needs the plain 4-byte header: expand short ones */
+	num = (Numeric) PG_DETOAST_DATUM(NumericGetDatum(num));
 	if (s->spill == NULL)
 		sum = num;
 	else

@@ -223,8 +223,15 @@ add_day(RfmState *s, DateADT day, MemoryContext aggcontext)
 	{
 		/* duplicates may be hiding in an unsorted array: squeeze first */
 		rfm_state_compact(s);
-		if (s->ndays > 0 && s->days[s->ndays - 1] > day)
-			s->days_sorted = false;
+		if (s->ndays > 0)
+		{
+			DateADT		last = s->days[s->ndays - 1];
+
+			if (day == last)
+				return;
+			if (day < last)
+				s->days_sorted = false;
+		}
 		reserve_days(s, s->ndays + 1, aggcontext);
 	}
 	s->days[s->ndays++] = day;
@@ -274,6 +281,15 @@ amount_is_negative(AmountKind kind, Datum amount)
 	return false;
 }
 
+static void
+reject_amount(const char *shown)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("purchase amount must be a finite number, not %s", shown),
+			 errhint("Leave the amount NULL to skip the row.")));
+}
+
 /*
  * Validate the amount and bring float8 to numeric, so that the state only
  * ever adds exact decimals.  Returns the (possibly converted) datum.
@@ -286,10 +302,7 @@ checked_amount(AmountKind kind, Datum amount)
 		float8		f = DatumGetFloat8(amount);
 
 		if (isnan(f) || isinf(f))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("purchase amount must be a finite number, not %s",
-							float8out_internal(f))));
+			reject_amount(float8out_internal(f));
 		return DirectFunctionCall1(float8_numeric, amount);
 	}
 	if (kind == AMOUNT_NUMERIC)
@@ -298,12 +311,8 @@ checked_amount(AmountKind kind, Datum amount)
 		Numeric		n = (Numeric) PG_DETOAST_DATUM_PACKED(amount);
 
 		if (exact_sum_numeric_is_special(n))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("purchase amount must be a finite number, not %s",
-							DatumGetCString(DirectFunctionCall1(numeric_out,
-																NumericGetDatum(PG_DETOAST_DATUM(amount))))),
-					 errhint("Leave the amount NULL to skip the row.")));
+			reject_amount(DatumGetCString(DirectFunctionCall1(numeric_out,
+															  NumericGetDatum(PG_DETOAST_DATUM(amount)))));
 		return PointerGetDatum(n);
 	}
 	return amount;
