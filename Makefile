@@ -20,7 +20,7 @@ REGRESS = setup $(TESTS)
 REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
 
 # Isolation specs live in test/specs/, their expected output in test/expected/.
-ISOLATION = $(patsubst test/specs/%.spec,%,$(wildcard test/specs/*.spec))
+ISOLATION := $(patsubst test/specs/%.spec,%,$(wildcard test/specs/*.spec))
 ISOLATION_OPTS = --inputdir=test --load-extension=cartera
 
 EXTRA_CLEAN = results regression.diffs regression.out output_iso

@@ -621,3 +621,6 @@ CREATE FUNCTION cartera.rfm_segment(summary cartera.rfm_summary,
   LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION cartera.rfm_segment(cartera.rfm_summary, double precision[], double precision[], double precision[]) IS
   'RFM cell of a summary: R scores recency_days (fewer days = higher), F frequency, M monetary_total; NULL for a lead';
+
+COMMENT ON OPERATOR FAMILY cartera.segment_ops USING btree IS 'btree operator family of segment';
+COMMENT ON OPERATOR FAMILY cartera.segment_hash_ops USING hash IS 'hash operator family of segment';

@@ -38,5 +38,6 @@ SELECT clv_simple(50, -1, 3);
 SELECT clv_simple(50, 4, -3);
 SELECT clv_simple(50, 4, 3, 1.5);
 SELECT clv_simple('NaN', 4, 3);
+SELECT clv_simple(50, 'NaN', 3);
 SELECT clv(purchased_at, amount, date '2024-06-30', interval '-1 year') FROM purchase;
 SELECT clv(purchased_at, amount, date '2024-06-30', NULL::interval) FROM purchase;

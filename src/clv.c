@@ -63,7 +63,11 @@ cartera_clv_finalfn(PG_FUNCTION_ARGS)
 static void
 require_nonnegative(Numeric v, const char *what)
 {
-	if (numeric_is_nan(v) || exact_sum_is_negative_numeric(v))
+	if (numeric_is_nan(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a number, not NaN", what)));
+	if (exact_sum_is_negative_numeric(v))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be negative, not %s", what,
