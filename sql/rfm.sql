@@ -63,6 +63,9 @@ SELECT (rfm(t, a, '2024-12-31')).monetary_total
 SELECT (rfm(t, a, '2024-12-31')).monetary_total
   FROM (VALUES ('2024-01-01'::timestamptz, 9223372036854775807::bigint),
                ('2024-01-02', 9223372036854775807)) v(t, a);
+-- Beyond numeric's own range (10^131072) the sum is an error, not a wrong number.
+SELECT (rfm(t, a, '2024-12-31')).monetary_total
+  FROM (VALUES ('2024-01-01'::timestamptz, 9e131071::numeric), ('2024-01-02', 9e131071)) v(t, a);
 
 -- as_of before every purchase: an empty summary (a lead), not an error.
 SELECT (rfm(purchased_at, amount, '2000-01-01')).* FROM purchase WHERE customer_id = 1;
