@@ -6,7 +6,8 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).
 
 MODULE_big = cartera
 OBJS = src/cartera.o src/guc.o src/exact_sum.o src/rfm_state.o src/rfm.o \
-       src/lifecycle.o src/clv.o src/scoring.o src/segment.o
+       src/lifecycle.o src/clv.o src/scoring.o src/segment.o \
+       src/btyd.o src/hyp2f1.o src/btyd_agg.o src/btyd_predict.o
 
 # sql/cartera.sql is the one install script we edit; released upgrade
 # scripts sql/cartera--A--B.sql are frozen.

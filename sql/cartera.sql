@@ -624,3 +624,338 @@ COMMENT ON FUNCTION cartera.rfm_segment(cartera.rfm_summary, double precision[],
 
 COMMENT ON OPERATOR FAMILY cartera.segment_ops USING btree IS 'btree operator family of segment';
 COMMENT ON OPERATOR FAMILY cartera.segment_hash_ops USING hash IS 'hash operator family of segment';
+
+------------------------------------------------------------------------------
+-- predictive CLV: BG/NBD (purchases and dropout) and Gamma-Gamma (spend)
+------------------------------------------------------------------------------
+
+CREATE TYPE cartera.bgnbd_params AS (
+  r              double precision,
+  alpha          double precision,
+  a              double precision,
+  b              double precision,
+  log_likelihood double precision,
+  customers      bigint,
+  iterations     integer,
+  converged      boolean,
+  time_unit      text
+);
+COMMENT ON TYPE cartera.bgnbd_params IS
+  'BG/NBD model (Fader, Hardie & Lee 2005): purchase rate ~ Gamma(r, alpha), dropout ~ Beta(a, b); alpha is per time_unit';
+COMMENT ON COLUMN cartera.bgnbd_params.r IS 'shape of the Gamma distribution of purchase rates';
+COMMENT ON COLUMN cartera.bgnbd_params.alpha IS 'scale of the Gamma distribution of purchase rates, in time_unit';
+COMMENT ON COLUMN cartera.bgnbd_params.a IS 'first shape of the Beta distribution of dropout probabilities';
+COMMENT ON COLUMN cartera.bgnbd_params.b IS 'second shape of the Beta distribution of dropout probabilities';
+COMMENT ON COLUMN cartera.bgnbd_params.log_likelihood IS 'log-likelihood at the estimate (NULL for parameters built by hand)';
+COMMENT ON COLUMN cartera.bgnbd_params.customers IS 'customers the model was fitted on';
+COMMENT ON COLUMN cartera.bgnbd_params.iterations IS 'optimiser iterations';
+COMMENT ON COLUMN cartera.bgnbd_params.converged IS 'whether the optimiser met its convergence test';
+COMMENT ON COLUMN cartera.bgnbd_params.time_unit IS 'days or weeks: the unit of t_x, T and t; NULL when not stated';
+
+CREATE TYPE cartera.gamma_gamma_params AS (
+  p              double precision,
+  q              double precision,
+  gamma          double precision,
+  log_likelihood double precision,
+  customers      bigint,
+  iterations     integer,
+  converged      boolean
+);
+COMMENT ON TYPE cartera.gamma_gamma_params IS
+  'Gamma-Gamma spend model (Fader, Hardie & Lee 2005): spend ~ Gamma(p, nu), nu ~ Gamma(q, gamma)';
+COMMENT ON COLUMN cartera.gamma_gamma_params.p IS 'shape of the per-transaction spend distribution';
+COMMENT ON COLUMN cartera.gamma_gamma_params.q IS 'shape of the Gamma distribution of nu across customers';
+COMMENT ON COLUMN cartera.gamma_gamma_params.gamma IS 'scale of the Gamma distribution of nu across customers (currency)';
+COMMENT ON COLUMN cartera.gamma_gamma_params.log_likelihood IS 'log-likelihood at the estimate (NULL for parameters built by hand)';
+COMMENT ON COLUMN cartera.gamma_gamma_params.customers IS 'repeat customers with positive spend the model was fitted on';
+COMMENT ON COLUMN cartera.gamma_gamma_params.iterations IS 'optimiser iterations';
+COMMENT ON COLUMN cartera.gamma_gamma_params.converged IS 'whether the optimiser met its convergence test';
+
+CREATE FUNCTION cartera.bgnbd_fit_transfn(internal, "any") RETURNS internal
+  AS 'MODULE_PATHNAME', 'cartera_bgnbd_fit_transfn' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION cartera.bgnbd_fit_transfn(internal, "any", "any") RETURNS internal
+  AS 'MODULE_PATHNAME', 'cartera_bgnbd_fit_transfn' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION cartera.bgnbd_fit_transfn(internal, "any", "any", "any") RETURNS internal
+  AS 'MODULE_PATHNAME', 'cartera_bgnbd_fit_transfn' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION cartera.bgnbd_fit_transfn(internal, "any", "any", "any", "any") RETURNS internal
+  AS 'MODULE_PATHNAME', 'cartera_bgnbd_fit_transfn' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION cartera.bgnbd_fit_transfn(internal, "any", "any", "any", "any", "any") RETURNS internal
+  AS 'MODULE_PATHNAME', 'cartera_bgnbd_fit_transfn' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION cartera.gamma_gamma_fit_transfn(internal, "any") RETURNS internal
+  AS 'MODULE_PATHNAME', 'cartera_gamma_gamma_fit_transfn' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION cartera.gamma_gamma_fit_transfn(internal, "any", "any") RETURNS internal
+  AS 'MODULE_PATHNAME', 'cartera_gamma_gamma_fit_transfn' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION cartera.gamma_gamma_fit_transfn(internal, "any", "any", "any") RETURNS internal
+  AS 'MODULE_PATHNAME', 'cartera_gamma_gamma_fit_transfn' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION cartera.fit_histogram_combinefn(internal, internal) RETURNS internal
+  AS 'MODULE_PATHNAME', 'cartera_histogram_combinefn' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION cartera.fit_histogram_serialfn(internal) RETURNS bytea
+  AS 'MODULE_PATHNAME', 'cartera_histogram_serialfn' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION cartera.fit_histogram_deserialfn(bytea, internal) RETURNS internal
+  AS 'MODULE_PATHNAME', 'cartera_histogram_deserialfn' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION cartera.bgnbd_fit_finalfn(internal) RETURNS cartera.bgnbd_params
+  AS 'MODULE_PATHNAME', 'cartera_bgnbd_fit_finalfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION cartera.gamma_gamma_fit_finalfn(internal) RETURNS cartera.gamma_gamma_params
+  AS 'MODULE_PATHNAME', 'cartera_gamma_gamma_fit_finalfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.bgnbd_fit_transfn(internal, "any") IS 'transition function of bgnbd_fit(summary)';
+COMMENT ON FUNCTION cartera.bgnbd_fit_transfn(internal, "any", "any") IS 'transition function of bgnbd_fit(summary, time_unit)';
+COMMENT ON FUNCTION cartera.bgnbd_fit_transfn(internal, "any", "any", "any") IS 'transition function of bgnbd_fit(frequency, t_x, T) and bgnbd_fit(summary, time_unit, penalizer)';
+COMMENT ON FUNCTION cartera.bgnbd_fit_transfn(internal, "any", "any", "any", "any") IS 'transition function of bgnbd_fit(frequency, t_x, T, time_unit)';
+COMMENT ON FUNCTION cartera.bgnbd_fit_transfn(internal, "any", "any", "any", "any", "any") IS 'transition function of bgnbd_fit(frequency, t_x, T, time_unit, penalizer)';
+COMMENT ON FUNCTION cartera.gamma_gamma_fit_transfn(internal, "any") IS 'transition function of gamma_gamma_fit(summary)';
+COMMENT ON FUNCTION cartera.gamma_gamma_fit_transfn(internal, "any", "any") IS 'transition function of gamma_gamma_fit(frequency, monetary) and gamma_gamma_fit(summary, penalizer)';
+COMMENT ON FUNCTION cartera.gamma_gamma_fit_transfn(internal, "any", "any", "any") IS 'transition function of gamma_gamma_fit(frequency, monetary, penalizer)';
+COMMENT ON FUNCTION cartera.fit_histogram_combinefn(internal, internal) IS 'merges two partial fit histograms';
+COMMENT ON FUNCTION cartera.fit_histogram_serialfn(internal) IS 'serializes a fit histogram for parallel workers';
+COMMENT ON FUNCTION cartera.fit_histogram_deserialfn(bytea, internal) IS 'deserializes a fit histogram';
+COMMENT ON FUNCTION cartera.bgnbd_fit_finalfn(internal) IS 'final function of bgnbd_fit(): maximum likelihood on the histogram';
+COMMENT ON FUNCTION cartera.gamma_gamma_fit_finalfn(internal) IS 'final function of gamma_gamma_fit(): maximum likelihood on the histogram';
+CREATE AGGREGATE cartera.bgnbd_fit(frequency integer, t_x double precision, "T" double precision) (
+  SFUNC = cartera.bgnbd_fit_transfn,
+  FINALFUNC = cartera.bgnbd_fit_finalfn,
+  STYPE = internal,
+  COMBINEFUNC = cartera.fit_histogram_combinefn,
+  SERIALFUNC = cartera.fit_histogram_serialfn,
+  DESERIALFUNC = cartera.fit_histogram_deserialfn,
+  PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE cartera.bgnbd_fit(integer, double precision, double precision) IS
+  'fit BG/NBD by maximum likelihood to (frequency, t_x, T) rows in one unstated time unit';
+CREATE AGGREGATE cartera.bgnbd_fit(frequency integer, t_x double precision, "T" double precision, time_unit text) (
+  SFUNC = cartera.bgnbd_fit_transfn,
+  FINALFUNC = cartera.bgnbd_fit_finalfn,
+  STYPE = internal,
+  COMBINEFUNC = cartera.fit_histogram_combinefn,
+  SERIALFUNC = cartera.fit_histogram_serialfn,
+  DESERIALFUNC = cartera.fit_histogram_deserialfn,
+  PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE cartera.bgnbd_fit(integer, double precision, double precision, text) IS
+  'fit BG/NBD by maximum likelihood to (frequency, t_x, T) rows measured in time_unit (days or weeks)';
+CREATE AGGREGATE cartera.bgnbd_fit(frequency integer, t_x double precision, "T" double precision, time_unit text, penalizer double precision) (
+  SFUNC = cartera.bgnbd_fit_transfn,
+  FINALFUNC = cartera.bgnbd_fit_finalfn,
+  STYPE = internal,
+  COMBINEFUNC = cartera.fit_histogram_combinefn,
+  SERIALFUNC = cartera.fit_histogram_serialfn,
+  DESERIALFUNC = cartera.fit_histogram_deserialfn,
+  PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE cartera.bgnbd_fit(integer, double precision, double precision, text, double precision) IS
+  'fit BG/NBD with an L2 penalty on the parameters (lifetimes penalizer_coef)';
+CREATE AGGREGATE cartera.bgnbd_fit(summary cartera.rfm_summary, time_unit text) (
+  SFUNC = cartera.bgnbd_fit_transfn,
+  FINALFUNC = cartera.bgnbd_fit_finalfn,
+  STYPE = internal,
+  COMBINEFUNC = cartera.fit_histogram_combinefn,
+  SERIALFUNC = cartera.fit_histogram_serialfn,
+  DESERIALFUNC = cartera.fit_histogram_deserialfn,
+  PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE cartera.bgnbd_fit(cartera.rfm_summary, text) IS
+  'fit BG/NBD to rfm() summaries, converting their day counts to time_unit (days or weeks); leads are skipped';
+CREATE AGGREGATE cartera.bgnbd_fit(summary cartera.rfm_summary, time_unit text, penalizer double precision) (
+  SFUNC = cartera.bgnbd_fit_transfn,
+  FINALFUNC = cartera.bgnbd_fit_finalfn,
+  STYPE = internal,
+  COMBINEFUNC = cartera.fit_histogram_combinefn,
+  SERIALFUNC = cartera.fit_histogram_serialfn,
+  DESERIALFUNC = cartera.fit_histogram_deserialfn,
+  PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE cartera.bgnbd_fit(cartera.rfm_summary, text, double precision) IS
+  'fit BG/NBD to rfm() summaries with an L2 penalty on the parameters';
+CREATE AGGREGATE cartera.gamma_gamma_fit(frequency integer, monetary double precision) (
+  SFUNC = cartera.gamma_gamma_fit_transfn,
+  FINALFUNC = cartera.gamma_gamma_fit_finalfn,
+  STYPE = internal,
+  COMBINEFUNC = cartera.fit_histogram_combinefn,
+  SERIALFUNC = cartera.fit_histogram_serialfn,
+  DESERIALFUNC = cartera.fit_histogram_deserialfn,
+  PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE cartera.gamma_gamma_fit(integer, double precision) IS
+  'fit Gamma-Gamma to (repeat purchases, mean repeat spend); one-time buyers skipped, non-positive spend left out with a NOTICE';
+CREATE AGGREGATE cartera.gamma_gamma_fit(frequency integer, monetary double precision, penalizer double precision) (
+  SFUNC = cartera.gamma_gamma_fit_transfn,
+  FINALFUNC = cartera.gamma_gamma_fit_finalfn,
+  STYPE = internal,
+  COMBINEFUNC = cartera.fit_histogram_combinefn,
+  SERIALFUNC = cartera.fit_histogram_serialfn,
+  DESERIALFUNC = cartera.fit_histogram_deserialfn,
+  PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE cartera.gamma_gamma_fit(integer, double precision, double precision) IS
+  'fit Gamma-Gamma with an L2 penalty on the parameters';
+CREATE AGGREGATE cartera.gamma_gamma_fit(summary cartera.rfm_summary) (
+  SFUNC = cartera.gamma_gamma_fit_transfn,
+  FINALFUNC = cartera.gamma_gamma_fit_finalfn,
+  STYPE = internal,
+  COMBINEFUNC = cartera.fit_histogram_combinefn,
+  SERIALFUNC = cartera.fit_histogram_serialfn,
+  DESERIALFUNC = cartera.fit_histogram_deserialfn,
+  PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE cartera.gamma_gamma_fit(cartera.rfm_summary) IS
+  'fit Gamma-Gamma to rfm() summaries (frequency, repeat_avg)';
+CREATE AGGREGATE cartera.gamma_gamma_fit(summary cartera.rfm_summary, penalizer double precision) (
+  SFUNC = cartera.gamma_gamma_fit_transfn,
+  FINALFUNC = cartera.gamma_gamma_fit_finalfn,
+  STYPE = internal,
+  COMBINEFUNC = cartera.fit_histogram_combinefn,
+  SERIALFUNC = cartera.fit_histogram_serialfn,
+  DESERIALFUNC = cartera.fit_histogram_deserialfn,
+  PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE cartera.gamma_gamma_fit(cartera.rfm_summary, double precision) IS
+  'fit Gamma-Gamma to rfm() summaries with an L2 penalty on the parameters';
+
+CREATE FUNCTION cartera.bgnbd_params(r double precision, alpha double precision,
+                                     a double precision, b double precision,
+                                     time_unit text DEFAULT NULL)
+  RETURNS cartera.bgnbd_params
+  AS 'MODULE_PATHNAME', 'cartera_bgnbd_params_make' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.bgnbd_params(double precision, double precision, double precision, double precision, text) IS
+  'BG/NBD parameters fitted elsewhere (lifetimes, pymc-marketing, CLVTools); alpha is per time_unit';
+CREATE FUNCTION cartera.gamma_gamma_params(p double precision, q double precision, gamma double precision)
+  RETURNS cartera.gamma_gamma_params
+  AS 'MODULE_PATHNAME', 'cartera_gamma_gamma_params_make' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.gamma_gamma_params(double precision, double precision, double precision) IS
+  'Gamma-Gamma parameters fitted elsewhere';
+
+CREATE FUNCTION cartera.expected_purchases(params cartera.bgnbd_params, t double precision,
+                                           frequency double precision, t_x double precision,
+                                           "T" double precision)
+  RETURNS double precision
+  AS 'MODULE_PATHNAME', 'cartera_expected_purchases' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.expected_purchases(cartera.bgnbd_params, double precision, double precision, double precision, double precision) IS
+  'expected repeat purchases in the next t time units given frequency, t_x, T (all in the model''s time unit)';
+CREATE FUNCTION cartera.expected_purchases(params cartera.bgnbd_params, t double precision,
+                                           summary cartera.rfm_summary, time_unit text)
+  RETURNS double precision
+  AS 'MODULE_PATHNAME', 'cartera_expected_purchases_summary' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.expected_purchases(cartera.bgnbd_params, double precision, cartera.rfm_summary, text) IS
+  'expected repeat purchases in the next t time units of an rfm() summary; time_unit must be the model''s';
+CREATE FUNCTION cartera.expected_purchases_new(params cartera.bgnbd_params, t double precision)
+  RETURNS double precision
+  AS 'MODULE_PATHNAME', 'cartera_expected_purchases_new' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.expected_purchases_new(cartera.bgnbd_params, double precision) IS
+  'expected repeat purchases in the first t time units of a customer just acquired';
+CREATE FUNCTION cartera.p_alive(params cartera.bgnbd_params, frequency double precision,
+                                t_x double precision, "T" double precision)
+  RETURNS double precision
+  AS 'MODULE_PATHNAME', 'cartera_p_alive' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.p_alive(cartera.bgnbd_params, double precision, double precision, double precision) IS
+  'probability that the customer is still active (in [0, 1]) given frequency, t_x, T in the model''s time unit';
+CREATE FUNCTION cartera.p_alive(params cartera.bgnbd_params, summary cartera.rfm_summary, time_unit text)
+  RETURNS double precision
+  AS 'MODULE_PATHNAME', 'cartera_p_alive_summary' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.p_alive(cartera.bgnbd_params, cartera.rfm_summary, text) IS
+  'probability that the customer of an rfm() summary is still active; time_unit must be the model''s';
+CREATE FUNCTION cartera.probability_of_purchases(params cartera.bgnbd_params, t double precision, n integer)
+  RETURNS double precision
+  AS 'MODULE_PATHNAME', 'cartera_probability_of_purchases' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.probability_of_purchases(cartera.bgnbd_params, double precision, integer) IS
+  'P(X(t) = n): probability that a customer just acquired makes n repeat purchases in t time units';
+CREATE FUNCTION cartera.expected_avg_spend(params cartera.gamma_gamma_params, frequency double precision,
+                                           monetary double precision)
+  RETURNS double precision
+  AS 'MODULE_PATHNAME', 'cartera_expected_avg_spend' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.expected_avg_spend(cartera.gamma_gamma_params, double precision, double precision) IS
+  'expected spend per purchase given repeat purchases and their mean spend (population mean for frequency 0)';
+CREATE FUNCTION cartera.expected_avg_spend(params cartera.gamma_gamma_params, summary cartera.rfm_summary)
+  RETURNS double precision
+  AS 'MODULE_PATHNAME', 'cartera_expected_avg_spend_summary' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.expected_avg_spend(cartera.gamma_gamma_params, cartera.rfm_summary) IS
+  'expected spend per purchase of the customer of an rfm() summary';
+CREATE FUNCTION cartera.clv_predicted(bgnbd cartera.bgnbd_params, gg cartera.gamma_gamma_params,
+                                      frequency double precision, t_x double precision,
+                                      "T" double precision, monetary double precision,
+                                      months integer DEFAULT 12,
+                                      monthly_discount_rate double precision DEFAULT 0.01)
+  RETURNS double precision
+  AS 'MODULE_PATHNAME', 'cartera_clv_predicted' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.clv_predicted(cartera.bgnbd_params, cartera.gamma_gamma_params, double precision, double precision, double precision, double precision, integer, double precision) IS
+  'predicted CLV over the next months (30-day months), discounted monthly (lifetimes customer_lifetime_value)';
+CREATE FUNCTION cartera.clv_predicted(bgnbd cartera.bgnbd_params, gg cartera.gamma_gamma_params,
+                                      summary cartera.rfm_summary, time_unit text,
+                                      months integer DEFAULT 12,
+                                      monthly_discount_rate double precision DEFAULT 0.01)
+  RETURNS double precision
+  AS 'MODULE_PATHNAME', 'cartera_clv_predicted_summary' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.clv_predicted(cartera.bgnbd_params, cartera.gamma_gamma_params, cartera.rfm_summary, text, integer, double precision) IS
+  'predicted CLV of the customer of an rfm() summary over the next months, discounted monthly';
+
+-- Calibration / holdout check of a BG/NBD fit, the numbers behind lifetimes'
+-- "calibration vs holdout purchases" plot.  Reads any purchases table; the
+-- purchase column may be date, timestamp or timestamptz (days are local days).
+CREATE FUNCTION cartera.calibration_holdout(purchases regclass, customer_column name,
+                                            purchased_at_column name,
+                                            calibration_end date, holdout_end date,
+                                            time_unit text DEFAULT 'weeks')
+  RETURNS TABLE (customer text, frequency integer, t_x double precision, "T" double precision,
+                 predicted double precision, actual bigint)
+  LANGUAGE plpgsql STABLE PARALLEL SAFE
+  SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  unit_days integer := CASE lower(time_unit) WHEN 'days' THEN 1 WHEN 'weeks' THEN 7 END;
+BEGIN
+  IF unit_days IS NULL THEN
+    RAISE EXCEPTION 'time unit must be "days" or "weeks", not "%"', time_unit
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = purchases
+                   AND a.attname = customer_column AND a.attnum > 0 AND NOT a.attisdropped) THEN
+    RAISE EXCEPTION 'column "%" does not exist in %', customer_column, purchases
+      USING ERRCODE = 'undefined_column';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = purchases
+                   AND a.attname = purchased_at_column AND a.attnum > 0 AND NOT a.attisdropped
+                   AND a.atttypid IN ('date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype)) THEN
+    RAISE EXCEPTION 'column "%" of % must exist and be a date, timestamp or timestamptz',
+                    purchased_at_column, purchases
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF holdout_end <= calibration_end THEN
+    RAISE EXCEPTION 'holdout_end must be after calibration_end, not % <= %', holdout_end, calibration_end
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN QUERY EXECUTE format($q$
+    WITH calibration AS (
+      SELECT %1$I::text AS customer, cartera.rfm(%2$I::date, 0::bigint, $1) AS s
+        FROM %3$s WHERE %2$I::date <= $1 GROUP BY 1),
+    model AS (SELECT cartera.bgnbd_fit(s, $3) AS m FROM calibration),
+    holdout AS (
+      SELECT %1$I::text AS customer, count(DISTINCT %2$I::date) AS n
+        FROM %3$s WHERE %2$I::date > $1 AND %2$I::date <= $2 GROUP BY 1)
+    SELECT c.customer, (c.s).frequency, (c.s).t_x_days / $4::float8, (c.s).age_days / $4::float8,
+           cartera.expected_purchases(model.m, ($2 - $1) / $4::float8, c.s, $3),
+           coalesce(h.n, 0)
+      FROM calibration c CROSS JOIN model LEFT JOIN holdout h USING (customer)
+     WHERE (c.s).purchases > 0
+     ORDER BY c.customer$q$,
+    customer_column, purchased_at_column, purchases)
+  USING calibration_end, holdout_end, time_unit, unit_days;
+END
+$fn$;
+COMMENT ON FUNCTION cartera.calibration_holdout(regclass, name, name, date, date, text) IS
+  'fit BG/NBD on purchases up to calibration_end and compare, per customer, predicted and actual repeat purchase days in the holdout up to holdout_end';
+
+CREATE FUNCTION cartera.calibration_holdout_summary(purchases regclass, customer_column name,
+                                                    purchased_at_column name,
+                                                    calibration_end date, holdout_end date,
+                                                    time_unit text DEFAULT 'weeks',
+                                                    max_frequency integer DEFAULT 7)
+  RETURNS TABLE (frequency integer, customers bigint, actual_mean double precision,
+                 predicted_mean double precision)
+  LANGUAGE sql STABLE PARALLEL SAFE
+  SET search_path = pg_catalog, pg_temp
+AS $fn$
+  SELECT least(c.frequency, max_frequency), count(*), avg(c.actual), avg(c.predicted)
+    FROM cartera.calibration_holdout(purchases, customer_column, purchased_at_column,
+                                     calibration_end, holdout_end, time_unit) c
+   GROUP BY 1 ORDER BY 1
+$fn$;
+COMMENT ON FUNCTION cartera.calibration_holdout_summary(regclass, name, name, date, date, text, integer) IS
+  'mean actual vs predicted holdout purchases by calibration frequency (the last bucket is max_frequency or more)';

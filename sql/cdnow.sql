@@ -1,7 +1,7 @@
 -- The CDNOW sample (Fader & Hardie; data/cdnow/README.md): 2,357 customers,
 -- 6,919 purchase lines, Jan 1997 - Jun 1998.  rfm(..., '1997-09-30') must give
 -- the lifetimes project's calibration summary for every customer.
-SET search_path = cartera, public;
+SET search_path = public, cartera;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
 

@@ -1,6 +1,6 @@
 -- Customer lifetime value, the seed article's formula:
 --   CLV = average ticket x purchase frequency (per year) x relationship lifespan (years)
-SET search_path = cartera, public;
+SET search_path = public, cartera;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
 

@@ -3,7 +3,7 @@
 -- > dormant_after -> dormant; > at_risk_after -> at_risk; first purchase within
 -- new_window -> new; gap before the last purchase > dormant_after -> reactivated;
 -- else active.
-SET search_path = cartera, public;
+SET search_path = public, cartera;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
 

@@ -1,7 +1,7 @@
 -- Every aggregate is combinable: with parallel query forced, workers build
 -- partial states that are serialized, sent to the leader, deserialized and
 -- combined.  The answers must be identical to the serial plan's.
-SET search_path = cartera, public;
+SET search_path = public, cartera;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
 

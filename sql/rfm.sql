@@ -1,6 +1,6 @@
 -- cartera.rfm(purchased_at, amount, as_of): one pass over a customer's purchase
 -- rows gives the whole RFM summary.
-SET search_path = cartera, public;
+SET search_path = public, cartera;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
 

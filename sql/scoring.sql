@@ -1,6 +1,6 @@
 -- Quantile scoring: breakpoints(value, n) gives n-1 cut points, score() maps a
 -- value to 1..n, rfm_segment() turns an rfm_summary into a segment.
-SET search_path = cartera, public;
+SET search_path = public, cartera;
 SET TimeZone = 'UTC';
 
 -- Cut point k is the value at rank ceil(k*N/n) of the sorted values.

@@ -1,5 +1,5 @@
 -- cartera.segment: one RFM cell, three scores 1..9 (recency, frequency, monetary).
-SET search_path = cartera, public;
+SET search_path = public, cartera;
 
 -- Three spellings in, one canonical spelling out.
 SELECT '543'::segment AS plain, '5-4-3'::segment AS dashed, 'R5F4M3'::segment AS lettered,

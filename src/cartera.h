@@ -123,6 +123,10 @@ extern const char *lifecycle_classify(const RfmFacts *f);
 /* ---- segment type (segment.c) ---- */
 extern Datum cartera_segment_from_scores(int r, int f, int m);
 
+/* ---- predictive CLV (btyd_agg.c) ---- */
+extern int	cartera_time_unit_days(const char *unit);
+extern const char *cartera_time_unit_name(int unit_days);
+
 /* ---- helpers ---- */
 extern Numeric cartera_numeric_div_round(Numeric num, Numeric den, int extra_scale);
 extern int	cartera_numeric_dscale(Numeric num);

@@ -3,7 +3,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS cartera;
-SET search_path = cartera, public;
+SET search_path = public, cartera;
 SET TimeZone = 'America/Santiago';   -- a zone with DST: days are local days
 SELECT plan(12);
 

@@ -2,7 +2,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS cartera;
-SET search_path = cartera, public;
+SET search_path = public, cartera;
 SELECT plan(9);
 
 CREATE TEMP TABLE cell AS

@@ -1,0 +1,558 @@
+/*
+ * btyd_agg.c — the bgnbd_fit() and gamma_gamma_fit() aggregates: a weighted
+ * histogram of distinct (x, t_x, T) or (x, m) tuples, fitted in the final.
+ *
+ * Memory grows with the number of distinct tuples, not customers: a million
+ * customers measured in days have far fewer distinct (x, t_x, T) triples,
+ * and the likelihood is a weighted sum over those.  The histogram is
+ * combinable and serializable, so the fits run under parallel query.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "btyd.h"
+#include "cartera.h"
+#include "catalog/pg_type.h"
+#include "executor/executor.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "libpq/pqformat.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/numeric.h"
+
+PG_FUNCTION_INFO_V1(cartera_bgnbd_fit_transfn);
+PG_FUNCTION_INFO_V1(cartera_gamma_gamma_fit_transfn);
+PG_FUNCTION_INFO_V1(cartera_histogram_combinefn);
+PG_FUNCTION_INFO_V1(cartera_histogram_serialfn);
+PG_FUNCTION_INFO_V1(cartera_histogram_deserialfn);
+PG_FUNCTION_INFO_V1(cartera_bgnbd_fit_finalfn);
+PG_FUNCTION_INFO_V1(cartera_gamma_gamma_fit_finalfn);
+
+#define HIST_MAX_DIMS 3
+
+typedef struct HistKey
+{
+	double		v[HIST_MAX_DIMS];	/* unused dimensions stay 0 */
+} HistKey;
+
+typedef struct HistEntry
+{
+	HistKey		key;
+	double		weight;
+} HistEntry;
+
+typedef struct HistState
+{
+	int32		ndims;			/* 3: (x, t_x, T); 2: (x, m) */
+	int32		unit_days;		/* 0 = not stated, 1 = days, 7 = weeks */
+	double		penalizer;
+	int64		rows;			/* customers in the histogram */
+	int64		excluded;		/* gamma-gamma: repeat customers with m <= 0 */
+	HTAB	   *htab;
+	MemoryContext cxt;
+} HistState;
+
+/* what the SQL signature of the calling aggregate looks like */
+typedef struct FitSignature
+{
+	bool		from_summary;	/* first argument is an rfm_summary */
+	int			unit_arg;		/* text time unit, -1 when none */
+	int			penalizer_arg;	/* -1 when none */
+} FitSignature;
+
+/* ndims data columns (or one rfm_summary), then an optional unit and penalizer */
+static const FitSignature *
+fit_signature(FunctionCallInfo fcinfo, int ndims)
+{
+	FitSignature *sig = (FitSignature *) fcinfo->flinfo->fn_extra;
+	int			first_option;
+
+	if (sig != NULL)
+		return sig;
+	sig = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FitSignature));
+	sig->unit_arg = sig->penalizer_arg = -1;
+	sig->from_summary = type_is_rowtype(get_fn_expr_argtype(fcinfo->flinfo, 1));
+	first_option = 1 + (sig->from_summary ? 1 : ndims);
+	for (int i = first_option; i < PG_NARGS(); i++)
+	{
+		Oid			t = get_fn_expr_argtype(fcinfo->flinfo, i);
+
+		if (t == TEXTOID)
+			sig->unit_arg = i;
+		else if (t == FLOAT8OID)
+			sig->penalizer_arg = i;
+		else
+			elog(ERROR, "cartera fit called with unsupported argument type %u", t);
+	}
+	fcinfo->flinfo->fn_extra = sig;
+	return sig;
+}
+
+int
+cartera_time_unit_days(const char *unit)
+{
+	if (pg_strcasecmp(unit, "days") == 0 || pg_strcasecmp(unit, "day") == 0)
+		return 1;
+	if (pg_strcasecmp(unit, "weeks") == 0 || pg_strcasecmp(unit, "week") == 0)
+		return 7;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("time unit must be \"days\" or \"weeks\", not \"%s\"", unit)));
+	return 0;					/* keep compiler quiet */
+}
+
+const char *
+cartera_time_unit_name(int unit_days)
+{
+	return unit_days == 7 ? "weeks" : unit_days == 1 ? "days" : NULL;
+}
+
+static HistState *
+hist_new(MemoryContext aggcontext, int ndims)
+{
+	HistState  *s = MemoryContextAllocZero(aggcontext, sizeof(HistState));
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(HistKey);
+	ctl.entrysize = sizeof(HistEntry);
+	ctl.hcxt = aggcontext;
+	s->ndims = ndims;
+	s->cxt = aggcontext;
+	s->htab = hash_create("cartera fit histogram", 256, &ctl,
+						  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	return s;
+}
+
+static void
+hist_add(HistState *s, const double *v, double weight)
+{
+	HistKey		key;
+	HistEntry  *e;
+	bool		found;
+
+	memset(&key, 0, sizeof(key));
+	for (int i = 0; i < s->ndims; i++)
+		key.v[i] = v[i] + 0.0;	/* -0.0 and 0.0 must hash alike */
+	e = (HistEntry *) hash_search(s->htab, &key, HASH_ENTER, &found);
+	if (!found)
+		e->weight = 0;
+	e->weight += weight;
+}
+
+static void
+check_penalizer(double penalizer)
+{
+	if (!(penalizer >= 0) || isinf(penalizer))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("penalizer must be a finite number >= 0, not %g", penalizer)));
+}
+
+/* the state, created on the first row with the call's unit and penalizer */
+static HistState *
+fit_state(FunctionCallInfo fcinfo, const FitSignature *sig, int ndims)
+{
+	MemoryContext aggcontext;
+	HistState  *s;
+	int			unit = 0;
+	double		penalizer = 0;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "cartera fit transition function called in non-aggregate context");
+	if (sig->unit_arg >= 0)
+	{
+		if (PG_ARGISNULL(sig->unit_arg))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("time unit must not be null"),
+					 errhint("Use 'weeks' or 'days'.")));
+		unit = cartera_time_unit_days(text_to_cstring(PG_GETARG_TEXT_PP(sig->unit_arg)));
+	}
+	if (sig->penalizer_arg >= 0)
+	{
+		if (PG_ARGISNULL(sig->penalizer_arg))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("penalizer must not be null")));
+		penalizer = PG_GETARG_FLOAT8(sig->penalizer_arg);
+		check_penalizer(penalizer);
+	}
+	if (PG_ARGISNULL(0))
+	{
+		s = hist_new(aggcontext, ndims);
+		s->unit_days = unit;
+		s->penalizer = penalizer;
+		return s;
+	}
+	s = (HistState *) PG_GETARG_POINTER(0);
+	if (s->unit_days != unit || s->penalizer != penalizer)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time unit and penalizer must be the same for every row")));
+	return s;
+}
+
+/* frequency / t_x / T (in the unit) / repeat spend of a stored rfm_summary */
+static bool
+summary_values(HeapTupleHeader t, int unit_days, double *x, double *t_x, double *T, double *m)
+{
+	bool		isnull;
+	Datum		d;
+
+	d = GetAttributeByName(t, "frequency", &isnull);
+	if (isnull)
+		return false;			/* a lead: not in the model */
+	*x = DatumGetInt32(d);
+	if (t_x != NULL)
+	{
+		*t_x = DatumGetInt32(GetAttributeByName(t, "t_x_days", &isnull)) / (double) unit_days;
+		*T = DatumGetInt32(GetAttributeByName(t, "age_days", &isnull)) / (double) unit_days;
+	}
+	if (m != NULL)
+	{
+		d = GetAttributeByName(t, "repeat_avg", &isnull);
+		*m = isnull ? 0 : DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
+	}
+	return true;
+}
+
+Datum
+cartera_bgnbd_fit_transfn(PG_FUNCTION_ARGS)
+{
+	const FitSignature *sig = fit_signature(fcinfo, 3);
+	HistState  *s = fit_state(fcinfo, sig, 3);
+	double		v[3];
+
+	if (sig->from_summary)
+	{
+		if (PG_ARGISNULL(1) ||
+			!summary_values(PG_GETARG_HEAPTUPLEHEADER(1), s->unit_days, &v[0], &v[1], &v[2], NULL))
+			PG_RETURN_POINTER(s);
+	}
+	else
+	{
+		if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+			PG_RETURN_POINTER(s);
+		v[0] = PG_GETARG_INT32(1);
+		v[1] = PG_GETARG_FLOAT8(2);
+		v[2] = PG_GETARG_FLOAT8(3);
+	}
+	if (v[0] < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("frequency must not be negative, not %g", v[0])));
+	if (!(v[1] >= 0 && v[1] <= v[2]) || isinf(v[2]))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("t_x must be between 0 and T, not t_x = %g with T = %g", v[1], v[2]),
+				 errdetail("t_x is the time from the first to the last purchase, T the time from the first purchase to the end of the period.")));
+	if (v[2] <= 0)
+		PG_RETURN_POINTER(s);	/* acquired at the very end: no information */
+	hist_add(s, v, 1.0);
+	s->rows++;
+	PG_RETURN_POINTER(s);
+}
+
+Datum
+cartera_gamma_gamma_fit_transfn(PG_FUNCTION_ARGS)
+{
+	const FitSignature *sig = fit_signature(fcinfo, 2);
+	HistState  *s = fit_state(fcinfo, sig, 2);
+	double		v[2];
+
+	if (sig->from_summary)
+	{
+		if (PG_ARGISNULL(1) ||
+			!summary_values(PG_GETARG_HEAPTUPLEHEADER(1), 1, &v[0], NULL, NULL, &v[1]))
+			PG_RETURN_POINTER(s);
+	}
+	else
+	{
+		if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+			PG_RETURN_POINTER(s);
+		v[0] = PG_GETARG_INT32(1);
+		v[1] = PG_GETARG_FLOAT8(2);
+	}
+	if (v[0] < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("frequency must not be negative, not %g", v[0])));
+	if (isnan(v[1]) || isinf(v[1]))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("monetary value must be a finite number, not %g", v[1])));
+	/* one-time buyers carry no repeat spend: they are not in this model */
+	if (v[0] == 0)
+		PG_RETURN_POINTER(s);
+	/* refunds and free orders: Gamma-Gamma needs positive spend */
+	if (v[1] <= 0)
+	{
+		s->excluded++;
+		PG_RETURN_POINTER(s);
+	}
+	hist_add(s, v, 1.0);
+	s->rows++;
+	PG_RETURN_POINTER(s);
+}
+
+Datum
+cartera_histogram_combinefn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	HistState  *s1 = PG_ARGISNULL(0) ? NULL : (HistState *) PG_GETARG_POINTER(0);
+	HistState  *s2 = PG_ARGISNULL(1) ? NULL : (HistState *) PG_GETARG_POINTER(1);
+	HASH_SEQ_STATUS seq;
+	HistEntry  *e;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "cartera_histogram_combinefn called in non-aggregate context");
+	if (s2 == NULL)
+	{
+		if (s1 == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(s1);
+	}
+	if (s1 == NULL)
+	{
+		s1 = hist_new(aggcontext, s2->ndims);
+		s1->unit_days = s2->unit_days;
+		s1->penalizer = s2->penalizer;
+	}
+	else if (s1->unit_days != s2->unit_days || s1->penalizer != s2->penalizer)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time unit and penalizer must be the same for every row")));
+	hash_seq_init(&seq, s2->htab);
+	while ((e = (HistEntry *) hash_seq_search(&seq)) != NULL)
+		hist_add(s1, e->key.v, e->weight);
+	s1->rows += s2->rows;
+	s1->excluded += s2->excluded;
+	PG_RETURN_POINTER(s1);
+}
+
+Datum
+cartera_histogram_serialfn(PG_FUNCTION_ARGS)
+{
+	HistState  *s = (HistState *) PG_GETARG_POINTER(0);
+	StringInfoData buf;
+	HASH_SEQ_STATUS seq;
+	HistEntry  *e;
+
+	pq_begintypsend(&buf);
+	pq_sendint32(&buf, s->ndims);
+	pq_sendint32(&buf, s->unit_days);
+	pq_sendfloat8(&buf, s->penalizer);
+	pq_sendint64(&buf, s->rows);
+	pq_sendint64(&buf, s->excluded);
+	pq_sendint64(&buf, hash_get_num_entries(s->htab));
+	hash_seq_init(&seq, s->htab);
+	while ((e = (HistEntry *) hash_seq_search(&seq)) != NULL)
+	{
+		for (int i = 0; i < s->ndims; i++)
+			pq_sendfloat8(&buf, e->key.v[i]);
+		pq_sendfloat8(&buf, e->weight);
+	}
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+Datum
+cartera_histogram_deserialfn(PG_FUNCTION_ARGS)
+{
+	bytea	   *bytes = PG_GETARG_BYTEA_PP(0);
+	MemoryContext aggcontext;
+	StringInfoData buf;
+	HistState  *s;
+	int32		ndims;
+	int64		n;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "cartera_histogram_deserialfn called in non-aggregate context");
+	buf.data = VARDATA_ANY(bytes);
+	buf.len = VARSIZE_ANY_EXHDR(bytes);
+	buf.maxlen = buf.len;
+	buf.cursor = 0;
+	ndims = pq_getmsgint(&buf, 4);
+	if (ndims < 1 || ndims > HIST_MAX_DIMS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("corrupt cartera fit state")));
+	s = hist_new(aggcontext, ndims);
+	s->unit_days = pq_getmsgint(&buf, 4);
+	s->penalizer = pq_getmsgfloat8(&buf);
+	s->rows = pq_getmsgint64(&buf);
+	s->excluded = pq_getmsgint64(&buf);
+	n = pq_getmsgint64(&buf);
+	if (n < 0 || n > (buf.len - buf.cursor) / (int64) (sizeof(double) * (ndims + 1)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("corrupt cartera fit state")));
+	for (int64 i = 0; i < n; i++)
+	{
+		double		v[HIST_MAX_DIMS];
+
+		for (int d = 0; d < ndims; d++)
+			v[d] = pq_getmsgfloat8(&buf);
+		hist_add(s, v, pq_getmsgfloat8(&buf));
+	}
+	pq_getmsgend(&buf);
+	PG_RETURN_POINTER(s);
+}
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	const HistEntry *x = (const HistEntry *) a;
+	const HistEntry *y = (const HistEntry *) b;
+
+	for (int i = 0; i < HIST_MAX_DIMS; i++)
+	{
+		if (x->key.v[i] != y->key.v[i])
+			return x->key.v[i] < y->key.v[i] ? -1 : 1;
+	}
+	return 0;
+}
+
+/*
+ * The histogram as an array sorted by tuple: the fit is then the same
+ * whatever order rows (or parallel workers) arrived in, to the last bit.
+ */
+static HistEntry *
+hist_sorted(HistState *s, size_t *n)
+{
+	HistEntry  *arr;
+	HASH_SEQ_STATUS seq;
+	HistEntry  *e;
+	size_t		i = 0;
+
+	*n = hash_get_num_entries(s->htab);
+	arr = palloc_extended(Max(*n, 1) * sizeof(HistEntry), MCXT_ALLOC_HUGE);
+	hash_seq_init(&seq, s->htab);
+	while ((e = (HistEntry *) hash_seq_search(&seq)) != NULL)
+		arr[i++] = *e;
+	qsort(arr, *n, sizeof(HistEntry), entry_cmp);
+	return arr;
+}
+
+static void
+fit_interrupt_check(void)
+{
+	CHECK_FOR_INTERRUPTS();
+}
+
+static Datum
+fit_result(FunctionCallInfo fcinfo, Datum *values, bool *nulls, int natts)
+{
+	TupleDesc	tupdesc;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type of a cartera fit must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	if (tupdesc->natts != natts)
+		elog(ERROR, "cartera fit result has %d attributes, expected %d", tupdesc->natts, natts);
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}
+
+/* bgnbd_params: r, alpha, a, b, log_likelihood, customers, iterations, converged, time_unit */
+#define BGNBD_NATTS 9
+
+Datum
+cartera_bgnbd_fit_finalfn(PG_FUNCTION_ARGS)
+{
+	HistState  *s;
+	HistEntry  *entries;
+	BtydCell   *cells;
+	size_t		n;
+	BgnbdParams p = {0, 0, 0, 0};
+	BtydFitResult fit;
+	Datum		values[BGNBD_NATTS];
+	bool		nulls[BGNBD_NATTS] = {false};
+	const char *unit;
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "cartera_bgnbd_fit_finalfn called in non-aggregate context");
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	s = (HistState *) PG_GETARG_POINTER(0);
+	if (s->rows == 0)
+		PG_RETURN_NULL();
+	entries = hist_sorted(s, &n);
+	cells = palloc_extended(n * sizeof(BtydCell), MCXT_ALLOC_HUGE);
+	for (size_t i = 0; i < n; i++)
+	{
+		cells[i].x = entries[i].key.v[0];
+		cells[i].t_x = entries[i].key.v[1];
+		cells[i].T = entries[i].key.v[2];
+		cells[i].weight = entries[i].weight;
+	}
+	fit = bgnbd_fit(cells, n, s->penalizer, &p, fit_interrupt_check);
+	if (!fit.converged)
+		ereport(WARNING,
+				(errmsg("bgnbd_fit did not converge after %d iterations", fit.iterations),
+				 errhint("Check the data (frequency, t_x, T in one time unit), or add a small penalizer.")));
+	values[0] = Float8GetDatum(p.r);
+	values[1] = Float8GetDatum(p.alpha);
+	values[2] = Float8GetDatum(p.a);
+	values[3] = Float8GetDatum(p.b);
+	values[4] = Float8GetDatum(fit.loglik);
+	values[5] = Int64GetDatum(s->rows);
+	values[6] = Int32GetDatum(fit.iterations);
+	values[7] = BoolGetDatum(fit.converged);
+	unit = cartera_time_unit_name(s->unit_days);
+	nulls[8] = (unit == NULL);
+	values[8] = unit ? CStringGetTextDatum(unit) : (Datum) 0;
+	PG_RETURN_DATUM(fit_result(fcinfo, values, nulls, BGNBD_NATTS));
+}
+
+/* gamma_gamma_params: p, q, gamma, log_likelihood, customers, iterations, converged */
+#define GG_NATTS 7
+
+Datum
+cartera_gamma_gamma_fit_finalfn(PG_FUNCTION_ARGS)
+{
+	HistState  *s;
+	HistEntry  *entries;
+	SpendCell  *cells;
+	size_t		n;
+	GammaGammaParams g = {0, 0, 0};
+	BtydFitResult fit;
+	Datum		values[GG_NATTS];
+	bool		nulls[GG_NATTS] = {false};
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "cartera_gamma_gamma_fit_finalfn called in non-aggregate context");
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	s = (HistState *) PG_GETARG_POINTER(0);
+	if (s->excluded > 0)
+		ereport(NOTICE,
+				(errmsg("gamma_gamma_fit left out %lld repeat customers whose repeat spend is zero or negative",
+						(long long) s->excluded),
+				 errdetail("The Gamma-Gamma model needs positive spend; refunds and free orders can bring the mean to zero or below.")));
+	if (s->rows == 0)
+		PG_RETURN_NULL();
+	entries = hist_sorted(s, &n);
+	cells = palloc_extended(n * sizeof(SpendCell), MCXT_ALLOC_HUGE);
+	for (size_t i = 0; i < n; i++)
+	{
+		cells[i].x = entries[i].key.v[0];
+		cells[i].m = entries[i].key.v[1];
+		cells[i].weight = entries[i].weight;
+	}
+	fit = gamma_gamma_fit(cells, n, s->penalizer, &g, fit_interrupt_check);
+	if (!fit.converged)
+		ereport(WARNING,
+				(errmsg("gamma_gamma_fit did not converge after %d iterations", fit.iterations),
+				 errhint("Add a small penalizer, or check for extreme spend values.")));
+	values[0] = Float8GetDatum(g.p);
+	values[1] = Float8GetDatum(g.q);
+	values[2] = Float8GetDatum(g.gamma);
+	values[3] = Float8GetDatum(fit.loglik);
+	values[4] = Int64GetDatum(s->rows);
+	values[5] = Int32GetDatum(fit.iterations);
+	values[6] = BoolGetDatum(fit.converged);
+	PG_RETURN_DATUM(fit_result(fcinfo, values, nulls, GG_NATTS));
+}

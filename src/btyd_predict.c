@@ -1,0 +1,413 @@
+/*
+ * btyd_predict.c — SQL-callable BG/NBD and Gamma-Gamma predictions:
+ * parameter constructors, expected purchases, P(alive), spend and discounted CLV.
+ *
+ * Parameters travel as the composites cartera.bgnbd_params and
+ * cartera.gamma_gamma_params, so a model fitted elsewhere (pymc-marketing,
+ * CLVTools, lifetimes) scores here too.  A BG/NBD model knows the time unit
+ * it was fitted in; functions given a unit refuse a different one.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "btyd.h"
+#include "cartera.h"
+#include "executor/executor.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/numeric.h"
+
+PG_FUNCTION_INFO_V1(cartera_bgnbd_params_make);
+PG_FUNCTION_INFO_V1(cartera_gamma_gamma_params_make);
+PG_FUNCTION_INFO_V1(cartera_expected_purchases);
+PG_FUNCTION_INFO_V1(cartera_expected_purchases_summary);
+PG_FUNCTION_INFO_V1(cartera_expected_purchases_new);
+PG_FUNCTION_INFO_V1(cartera_p_alive);
+PG_FUNCTION_INFO_V1(cartera_p_alive_summary);
+PG_FUNCTION_INFO_V1(cartera_probability_of_purchases);
+PG_FUNCTION_INFO_V1(cartera_expected_avg_spend);
+PG_FUNCTION_INFO_V1(cartera_expected_avg_spend_summary);
+PG_FUNCTION_INFO_V1(cartera_clv_predicted);
+PG_FUNCTION_INFO_V1(cartera_clv_predicted_summary);
+
+#define BGNBD_NATTS 9
+#define BGNBD_ATT_UNIT 9
+#define GG_NATTS 7
+
+typedef struct Model
+{
+	BgnbdParams p;
+	int			unit_days;		/* 0 when the model does not say */
+} Model;
+
+static void
+require_positive(double v, const char *name, const char *model)
+{
+	if (!(v > 0) || isinf(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s parameter %s must be a positive finite number, not %g", model, name, v)));
+}
+
+static double
+param_field(HeapTupleHeader t, int attno, const char *name, const char *model)
+{
+	bool		isnull;
+	Datum		d = GetAttributeByNum(t, attno, &isnull);
+
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s parameter %s is null", model, name),
+				 errhint("A fit over no rows returns NULL parameters.")));
+	require_positive(DatumGetFloat8(d), name, model);
+	return DatumGetFloat8(d);
+}
+
+static Model
+read_bgnbd(HeapTupleHeader t)
+{
+	Model		m;
+	bool		isnull;
+	Datum		unit;
+
+	m.p.r = param_field(t, 1, "r", "BG/NBD");
+	m.p.alpha = param_field(t, 2, "alpha", "BG/NBD");
+	m.p.a = param_field(t, 3, "a", "BG/NBD");
+	m.p.b = param_field(t, 4, "b", "BG/NBD");
+	unit = GetAttributeByNum(t, BGNBD_ATT_UNIT, &isnull);
+	m.unit_days = isnull ? 0 : cartera_time_unit_days(TextDatumGetCString(unit));
+	return m;
+}
+
+static GammaGammaParams
+read_gamma_gamma(HeapTupleHeader t)
+{
+	GammaGammaParams g;
+
+	g.p = param_field(t, 1, "p", "Gamma-Gamma");
+	g.q = param_field(t, 2, "q", "Gamma-Gamma");
+	g.gamma = param_field(t, 3, "gamma", "Gamma-Gamma");
+	return g;
+}
+
+/* the unit asked for must be the model's (when the model states one) */
+static int
+agree_unit(const Model *m, text *unit_text)
+{
+	int			unit = cartera_time_unit_days(text_to_cstring(unit_text));
+
+	if (m->unit_days != 0 && m->unit_days != unit)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the BG/NBD model was fitted in %s, not %s",
+						cartera_time_unit_name(m->unit_days), cartera_time_unit_name(unit)),
+				 errhint("Pass '%s', or refit the model in %s.",
+						 cartera_time_unit_name(m->unit_days), cartera_time_unit_name(unit))));
+	return unit;
+}
+
+static void
+check_history(double x, double t_x, double T)
+{
+	if (!(x >= 0) || isinf(x) || x != floor(x))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("frequency must be a whole number >= 0, not %g", x)));
+	if (!(t_x >= 0 && t_x <= T) || isinf(T))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("t_x must be between 0 and T, not t_x = %g with T = %g", t_x, T)));
+}
+
+static void
+check_horizon(double t)
+{
+	if (!(t >= 0) || isinf(t))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time horizon t must be a finite number >= 0, not %g", t)));
+}
+
+/* x, t_x, T of a stored rfm_summary in the given unit; false for a lead */
+static bool
+summary_history(HeapTupleHeader s, int unit_days, double *x, double *t_x, double *T)
+{
+	bool		isnull;
+	Datum		d = GetAttributeByName(s, "frequency", &isnull);
+
+	if (isnull)
+		return false;
+	*x = DatumGetInt32(d);
+	*t_x = DatumGetInt32(GetAttributeByName(s, "t_x_days", &isnull)) / (double) unit_days;
+	*T = DatumGetInt32(GetAttributeByName(s, "age_days", &isnull)) / (double) unit_days;
+	return true;
+}
+
+static double
+summary_repeat_spend(HeapTupleHeader s)
+{
+	bool		isnull;
+	Datum		d = GetAttributeByName(s, "repeat_avg", &isnull);
+
+	return isnull ? 0 : DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
+}
+
+/* NaN from the numerics means an argument outside the model's domain */
+static double
+finite_result(double v, const char *what)
+{
+	if (isnan(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is undefined for these arguments", what)));
+	return v;
+}
+
+static Datum
+make_composite(FunctionCallInfo fcinfo, Datum *values, bool *nulls, int natts)
+{
+	TupleDesc	tupdesc;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	if (tupdesc->natts != natts)
+		elog(ERROR, "result type has %d attributes, expected %d", tupdesc->natts, natts);
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}
+
+/* bgnbd_params(r, alpha, a, b, time_unit default NULL) */
+Datum
+cartera_bgnbd_params_make(PG_FUNCTION_ARGS)
+{
+	Datum		values[BGNBD_NATTS];
+	bool		nulls[BGNBD_NATTS];
+	const char *names[] = {"r", "alpha", "a", "b"};
+
+	memset(nulls, true, sizeof(nulls));
+	for (int i = 0; i < 4; i++)
+	{
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("BG/NBD parameter %s must not be null", names[i])));
+		require_positive(PG_GETARG_FLOAT8(i), names[i], "BG/NBD");
+		values[i] = PG_GETARG_DATUM(i);
+		nulls[i] = false;
+	}
+	if (!PG_ARGISNULL(4))
+	{
+		int			unit = cartera_time_unit_days(text_to_cstring(PG_GETARG_TEXT_PP(4)));
+
+		values[BGNBD_ATT_UNIT - 1] = CStringGetTextDatum(cartera_time_unit_name(unit));
+		nulls[BGNBD_ATT_UNIT - 1] = false;
+	}
+	PG_RETURN_DATUM(make_composite(fcinfo, values, nulls, BGNBD_NATTS));
+}
+
+/* gamma_gamma_params(p, q, gamma) */
+Datum
+cartera_gamma_gamma_params_make(PG_FUNCTION_ARGS)
+{
+	Datum		values[GG_NATTS];
+	bool		nulls[GG_NATTS];
+	const char *names[] = {"p", "q", "gamma"};
+
+	memset(nulls, true, sizeof(nulls));
+	for (int i = 0; i < 3; i++)
+	{
+		require_positive(PG_GETARG_FLOAT8(i), names[i], "Gamma-Gamma");
+		values[i] = PG_GETARG_DATUM(i);
+		nulls[i] = false;
+	}
+	PG_RETURN_DATUM(make_composite(fcinfo, values, nulls, GG_NATTS));
+}
+
+/* expected_purchases(params, t, x, t_x, T): E[Y(t) | x, t_x, T], model units */
+Datum
+cartera_expected_purchases(PG_FUNCTION_ARGS)
+{
+	Model		m = read_bgnbd(PG_GETARG_HEAPTUPLEHEADER(0));
+	double		t = PG_GETARG_FLOAT8(1);
+	double		x = PG_GETARG_FLOAT8(2);
+	double		t_x = PG_GETARG_FLOAT8(3);
+	double		T = PG_GETARG_FLOAT8(4);
+
+	check_horizon(t);
+	check_history(x, t_x, T);
+	PG_RETURN_FLOAT8(finite_result(bgnbd_expected_purchases(&m.p, t, x, t_x, T),
+								   "expected_purchases"));
+}
+
+/* expected_purchases(params, t, summary, time_unit): t in time_unit */
+Datum
+cartera_expected_purchases_summary(PG_FUNCTION_ARGS)
+{
+	Model		m = read_bgnbd(PG_GETARG_HEAPTUPLEHEADER(0));
+	double		t = PG_GETARG_FLOAT8(1);
+	int			unit = agree_unit(&m, PG_GETARG_TEXT_PP(3));
+	double		x,
+				t_x,
+				T;
+
+	check_horizon(t);
+	if (!summary_history(PG_GETARG_HEAPTUPLEHEADER(2), unit, &x, &t_x, &T))
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(finite_result(bgnbd_expected_purchases(&m.p, t, x, t_x, T),
+								   "expected_purchases"));
+}
+
+/* expected_purchases_new(params, t): E[X(t)] for a customer just acquired */
+Datum
+cartera_expected_purchases_new(PG_FUNCTION_ARGS)
+{
+	Model		m = read_bgnbd(PG_GETARG_HEAPTUPLEHEADER(0));
+	double		t = PG_GETARG_FLOAT8(1);
+
+	check_horizon(t);
+	PG_RETURN_FLOAT8(finite_result(bgnbd_expected_purchases_new(&m.p, t),
+								   "expected_purchases_new"));
+}
+
+Datum
+cartera_p_alive(PG_FUNCTION_ARGS)
+{
+	Model		m = read_bgnbd(PG_GETARG_HEAPTUPLEHEADER(0));
+	double		x = PG_GETARG_FLOAT8(1);
+	double		t_x = PG_GETARG_FLOAT8(2);
+	double		T = PG_GETARG_FLOAT8(3);
+
+	check_history(x, t_x, T);
+	PG_RETURN_FLOAT8(finite_result(bgnbd_p_alive(&m.p, x, t_x, T), "p_alive"));
+}
+
+Datum
+cartera_p_alive_summary(PG_FUNCTION_ARGS)
+{
+	Model		m = read_bgnbd(PG_GETARG_HEAPTUPLEHEADER(0));
+	int			unit = agree_unit(&m, PG_GETARG_TEXT_PP(2));
+	double		x,
+				t_x,
+				T;
+
+	if (!summary_history(PG_GETARG_HEAPTUPLEHEADER(1), unit, &x, &t_x, &T))
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(finite_result(bgnbd_p_alive(&m.p, x, t_x, T), "p_alive"));
+}
+
+/* probability_of_purchases(params, t, n): P(X(t) = n) for a new customer */
+Datum
+cartera_probability_of_purchases(PG_FUNCTION_ARGS)
+{
+	Model		m = read_bgnbd(PG_GETARG_HEAPTUPLEHEADER(0));
+	double		t = PG_GETARG_FLOAT8(1);
+	int32		n = PG_GETARG_INT32(2);
+
+	check_horizon(t);
+	if (n < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("number of purchases must not be negative, not %d", n)));
+	PG_RETURN_FLOAT8(finite_result(bgnbd_prob_purchases(&m.p, t, n),
+								   "probability_of_purchases"));
+}
+
+static void
+check_spend(double x, double m)
+{
+	if (!(x >= 0) || isinf(x) || x != floor(x))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("frequency must be a whole number >= 0, not %g", x)));
+	if (isnan(m) || isinf(m) || m < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("monetary value must be a finite number >= 0, not %g", m)));
+}
+
+/* expected_avg_spend(gg, x, m): E[M | x, m]; x = 0 gives the population mean */
+Datum
+cartera_expected_avg_spend(PG_FUNCTION_ARGS)
+{
+	GammaGammaParams g = read_gamma_gamma(PG_GETARG_HEAPTUPLEHEADER(0));
+	double		x = PG_GETARG_FLOAT8(1);
+	double		m = PG_GETARG_FLOAT8(2);
+
+	check_spend(x, m);
+	PG_RETURN_FLOAT8(finite_result(gg_expected_avg_spend(&g, x, m), "expected_avg_spend"));
+}
+
+Datum
+cartera_expected_avg_spend_summary(PG_FUNCTION_ARGS)
+{
+	GammaGammaParams g = read_gamma_gamma(PG_GETARG_HEAPTUPLEHEADER(0));
+	HeapTupleHeader s = PG_GETARG_HEAPTUPLEHEADER(1);
+	bool		isnull;
+	Datum		d = GetAttributeByName(s, "frequency", &isnull);
+	double		x;
+	double		m;
+
+	if (isnull)
+		PG_RETURN_NULL();
+	x = DatumGetInt32(d);
+	m = Max(summary_repeat_spend(s), 0);
+	PG_RETURN_FLOAT8(finite_result(gg_expected_avg_spend(&g, x, m), "expected_avg_spend"));
+}
+
+static double
+clv(const Model *model, const GammaGammaParams *g, int unit_days,
+	double x, double t_x, double T, double m, int32 months, double rate)
+{
+	if (months < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("months must not be negative, not %d", months)));
+	if (!(rate > -1) || isinf(rate))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("monthly discount rate must be greater than -1, not %g", rate),
+				 errhint("Give it as a fraction: 0.01 for 1 %% a month.")));
+	return finite_result(btyd_clv_discounted(&model->p, g, x, t_x, T, m, months, rate,
+											 (double) unit_days), "clv_predicted");
+}
+
+/* clv_predicted(bgnbd, gg, x, t_x, T, m, months, monthly_discount_rate) */
+Datum
+cartera_clv_predicted(PG_FUNCTION_ARGS)
+{
+	Model		model = read_bgnbd(PG_GETARG_HEAPTUPLEHEADER(0));
+	GammaGammaParams g = read_gamma_gamma(PG_GETARG_HEAPTUPLEHEADER(1));
+	double		x = PG_GETARG_FLOAT8(2);
+	double		t_x = PG_GETARG_FLOAT8(3);
+	double		T = PG_GETARG_FLOAT8(4);
+	double		m = PG_GETARG_FLOAT8(5);
+
+	if (model.unit_days == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the BG/NBD model does not say its time unit, so a month cannot be measured"),
+				 errhint("Fit it with a unit, bgnbd_fit(frequency, t_x, T, 'weeks'), or build it with bgnbd_params(r, alpha, a, b, 'weeks').")));
+	check_history(x, t_x, T);
+	check_spend(x, m);
+	PG_RETURN_FLOAT8(clv(&model, &g, model.unit_days, x, t_x, T, m,
+						 PG_GETARG_INT32(6), PG_GETARG_FLOAT8(7)));
+}
+
+/* clv_predicted(bgnbd, gg, summary, time_unit, months, monthly_discount_rate) */
+Datum
+cartera_clv_predicted_summary(PG_FUNCTION_ARGS)
+{
+	Model		model = read_bgnbd(PG_GETARG_HEAPTUPLEHEADER(0));
+	GammaGammaParams g = read_gamma_gamma(PG_GETARG_HEAPTUPLEHEADER(1));
+	HeapTupleHeader s = PG_GETARG_HEAPTUPLEHEADER(2);
+	int			unit = agree_unit(&model, PG_GETARG_TEXT_PP(3));
+	double		x,
+				t_x,
+				T;
+
+	if (!summary_history(s, unit, &x, &t_x, &T))
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(clv(&model, &g, unit, x, t_x, T, Max(summary_repeat_spend(s), 0),
+						 PG_GETARG_INT32(4), PG_GETARG_FLOAT8(5)));
+}
