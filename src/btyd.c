@@ -130,24 +130,22 @@ ksum_add(KSum *k, double v)
  * the last term being the log-sum-exp of the "still alive" and "dropped out
  * after the last purchase" branches; v below is the log of the ratio of the
  * second branch to the first and omega = sigmoid(v) its posterior weight
- * (so P(alive) = 1 - omega, eq. 11).  Terms that depend on x only are
+ * (so P(alive) = 1 - omega).  Terms that depend on x only are
  * recomputed only when x changes from one cell to the next.
  *
  * Returns sum w*LL; grad (if not NULL) gets d/d(r, alpha, a, b) of it.
- * *wsum gets sum w.  NaN if a cell is invalid.
+ * *absll (if not NULL) gets sum w*|LL|, the scale of the rounding noise in
+ * the total.  NaN if a cell is invalid.
  */
 static double
 bgnbd_eval(const BgnbdParams *p, const BtydCell *cells, size_t n,
-		   double *grad, double *wsum)
+		   double *grad, double *absll)
 {
 	const double r = p->r,
 				alpha = p->alpha,
 				a = p->a,
 				b = p->b;
 	const double la = log(a);
-	const double psi_r = grad ? btyd_digamma(r) : 0.0;
-	const double psi_b = grad ? btyd_digamma(b) : 0.0;
-	const double psi_ab = grad ? btyd_digamma(a + b) : 0.0;
 	double		px = -1.0;		/* x of the memoised x-terms */
 	double		cx = 0.0,
 				gr_x = 0.0,
@@ -160,7 +158,7 @@ bgnbd_eval(const BgnbdParams *p, const BtydCell *cells, size_t n,
 				g_a = 0.0,
 				g_b = 0.0;
 	KSum		ll = {0.0, 0.0};
-	KSum		ws = {0.0, 0.0};
+	double		absacc = 0.0;
 	size_t		i;
 
 	for (i = 0; i < n; i++)
@@ -176,7 +174,6 @@ bgnbd_eval(const BgnbdParams *p, const BtydCell *cells, size_t n,
 			return NAN;
 		if (w == 0.0)
 			continue;
-		ksum_add(&ws, w);
 
 		if (x != px)
 		{
@@ -189,11 +186,9 @@ bgnbd_eval(const BgnbdParams *p, const BtydCell *cells, size_t n,
 				ibx = 1.0 / (b + x - 1.0);
 				if (grad)
 				{
-					double		psi_abx = btyd_digamma(a + b + x);
-
-					gr_x = btyd_digamma(r + x) - psi_r;
-					ga_x = psi_ab - psi_abx;
-					gb_x = btyd_digamma(b + x) - psi_b + ga_x;
+					gr_x = btyd_digamma_diff(r, x);
+					ga_x = -btyd_digamma_diff(a + b, x);
+					gb_x = btyd_digamma_diff(b, x) + ga_x;
 				}
 			}
 			else
@@ -231,6 +226,7 @@ bgnbd_eval(const BgnbdParams *p, const BtydCell *cells, size_t n,
 			}
 		}
 		ksum_add(&ll, w * li);
+		absacc += w * fabs(li);
 	}
 	if (grad)
 	{
@@ -239,8 +235,8 @@ bgnbd_eval(const BgnbdParams *p, const BtydCell *cells, size_t n,
 		grad[2] = g_a;
 		grad[3] = g_b;
 	}
-	if (wsum)
-		*wsum = ws.s + ws.c;
+	if (absll)
+		*absll = absacc;
 	return ll.s + ll.c;
 }
 
@@ -265,17 +261,15 @@ bgnbd_loglik(const BgnbdParams *p, const BtydCell *cells, size_t n)
  */
 static double
 gg_eval(const GammaGammaParams *g, const SpendCell *cells, size_t n,
-		double *grad, double *wsum)
+		double *grad, double *absll)
 {
 	const double p = g->p,
 				q = g->q,
 				gam = g->gamma;
 	const double lgq = btyd_lgamma(q);
-	const double lgam = log(gam);
 	const double psi_q = grad ? btyd_digamma(q) : 0.0;
 	double		px = -1.0;
 	double		pxv = 0.0,
-				lx = 0.0,
 				cx = 0.0,
 				dpsi = 0.0,
 				psi_pxq = 0.0;
@@ -283,7 +277,7 @@ gg_eval(const GammaGammaParams *g, const SpendCell *cells, size_t n,
 				g_q = 0.0,
 				g_g = 0.0;
 	KSum		ll = {0.0, 0.0};
-	KSum		ws = {0.0, 0.0};
+	double		absacc = 0.0;
 	size_t		i;
 
 	for (i = 0; i < n; i++)
@@ -291,35 +285,39 @@ gg_eval(const GammaGammaParams *g, const SpendCell *cells, size_t n,
 		const double x = cells[i].x,
 					m = cells[i].m,
 					w = cells[i].weight;
-		double		lm,
-					lgm,
+		double		l1u,
+					lgr,
 					li;
 
 		if (!isfinite(x) || !isfinite(m) || !isfinite(w) || x <= 0.0 || m <= 0.0 || w < 0.0)
 			return NAN;
 		if (w == 0.0)
 			continue;
-		ksum_add(&ws, w);
 		if (x != px)
 		{
 			px = x;
 			pxv = p * x;
-			lx = log(x);
 			cx = btyd_lnpoch(pxv, q) - lgq;
 			if (grad)
 			{
 				psi_pxq = btyd_digamma(pxv + q);
-				dpsi = psi_pxq - btyd_digamma(pxv);
+				dpsi = btyd_digamma_diff(pxv, q);
 			}
 		}
-		lm = log(m);
-		lgm = log(gam + m * x);
-		li = cx + q * lgam + (pxv - 1.0) * lm + pxv * lx - (pxv + q) * lgm;
+		/*
+		 * Regrouped so that no O(p x ln x) terms cancel (x can be in the
+		 * thousands): (px-1) ln m + px ln x + q ln gamma - (px+q) ln(gamma+mx)
+		 *	 = -ln m - px ln(1 + gamma/(mx)) + q ln(gamma/(gamma+mx)).
+		 */
+		l1u = log1p(gam / (m * x));
+		lgr = -log1p(m * x / gam);
+		li = cx - log(m) - pxv * l1u + q * lgr;
 		ksum_add(&ll, w * li);
+		absacc += w * fabs(li);
 		if (grad)
 		{
-			g_p += w * x * (dpsi + lm + lx - lgm);
-			g_q += w * (psi_pxq - psi_q + lgam - lgm);
+			g_p += w * x * (dpsi - l1u);
+			g_q += w * (psi_pxq - psi_q + lgr);
 			g_g += w * (q / gam - (pxv + q) / (gam + m * x));
 		}
 	}
@@ -329,8 +327,8 @@ gg_eval(const GammaGammaParams *g, const SpendCell *cells, size_t n,
 		grad[1] = g_q;
 		grad[2] = g_g;
 	}
-	if (wsum)
-		*wsum = ws.s + ws.c;
+	if (absll)
+		*absll = absacc;
 	return ll.s + ll.c;
 }
 
@@ -347,24 +345,28 @@ gg_loglik(const GammaGammaParams *g, const SpendCell *cells, size_t n)
 /* ------------------------------------------------------------------ */
 
 /*
- * BFGS on theta = ln(params) (positivity for free, and the scale of every
- * coordinate becomes "relative change").  Small, fixed dimension: all
- * storage is on the stack.
+ * BFGS on theta = ln(params): positivity for free, and every coordinate's
+ * scale becomes "relative change".  Small fixed dimension, all storage on
+ * the stack.
  *
- * Convergence is max |d objective / d theta_i| <= GTOL on the per-customer
- * objective.  Near the optimum the decrease predicted for a step (g'Hg, of
- * order 1e-18 there) is below the rounding noise of the objective itself
- * (~1e-16 * |f|), so the line search uses the approximate Wolfe test of
- * Hager & Zhang (SIAM J. Optim. 16 (2005)): accept a step whose value is
- * within the noise when the slope shows it went downhill.  Restarts (H
- * reset to a scaled identity) handle a BFGS matrix gone bad; they are
- * deterministic.
+ * Convergence: max |d objective / d theta_i| <= GTOL * noise scale, where
+ * the objective is the per-customer negative log-likelihood and the scale is
+ * the mean |per-customer LL| (>= 1): the objective is a sum of terms of that
+ * size, so its gradient cannot be resolved much below 1e-16 of it.  Near the
+ * optimum the decrease a step predicts (g'Hg ~ 1e-18) is below the rounding
+ * noise of the objective itself, so the line search also accepts the
+ * approximate Wolfe condition of Hager & Zhang (SIAM J. Optim. 16 (2005)):
+ * a step whose value is within the noise when the slope shows it went
+ * downhill.  Restarts reset H to a scaled identity; all deterministic.
  */
 #define MAXDIM			4
 #define GTOL			1e-9
 #define MAX_ITER		500
 #define MAX_RESTARTS	8
+#define STALL			25		/* iterations per progress check */
 #define THETA_MAX		30.0	/* |ln param| bound: e^30 ~ 1e13 */
+#define THETA_EDGE		13.8	/* |ln param| beyond which (1e6) we call it a boundary */
+#define THETA_NEAR		9.2		/* beyond 1e4: worth trying the other starts */
 
 typedef double (*btyd_objfn) (const double *theta, double *grad, void *ctx);
 
@@ -408,23 +410,22 @@ proj_gmax(const double *theta, const double *g, int n)
 }
 
 /*
- * Line search along d from x (value f, gradient g, slope dg < 0).  On
+ * Line search along d from x (value f, slope dg < 0).  On
  * success xn/fout/gn hold the accepted point.  Weak Wolfe conditions with
- * bracketing, bisection/interpolation, and the approximate-Wolfe escape.
+ * bracketing, safeguarded interpolation, and the approximate-Wolfe escape.
  */
 static bool
-line_search(int n, const double *x, double f, const double *g, const double *d,
-			double dg, double step0, double stepmax, btyd_objfn fn, void *ctx,
+line_search(int n, const double *x, double f, const double *d,
+			double dg, double stepmax, double noise, btyd_objfn fn, void *ctx,
 			double *xn, double *fout, double *gn)
 {
 	const double c1 = 1e-4,
 				c2 = 0.9;
-	const double noise = 1e-13 * (fabs(f) + 1e-3);
 	double		lo = 0.0,
 				hi = INFINITY;
 	double		flo = f,
 				dglo = dg;
-	double		step = fmin(step0, stepmax);
+	double		step = fmin(1.0, stepmax);
 	int			it,
 				i;
 
@@ -499,8 +500,13 @@ line_search(int n, const double *x, double f, const double *g, const double *d,
 	return false;
 }
 
+/*
+ * Minimise fn from theta (updated in place).  *scale is the objective's
+ * noise scale, refreshed by fn on every evaluation.
+ */
 static MinResult
-minimize(int n, double *theta, btyd_objfn fn, void *ctx, btyd_interrupt_fn check)
+minimize(int n, double *theta, btyd_objfn fn, void *ctx, const double *scale,
+		 btyd_interrupt_fn check)
 {
 	MinResult	res;
 	double		g[MAXDIM],
@@ -527,6 +533,7 @@ minimize(int n, double *theta, btyd_objfn fn, void *ctx, btyd_interrupt_fn check
 	for (restart = 0; restart < MAX_RESTARTS; restart++)
 	{
 		double		f_start = f;
+		double		f_window = f;
 		bool		scaled = false;
 		int			it;
 
@@ -541,18 +548,30 @@ minimize(int n, double *theta, btyd_objfn fn, void *ctx, btyd_interrupt_fn check
 						stepmax,
 						fnew = f,
 						sy = 0.0,
-						yHy = 0.0;
+						yHy = 0.0,
+						sc = fmax(1.0, *scale);
 
 			if (check)
 				check();
 			res.gmax = proj_gmax(theta, g, n);
-			if (res.gmax <= GTOL)
+			if (res.gmax <= GTOL * sc)
 			{
 				res.converged = true;
 				res.f = f;
 				return res;
 			}
 			res.iterations++;
+			/*
+			 * Creeping along an edge of the parameter space (see
+			 * multistart) gains less than 1e-12 per customer per STALL
+			 * iterations: stop, not converged.
+			 */
+			if (it > 0 && it % STALL == 0)
+			{
+				if (f_window - f <= 1e-12 * sc)
+					break;
+				f_window = f;
+			}
 
 			for (i = 0; i < n; i++)
 			{
@@ -591,7 +610,8 @@ minimize(int n, double *theta, btyd_objfn fn, void *ctx, btyd_interrupt_fn check
 			if (!(stepmax > 0.0))
 				break;
 
-			if (!line_search(n, theta, f, g, d, dg, 1.0, stepmax, fn, ctx, xn, &fnew, gn))
+			if (!line_search(n, theta, f, d, dg, stepmax, 1e-13 * sc,
+							 fn, ctx, xn, &fnew, gn))
 				break;
 
 			for (i = 0; i < n; i++)
@@ -613,18 +633,18 @@ minimize(int n, double *theta, btyd_objfn fn, void *ctx, btyd_interrupt_fn check
 				{
 					/* Nocedal & Wright eq. 6.20: H0 = (s'y / y'y) I */
 					double		yy = 0.0,
-								sc;
+								h0;
 
 					for (i = 0; i < n; i++)
 						yy += y[i] * y[i];
-					sc = sy / yy;
+					h0 = sy / yy;
 					for (i = 0; i < n; i++)
 					{
 						for (j = 0; j < n; j++)
-							H[i][j] *= sc;
-						Hy[i] *= sc;
+							H[i][j] *= h0;
+						Hy[i] *= h0;
 					}
-					yHy *= sc;
+					yHy *= h0;
 					scaled = true;
 				}
 				/* H+ = H - (Hy s' + s y'H)/sy + (1 + y'Hy/sy) s s'/sy */
@@ -642,87 +662,146 @@ minimize(int n, double *theta, btyd_objfn fn, void *ctx, btyd_interrupt_fn check
 		}
 		res.gmax = proj_gmax(theta, g, n);
 		res.f = f;
-		if (res.gmax <= GTOL)
+		if (res.gmax <= GTOL * fmax(1.0, *scale))
 		{
 			res.converged = true;
 			return res;
 		}
-		/* a restart that could not improve at all: the point is as good as
-		 * the arithmetic allows */
+		/* a restart that could not improve at all: as good as it gets */
 		if (restart > 0 && !(f < f_start))
 			break;
 	}
 	return res;
 }
 
+/*
+ * The likelihoods can have their supremum on the edge of the parameter
+ * space, where a quasi-Newton method in log-parameters stalls with a tiny
+ * gradient: a -> 0 with b -> inf (no dropout: plain NBD), a, b -> 0 (half
+ * the customers drop out at once, the rest never), a, b -> inf (the same
+ * dropout probability for all), q, gamma -> inf (no spend heterogeneity).
+ * Such a stall can also happen away from the best edge when the start is
+ * poor.  So: unless the first run ends with a small gradient at a point
+ * well inside (all unit-free parameters within 1e-4..1e4), run from a few
+ * fixed, deterministic starts and keep the lowest objective.  An estimate
+ * beyond 1e-6..1e6 is reported as not converged: the supremum is not
+ * attained there, and the values only say which edge it is (a penalizer
+ * > 0 makes such fits well posed).
+ */
+#define MAX_STARTS		5
+
+static bool
+theta_beyond(const double *theta, int n, double lim)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (fabs(theta[i]) > lim)
+			return true;
+	return false;
+}
+
+/*
+ * starts[k] are start points in the scaled theta space the objective uses;
+ * on return theta holds the best estimate (scaled).  Returns converged /
+ * iterations / f of the best run.
+ */
+static MinResult
+multistart(int n, double starts[][MAXDIM], int nstarts, btyd_objfn fn, void *ctx,
+		   const double *scale, btyd_interrupt_fn check, double *theta)
+{
+	MinResult	best;
+	int			k,
+				iters = 0,
+				i;
+	double		tie;
+
+	best.f = INFINITY;
+	best.gmax = INFINITY;
+	best.iterations = 0;
+	best.converged = false;
+	for (k = 0; k < nstarts; k++)
+	{
+		double		th[MAXDIM];
+		MinResult	m;
+
+		if (k > 0 && best.converged && !theta_beyond(theta, n, THETA_NEAR))
+			break;
+		for (i = 0; i < n; i++)
+			th[i] = fmax(-THETA_MAX, fmin(THETA_MAX, starts[k][i]));
+		m = minimize(n, th, fn, ctx, scale, check);
+		tie = 1e-11 * fmax(1.0, *scale);
+		iters += m.iterations;
+		if (m.converged && theta_beyond(th, n, THETA_EDGE))
+			m.converged = false;
+		if (!isfinite(m.f))
+			continue;
+		/*
+		 * Lowest objective wins; within the rounding noise of the objective
+		 * a converged interior point wins over one that is not.
+		 */
+		if (!isfinite(best.f) ||
+			m.f < best.f - tie ||
+			(m.f <= best.f + tie && m.converged && !best.converged))
+		{
+			best = m;
+			memcpy(theta, th, sizeof(double) * n);
+		}
+	}
+	best.iterations = iters;
+	return best;
+}
+
 /* ------------------------------------------------------------------ */
 /* BG/NBD fit                                                           */
 /* ------------------------------------------------------------------ */
 
+/*
+ * The optimiser works on theta = ln(r, alpha*s, a, b), s = 10/max(T): the
+ * time axis rescaled as lifetimes does, so that theta is unit-free (the
+ * same starts and edge test whatever the time unit) and the penalty is
+ * lifetimes' penalizer * sum(params^2) with alpha on that scale.
+ */
 typedef struct BgnbdCtx
 {
 	const BtydCell *cells;
 	size_t		n;
 	double		wsum;
 	double		penalizer;
-	double		ascale;			/* lifetimes' 10 / max(T) */
+	double		ascale;			/* s = 10 / max(T) */
+	double		noise;			/* mean |LL| of the last evaluation */
 } BgnbdCtx;
 
-/* objective on theta = ln(r, alpha, a, b); gradient w.r.t. theta */
 static double
 bgnbd_objective(const double *theta, double *grad, void *vctx)
 {
-	const BgnbdCtx *ctx = (const BgnbdCtx *) vctx;
+	BgnbdCtx   *ctx = (BgnbdCtx *) vctx;
 	BgnbdParams p;
 	double		g[4],
 				pv[4],
 				ll,
-				pen,
-				as;
+				absll = 0.0;
 	int			i;
 
 	for (i = 0; i < 4; i++)
 		if (!(fabs(theta[i]) <= THETA_MAX + 1.0))
 			return NAN;
-	p.r = exp(theta[0]);
-	p.alpha = exp(theta[1]);
-	p.a = exp(theta[2]);
-	p.b = exp(theta[3]);
-	ll = bgnbd_eval(&p, ctx->cells, ctx->n, g, NULL);
-	pv[0] = p.r;
-	pv[1] = p.alpha;
-	pv[2] = p.a;
-	pv[3] = p.b;
-	as = p.alpha * ctx->ascale;
-	pen = ctx->penalizer * (p.r * p.r + as * as + p.a * p.a + p.b * p.b);
+	pv[0] = exp(theta[0]);
+	pv[1] = exp(theta[1]);		/* alpha * s */
+	pv[2] = exp(theta[2]);
+	pv[3] = exp(theta[3]);
+	p.r = pv[0];
+	p.alpha = pv[1] / ctx->ascale;
+	p.a = pv[2];
+	p.b = pv[3];
+	ll = bgnbd_eval(&p, ctx->cells, ctx->n, g, &absll);
+	ctx->noise = absll / ctx->wsum;
+	/* d/dtheta_i = param_i d/dparam_i; for alpha*s that is alpha d/dalpha */
+	g[1] *= p.alpha / pv[1];
 	for (i = 0; i < 4; i++)
-	{
-		double		pi2 = (i == 1) ? as * as : pv[i] * pv[i];
-
-		grad[i] = -pv[i] * g[i] / ctx->wsum + 2.0 * ctx->penalizer * pi2;
-	}
-	return -ll / ctx->wsum + pen;
-}
-
-static void
-bgnbd_default_start(const BtydCell *cells, size_t n, BgnbdParams *s)
-{
-	double		sx = 0.0,
-				sT = 0.0;
-	size_t		i;
-
-	for (i = 0; i < n; i++)
-	{
-		sx += cells[i].weight * cells[i].x;
-		sT += cells[i].weight * cells[i].T;
-	}
-	/* mean rate r/alpha matched to purchases per unit time; mean dropout 1/2 */
-	s->r = 1.0;
-	s->alpha = (sx > 0.0 && sT > 0.0) ? sT / sx : 1.0;
-	if (!(s->alpha > 1e-6 && s->alpha < 1e6))
-		s->alpha = 1.0;
-	s->a = 1.0;
-	s->b = 1.0;
+		grad[i] = -pv[i] * g[i] / ctx->wsum + 2.0 * ctx->penalizer * pv[i] * pv[i];
+	return -ll / ctx->wsum +
+		ctx->penalizer * (pv[0] * pv[0] + pv[1] * pv[1] + pv[2] * pv[2] + pv[3] * pv[3]);
 }
 
 BtydFitResult
@@ -731,14 +810,17 @@ bgnbd_fit(const BtydCell *cells, size_t n, double penalizer,
 {
 	BtydFitResult out;
 	BgnbdCtx	ctx;
-	BgnbdParams start,
-				def,
-				est;
 	MinResult	mr;
-	double		theta[4] = {0.0, 0.0, 0.0, 0.0},
-				maxT = 0.0;
-	int			attempt;
-	size_t		i;
+	double		starts[MAX_STARTS][MAXDIM];
+	double		theta[MAXDIM] = {0.0, 0.0, 0.0, 0.0};
+	double		def[4],
+				usr[4],
+				maxT = 0.0,
+				sx = 0.0,
+				sT = 0.0;
+	int			nstarts = 0,
+				i;
+	size_t		k;
 
 	out.loglik = NAN;
 	out.iterations = 0;
@@ -752,63 +834,61 @@ bgnbd_fit(const BtydCell *cells, size_t n, double penalizer,
 	ctx.n = n;
 	ctx.penalizer = penalizer;
 	ctx.wsum = 0.0;
-	for (i = 0; i < n; i++)
+	ctx.noise = 1.0;
+	for (k = 0; k < n; k++)
 	{
-		ctx.wsum += cells[i].weight;
-		if (cells[i].weight > 0.0 && cells[i].T > maxT)
-			maxT = cells[i].T;
+		const double w = cells[k].weight;
+
+		ctx.wsum += w;
+		sx += w * cells[k].x;
+		sT += w * cells[k].T;
+		if (w > 0.0 && cells[k].T > maxT)
+			maxT = cells[k].T;
 	}
 	if (!(ctx.wsum > 0.0) || !(maxT > 0.0))
 		return out;
 	ctx.ascale = 10.0 / maxT;
 
-	bgnbd_default_start(cells, n, &def);
-	start = *inout;
-	if (!(isfinite(start.r) && start.r > 0.0))
-		start.r = def.r;
-	if (!(isfinite(start.alpha) && start.alpha > 0.0))
-		start.alpha = def.alpha;
-	if (!(isfinite(start.a) && start.a > 0.0))
-		start.a = def.a;
-	if (!(isfinite(start.b) && start.b > 0.0))
-		start.b = def.b;
+	/*
+	 * Default start: r = 1 and alpha matching the mean purchase rate r/alpha
+	 * to purchases per unit time; a = b = 1 (mean dropout 1/2, flat).
+	 */
+	def[0] = 0.0;
+	def[1] = (sx > 0.0 && sT > 0.0) ? log(ctx.ascale * sT / sx) : 0.0;
+	if (!(fabs(def[1]) < 10.0))
+		def[1] = 0.0;
+	def[2] = def[3] = 0.0;
+	usr[0] = (isfinite(inout->r) && inout->r > 0.0) ? log(inout->r) : def[0];
+	usr[1] = (isfinite(inout->alpha) && inout->alpha > 0.0) ? log(inout->alpha * ctx.ascale) : def[1];
+	usr[2] = (isfinite(inout->a) && inout->a > 0.0) ? log(inout->a) : def[2];
+	usr[3] = (isfinite(inout->b) && inout->b > 0.0) ? log(inout->b) : def[3];
 
-	/* first from the caller's start, then (if that failed) from the default */
-	mr.converged = false;
-	mr.f = INFINITY;
-	for (attempt = 0; attempt < 2; attempt++)
-	{
-		const BgnbdParams *sp = (attempt == 0) ? &start : &def;
-		MinResult	m;
-		double		th[4];
+	memcpy(starts[nstarts++], usr, sizeof(usr));
+	if (memcmp(usr, def, sizeof(def)) != 0)
+		memcpy(starts[nstarts++], def, sizeof(def));
+	/* the two other dropout regimes: a < b (rare dropout), a > b (frequent) */
+	memcpy(starts[nstarts], def, sizeof(def));
+	starts[nstarts][2] = log(0.3);
+	starts[nstarts++][3] = log(3.0);
+	memcpy(starts[nstarts], def, sizeof(def));
+	starts[nstarts][2] = log(3.0);
+	starts[nstarts++][3] = log(0.3);
+	/* and a, b both small: a two-point dropout mixture */
+	memcpy(starts[nstarts], def, sizeof(def));
+	starts[nstarts][2] = log(0.1);
+	starts[nstarts++][3] = log(0.1);
 
-		if (attempt == 1 && memcmp(&start, &def, sizeof(def)) == 0)
-			break;
-		th[0] = log(sp->r);
-		th[1] = log(sp->alpha);
-		th[2] = log(sp->a);
-		th[3] = log(sp->b);
-		for (i = 0; i < 4; i++)
-			th[i] = fmax(-THETA_MAX, fmin(THETA_MAX, th[i]));
-		m = minimize(4, th, bgnbd_objective, &ctx, check);
-		out.iterations += m.iterations;
-		if (isfinite(m.f) && (attempt == 0 || m.f < mr.f))
-		{
-			mr = m;
-			memcpy(theta, th, sizeof(theta));
-		}
-		if (mr.converged)
-			break;
-	}
+	mr = multistart(4, starts, nstarts, bgnbd_objective, &ctx, &ctx.noise, check, theta);
+	out.iterations = mr.iterations;
 	if (!isfinite(mr.f))
 		return out;
-
-	est.r = exp(theta[0]);
-	est.alpha = exp(theta[1]);
-	est.a = exp(theta[2]);
-	est.b = exp(theta[3]);
-	*inout = est;
-	out.loglik = bgnbd_eval(&est, cells, n, NULL, NULL);
+	for (i = 0; i < 4; i++)
+		theta[i] = exp(theta[i]);
+	inout->r = theta[0];
+	inout->alpha = theta[1] / ctx.ascale;
+	inout->a = theta[2];
+	inout->b = theta[3];
+	out.loglik = bgnbd_eval(inout, cells, n, NULL, NULL);
 	out.converged = mr.converged;
 	return out;
 }
@@ -817,34 +897,41 @@ bgnbd_fit(const BtydCell *cells, size_t n, double penalizer,
 /* Gamma-Gamma fit                                                      */
 /* ------------------------------------------------------------------ */
 
+/*
+ * theta = ln(p, q, gamma/mean(m)): gamma is measured against the mean spend
+ * so that starts and the edge test do not depend on the currency; the
+ * penalty stays lifetimes' penalizer * (p^2 + q^2 + gamma^2) in the
+ * caller's currency.
+ */
 typedef struct GgCtx
 {
 	const SpendCell *cells;
 	size_t		n;
 	double		wsum;
 	double		penalizer;
+	double		mscale;			/* mean m */
+	double		noise;
 } GgCtx;
 
 static double
 gg_objective(const double *theta, double *grad, void *vctx)
 {
-	const GgCtx *ctx = (const GgCtx *) vctx;
+	GgCtx	   *ctx = (GgCtx *) vctx;
 	GammaGammaParams g;
 	double		gr[3],
 				pv[3],
-				ll;
+				ll,
+				absll = 0.0;
 	int			i;
 
 	for (i = 0; i < 3; i++)
 		if (!(fabs(theta[i]) <= THETA_MAX + 1.0))
 			return NAN;
-	g.p = exp(theta[0]);
-	g.q = exp(theta[1]);
-	g.gamma = exp(theta[2]);
-	ll = gg_eval(&g, ctx->cells, ctx->n, gr, NULL);
-	pv[0] = g.p;
-	pv[1] = g.q;
-	pv[2] = g.gamma;
+	g.p = pv[0] = exp(theta[0]);
+	g.q = pv[1] = exp(theta[1]);
+	g.gamma = pv[2] = exp(theta[2]) * ctx->mscale;
+	ll = gg_eval(&g, ctx->cells, ctx->n, gr, &absll);
+	ctx->noise = absll / ctx->wsum;
 	for (i = 0; i < 3; i++)
 		grad[i] = -pv[i] * gr[i] / ctx->wsum + 2.0 * ctx->penalizer * pv[i] * pv[i];
 	return -ll / ctx->wsum +
@@ -857,14 +944,15 @@ gamma_gamma_fit(const SpendCell *cells, size_t n, double penalizer,
 {
 	BtydFitResult out;
 	GgCtx		ctx;
-	GammaGammaParams start,
-				def,
-				est;
 	MinResult	mr;
-	double		theta[3] = {0.0, 0.0, 0.0},
-				sm = 0.0;
-	int			attempt;
-	size_t		i;
+	double		starts[MAX_STARTS][MAXDIM];
+	double		theta[MAXDIM] = {0.0, 0.0, 0.0, 0.0};
+	double		def[MAXDIM] = {0.0, 0.0, 0.0, 0.0},
+				usr[MAXDIM] = {0.0, 0.0, 0.0, 0.0},
+				sm = 0.0,
+				lm;
+	int			nstarts = 0;
+	size_t		k;
 
 	out.loglik = NAN;
 	out.iterations = 0;
@@ -878,60 +966,48 @@ gamma_gamma_fit(const SpendCell *cells, size_t n, double penalizer,
 	ctx.n = n;
 	ctx.penalizer = penalizer;
 	ctx.wsum = 0.0;
-	for (i = 0; i < n; i++)
+	ctx.noise = 1.0;
+	for (k = 0; k < n; k++)
 	{
-		ctx.wsum += cells[i].weight;
-		sm += cells[i].weight * cells[i].m;
+		ctx.wsum += cells[k].weight;
+		sm += cells[k].weight * cells[k].m;
 	}
 	if (!(ctx.wsum > 0.0))
 		return out;
+	ctx.mscale = sm / ctx.wsum;
+	lm = log(ctx.mscale);
 
-	/* default: p = 1, q = 2, gamma so that the population mean p gamma/(q-1)
-	 * is the sample mean of m */
-	def.p = 1.0;
-	def.q = 2.0;
-	def.gamma = sm / ctx.wsum;
-	start = *inout;
-	if (!(isfinite(start.p) && start.p > 0.0))
-		start.p = def.p;
-	if (!(isfinite(start.q) && start.q > 0.0))
-		start.q = def.q;
-	if (!(isfinite(start.gamma) && start.gamma > 0.0))
-		start.gamma = def.gamma;
+	/*
+	 * Default start p = 1, q = 2, gamma = mean(m): population mean spend
+	 * p gamma/(q-1) equal to the sample mean.
+	 */
+	def[0] = 0.0;
+	def[1] = log(2.0);
+	def[2] = 0.0;
+	usr[0] = (isfinite(inout->p) && inout->p > 0.0) ? log(inout->p) : def[0];
+	usr[1] = (isfinite(inout->q) && inout->q > 0.0) ? log(inout->q) : def[1];
+	usr[2] = (isfinite(inout->gamma) && inout->gamma > 0.0) ? log(inout->gamma) - lm : def[2];
+	memcpy(starts[nstarts++], usr, sizeof(usr));
+	if (memcmp(usr, def, sizeof(def)) != 0)
+		memcpy(starts[nstarts++], def, sizeof(def));
+	/* little and much spend heterogeneity, same population mean */
+	starts[nstarts][0] = log(5.0);
+	starts[nstarts][1] = log(20.0);
+	starts[nstarts][2] = log(19.0 / 5.0);
+	starts[nstarts++][3] = 0.0;
+	starts[nstarts][0] = log(0.5);
+	starts[nstarts][1] = log(1.5);
+	starts[nstarts][2] = 0.0;
+	starts[nstarts++][3] = 0.0;
 
-	mr.converged = false;
-	mr.f = INFINITY;
-	for (attempt = 0; attempt < 2; attempt++)
-	{
-		const GammaGammaParams *sp = (attempt == 0) ? &start : &def;
-		MinResult	m;
-		double		th[3];
-
-		if (attempt == 1 && memcmp(&start, &def, sizeof(def)) == 0)
-			break;
-		th[0] = log(sp->p);
-		th[1] = log(sp->q);
-		th[2] = log(sp->gamma);
-		for (i = 0; i < 3; i++)
-			th[i] = fmax(-THETA_MAX, fmin(THETA_MAX, th[i]));
-		m = minimize(3, th, gg_objective, &ctx, check);
-		out.iterations += m.iterations;
-		if (isfinite(m.f) && (attempt == 0 || m.f < mr.f))
-		{
-			mr = m;
-			memcpy(theta, th, sizeof(theta));
-		}
-		if (mr.converged)
-			break;
-	}
+	mr = multistart(3, starts, nstarts, gg_objective, &ctx, &ctx.noise, check, theta);
+	out.iterations = mr.iterations;
 	if (!isfinite(mr.f))
 		return out;
-
-	est.p = exp(theta[0]);
-	est.q = exp(theta[1]);
-	est.gamma = exp(theta[2]);
-	*inout = est;
-	out.loglik = gg_eval(&est, cells, n, NULL, NULL);
+	inout->p = exp(theta[0]);
+	inout->q = exp(theta[1]);
+	inout->gamma = exp(theta[2]) * ctx.mscale;
+	out.loglik = gg_eval(inout, cells, n, NULL, NULL);
 	out.converged = mr.converged;
 	return out;
 }
@@ -942,7 +1018,7 @@ gamma_gamma_fit(const SpendCell *cells, size_t n, double penalizer,
 
 /*
  * ln of the odds "dropped out after the last purchase" : "alive" given the
- * history [FHL05a eq. 11 / lifetimes conditional_probability_alive]:
+ * history (FHL's P(alive) note; lifetimes conditional_probability_alive):
  *	 ln[a/(b+x-1)] + (r+x) ln[(alpha+T)/(alpha+t_x)], x > 0.
  */
 static double
@@ -982,9 +1058,13 @@ bgnbd_p_alive(const BgnbdParams *p, double x, double t_x, double T)
  *
  * (2) for long horizons (z -> 1, many terms) the Euler-transformed form
  *		 N = C/(a-1) [1 - (1-z)^(a-1) 2F1(a+b-1-r, a-1; C; z)]
- *	   with btyd_hyp2f1 (connection formula near z = 1).  Its 1/(a-1) loses
- *	   digits as a -> 1, so for |a-1| < 1e-4 it is evaluated at a = 1 +/- h,
- *	   1 +/- 2h and interpolated (N is analytic in a; error ~ h^4).
+ *	   [AS 15.3.3] with btyd_hyp2f1 (connection formula near z = 1), whose
+ *	   cost does not grow with t.  Its 1/(a-1) costs about log10(1/|a-1|)
+ *	   digits, so (1) is kept up to 5/|a-1| terms; beyond that, for
+ *	   |a-1| < 1e-4, (2) is evaluated at a = 1 +/- h, 1 +/- 2h and
+ *	   interpolated (N is analytic in a; error ~ h^4).
+ * Against 50-digit references: ~1e-13 typically, 1e-10 at worst (a within
+ * 1e-4 of 1 and t > 10^4 (alpha+T)).
  */
 static double
 cond_nb_series(double k, double beta, double C, double z, double L, double maxn)
@@ -1250,7 +1330,7 @@ gg_expected_avg_spend(const GammaGammaParams *g, double x, double m)
 	if (!gg_params_ok(g) || !isfinite(x) || !isfinite(m) || x < 0.0 || (x > 0.0 && m < 0.0))
 		return NAN;
 	/*
-	 * [FHL05b eq. 5]: E(M|x,m) = (q-1)/(px+q-1) * gamma p/(q-1)
+	 * [FHL05b]: E(M|x,m) = (q-1)/(px+q-1) * gamma p/(q-1)
 	 *						  + px/(px+q-1) * m = p(gamma + m x)/(px+q-1),
 	 * the credibility-weighted mix of population mean and own mean.
 	 */

@@ -491,8 +491,9 @@ cartera_bgnbd_fit_finalfn(PG_FUNCTION_ARGS)
 	fit = bgnbd_fit(cells, n, s->penalizer, &p, fit_interrupt_check);
 	if (!fit.converged)
 		ereport(WARNING,
-				(errmsg("bgnbd_fit did not converge after %d iterations", fit.iterations),
-				 errhint("Check the data (frequency, t_x, T in one time unit), or add a small penalizer.")));
+				(errmsg("bgnbd_fit found no interior maximum after %d iterations", fit.iterations),
+				 errdetail("The likelihood is largest at the edge of the parameter space (a or b tending to 0 or infinity); the estimate returned is the best point found."),
+				 errhint("Add a small penalizer, e.g. bgnbd_fit(summary, 'weeks', 0.001), or check that frequency, t_x and T use one time unit.")));
 	values[0] = Float8GetDatum(p.r);
 	values[1] = Float8GetDatum(p.alpha);
 	values[2] = Float8GetDatum(p.a);
@@ -545,8 +546,9 @@ cartera_gamma_gamma_fit_finalfn(PG_FUNCTION_ARGS)
 	fit = gamma_gamma_fit(cells, n, s->penalizer, &g, fit_interrupt_check);
 	if (!fit.converged)
 		ereport(WARNING,
-				(errmsg("gamma_gamma_fit did not converge after %d iterations", fit.iterations),
-				 errhint("Add a small penalizer, or check for extreme spend values.")));
+				(errmsg("gamma_gamma_fit found no interior maximum after %d iterations", fit.iterations),
+				 errdetail("The likelihood is largest at the edge of the parameter space (q and gamma tending to infinity: spend hardly varies between customers); the estimate returned is the best point found."),
+				 errhint("Add a small penalizer, e.g. gamma_gamma_fit(summary, 0.001).")));
 	values[0] = Float8GetDatum(g.p);
 	values[1] = Float8GetDatum(g.q);
 	values[2] = Float8GetDatum(g.gamma);

@@ -6,8 +6,8 @@
  * is not re-entrant.  Everything here is plain double arithmetic with no
  * state, so it is thread-safe and can run inside a PostgreSQL backend.
  *
- * 2F1 strategy (z = argument, w = 1 - z kept separately because near z = 1
- * the caller usually knows w more accurately than 1 - z):
+ * 2F1 strategy (w = 1 - z is carried separately: after the Pfaff map below,
+ * 1 - u = 1/(1-z) is exact to rounding where 1 - u computed from u is not):
  *	 - |z| <= 1/2, or the series converges fast (large c): Gauss series [AS 15.1.1].
  *	 - z < 0: Pfaff [AS 15.3.4] maps z to u = z/(z-1) in (0, 1), 1 - u = 1/(1-z).
  *	 - 1/2 < z < 1: the 1 - z connection formula [AS 15.3.6], rearranged
@@ -149,6 +149,43 @@ btyd_digamma(double x)
 	return acc + log(x) - 0.5 * ix -
 		ix2 * (1.0 / 12 - ix2 * (1.0 / 120 - ix2 * (1.0 / 252 - ix2 * (1.0 / 240 -
 			ix2 * (1.0 / 132 - ix2 * (691.0 / 32760 - ix2 / 12.0))))));
+}
+
+double
+btyd_digamma_diff(double x, double d)
+{
+	double		acc = 0.0,
+				y2,
+				lq;
+
+	if (isnan(x) || isnan(d) || x <= 0.0 || x + d <= 0.0)
+		return NAN;
+	if (d == 0.0)
+		return 0.0;
+	/* psi(y+d) - psi(y) = psi(y+1+d) - psi(y+1) + 1/y - 1/(y+d) */
+	while (x < 10.0 || x + d < 10.0)
+	{
+		acc += d / (x * (x + d));
+		x += 1.0;
+	}
+	/* difference of the asymptotic series [AS 6.3.18] term by term */
+	/* (x+d)^-2k - x^-2k = x^-2k expm1(-2k ln(1+d/x)): no cancellation */
+	y2 = 1.0 / (x * x);
+	lq = log1p(d / x);
+	{
+		static const double c[7] = {-1.0 / 12, 1.0 / 120, -1.0 / 252, 1.0 / 240,
+		-1.0 / 132, 691.0 / 32760, -1.0 / 12};
+		double		yk = y2,
+					res = acc + lq + 0.5 * d / (x * (x + d));
+		int			k;
+
+		for (k = 0; k < 7; k++)
+		{
+			res += c[k] * yk * expm1(-2.0 * (k + 1) * lq);
+			yk *= y2;
+		}
+		return res;
+	}
 }
 
 /*
@@ -467,6 +504,12 @@ h2f1_unit(double a, double b, double c, double z, double w)
 	if ((40.0 / w <= cap || c > 4.0 * (fabs(a) + fabs(b)) + 20.0) &&
 		h2f1_series(a, b, c, z, (long) cap, &val))
 		return val;
+	/* the connection formula sums ~|c-a-b| terms: hopeless beyond this */
+	if (fabs(c - a - b) > 1e5)
+	{
+		(void) h2f1_series(a, b, c, z, 10000000L, &val);
+		return val;
+	}
 	return h2f1_near1(a, b, c, w);
 }
 
