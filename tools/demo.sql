@@ -44,3 +44,23 @@ SELECT status, count(*) AS customers, sum((s).monetary_total) AS revenue
 SELECT customer_id, cartera.rfm_segment(s, r, f, m) AS rfm, status, (s).purchases,
        (s).avg_ticket, (s).last_purchase::date AS last_purchase, clv_3y
   FROM summary, cuts ORDER BY clv_3y DESC, customer_id LIMIT 10;
+
+-- the predictive models, fitted in the database (weeks, as in the papers)
+CREATE TABLE model AS
+  SELECT cartera.bgnbd_fit(s, 'weeks') AS bgnbd, cartera.gamma_gamma_fit(s) AS gg FROM summary;
+
+\echo
+\echo '== BG/NBD and Gamma-Gamma fitted on all 2,357 customers at 1998-06-30'
+SELECT round((bgnbd).r::numeric, 3) AS r, round((bgnbd).alpha::numeric, 3) AS alpha,
+       round((bgnbd).a::numeric, 3) AS a, round((bgnbd).b::numeric, 3) AS b,
+       round((gg).p::numeric, 2) AS p, round((gg).q::numeric, 2) AS q, round((gg).gamma::numeric, 2) AS gamma
+  FROM model;
+
+\echo
+\echo '== Top 10 customers by predicted CLV over the next 12 months (1 % monthly discount)'
+SELECT customer_id, status, (s).purchases, (s).last_purchase::date AS last_purchase,
+       round(cartera.p_alive(bgnbd, s, 'weeks')::numeric, 3) AS p_alive,
+       round(cartera.expected_purchases(bgnbd, 52, s, 'weeks')::numeric, 2) AS purchases_next_year,
+       round(cartera.clv_predicted(bgnbd, gg, s, 'weeks', 12, 0.01)::numeric, 2) AS predicted_clv_12m,
+       clv_3y AS formula_clv_3y
+  FROM summary, model ORDER BY predicted_clv_12m DESC, customer_id LIMIT 10;
