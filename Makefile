@@ -9,10 +9,13 @@ OBJS = src/cartera.o src/guc.o src/exact_sum.o src/rfm_state.o src/rfm.o \
        src/lifecycle.o src/clv.o src/scoring.o src/segment.o \
        src/btyd.o src/hyp2f1.o src/btyd_agg.o src/btyd_predict.o
 
-# sql/cartera.sql is the one install script we edit; released upgrade
-# scripts sql/cartera--A--B.sql are frozen.
-DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA = $(filter-out $(DATA_built), $(wildcard sql/$(EXTENSION)--*--*.sql))
+# The scripts we edit: sql/cartera.sql (the C core's objects, as released in
+# 0.1.0) and sql/cartera_portfolio.sql (the portfolio layer added in 0.2.0).
+# The install script of the current version is the two together; the upgrade
+# from 0.1.0 is the portfolio layer alone.  Released scripts
+# (sql/cartera--0.1.0.sql, later sql/cartera--A--B.sql) are frozen files.
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--0.1.0--0.2.0.sql
+DATA = $(filter-out $(DATA_built), $(wildcard sql/$(EXTENSION)--*.sql))
 
 # Every other sql/NAME.sql is a regression test with expected/NAME.out;
 # "setup" (CREATE EXTENSION) runs first.
@@ -30,5 +33,10 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
-	cp $< $@
+sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql sql/$(EXTENSION)_portfolio.sql
+	cat $^ > $@
+
+sql/$(EXTENSION)--0.1.0--0.2.0.sql: sql/$(EXTENSION)_portfolio.sql
+	{ echo "-- cartera 0.1.0 -> 0.2.0: adds the portfolio layer (built from $<)"; \
+	  echo "\\echo Use \"ALTER EXTENSION cartera UPDATE TO '0.2.0'\" to load this file. \\quit"; \
+	  cat $<; } > $@

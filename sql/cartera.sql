@@ -1,5 +1,6 @@
--- cartera: the C core (segment type, per-customer aggregates, scoring).
--- Edit this file; the Makefile copies it to the versioned install script.
+-- cartera: the C core (segment type, per-customer aggregates, scoring, BTYD).
+-- Edit this file and sql/cartera_portfolio.sql; the Makefile builds the
+-- versioned install and upgrade scripts from them.
 
 \echo Use "CREATE EXTENSION cartera" to load this file. \quit
 

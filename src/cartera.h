@@ -33,6 +33,7 @@ extern Interval cartera_at_risk_after;
 extern Interval cartera_dormant_after;
 extern Interval cartera_lost_after;
 extern Interval cartera_new_window;
+extern Interval cartera_clv_lifespan;
 
 extern void cartera_define_gucs(void);
 

@@ -8,9 +8,12 @@
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/numeric.h"
+#include "utils/timestamp.h"
+#include "executor/executor.h"
 
 PG_FUNCTION_INFO_V1(cartera_clv_finalfn);
 PG_FUNCTION_INFO_V1(cartera_clv_simple);
+PG_FUNCTION_INFO_V1(cartera_clv_summary);
 
 #define DAYS_PER_YEAR 365.25
 
@@ -37,27 +40,62 @@ numeric_round_to(Numeric v, int scale)
  *   clv               = avg_ticket x purchases_per_year x lifespan in years
  *                     = net total x lifespan / observed years
  */
+/* the formula on a net total, observed days and lifespan: shared by both forms */
+static Numeric
+clv_formula(Numeric total, int32 age_days, double lifespan_years)
+{
+	double		observed_years = Max(age_days / DAYS_PER_YEAR, 1.0);
+
+	return numeric_round_to(numeric_mul_opt_error(total,
+												  float8_to_numeric(lifespan_years / observed_years),
+												  NULL),
+							Max(cartera_numeric_dscale(total), 2));
+}
+
 Datum
 cartera_clv_finalfn(PG_FUNCTION_ARGS)
 {
 	RfmState   *s = rfm_state_from_arg(fcinfo);
 	RfmFacts	f;
 	Numeric		total;
-	double		observed_years;
 
 	if (s == NULL)
 		PG_RETURN_NULL();
 	rfm_facts_from_state(s, &f);
+	if (!f.has_purchase)
+		PG_RETURN_NUMERIC(int64_to_numeric(0));
 	total = exact_sum_get(&s->gross);
 	if (!exact_sum_is_zero(&s->refunds))
 		total = numeric_add_opt_error(total, exact_sum_get(&s->refunds), NULL);
-	if (!f.has_purchase)
+	PG_RETURN_NUMERIC(clv_formula(total, f.as_of_day - f.first_day, s->lifespan_years));
+}
+
+/* clv(summary, lifespan): the same formula on a stored rfm_summary */
+Datum
+cartera_clv_summary(PG_FUNCTION_ARGS)
+{
+	HeapTupleHeader summary = PG_GETARG_HEAPTUPLEHEADER(0);
+	Interval   *lifespan = PG_GETARG_INTERVAL_P(1);
+	bool		isnull;
+	Datum		purchases = GetAttributeByName(summary, "purchases", &isnull);
+	Datum		total;
+	Datum		age;
+	double		seconds;
+
+	if (isnull || DatumGetInt64(purchases) == 0)
 		PG_RETURN_NUMERIC(int64_to_numeric(0));
-	observed_years = Max((f.as_of_day - f.first_day) / DAYS_PER_YEAR, 1.0);
-	PG_RETURN_NUMERIC(numeric_round_to(numeric_mul_opt_error(total,
-															 float8_to_numeric(s->lifespan_years / observed_years),
-															 NULL),
-									   Max(cartera_numeric_dscale(total), 2)));
+	total = GetAttributeByName(summary, "monetary_total", &isnull);
+	if (isnull)
+		PG_RETURN_NULL();
+	age = GetAttributeByName(summary, "age_days", &isnull);
+	seconds = DatumGetFloat8(DirectFunctionCall2(interval_part, CStringGetTextDatum("epoch"),
+												 IntervalPGetDatum(lifespan)));
+	if (!(seconds >= 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("lifespan must not be negative")));
+	PG_RETURN_NUMERIC(clv_formula(DatumGetNumeric(total), DatumGetInt32(age),
+								  seconds / (365.25 * SECS_PER_DAY)));
 }
 
 static void

@@ -17,12 +17,14 @@ Interval	cartera_at_risk_after;
 Interval	cartera_dormant_after;
 Interval	cartera_lost_after;
 Interval	cartera_new_window;
+Interval	cartera_clv_lifespan;
 
 /* the string variables behind the interval GUCs */
 static char *at_risk_after_str;
 static char *dormant_after_str;
 static char *lost_after_str;
 static char *new_window_str;
+static char *clv_lifespan_str;
 
 static const struct config_enum_entry language_options[] = {
 	{"es", CARTERA_LANG_ES, false},
@@ -107,6 +109,7 @@ ASSIGN_INTERVAL_HOOK(assign_at_risk_after, cartera_at_risk_after)
 ASSIGN_INTERVAL_HOOK(assign_dormant_after, cartera_dormant_after)
 ASSIGN_INTERVAL_HOOK(assign_lost_after, cartera_lost_after)
 ASSIGN_INTERVAL_HOOK(assign_new_window, cartera_new_window)
+ASSIGN_INTERVAL_HOOK(assign_clv_lifespan, cartera_clv_lifespan)
 
 void
 cartera_define_gucs(void)
@@ -158,6 +161,14 @@ cartera_define_gucs(void)
 							   "30 days",
 							   PGC_USERSET, 0,
 							   check_positive_interval, assign_new_window, NULL);
+
+	DefineCustomStringVariable("cartera.clv_lifespan",
+							   "Relationship lifespan used for the formula CLV kept in customer_state.",
+							   NULL,
+							   &clv_lifespan_str,
+							   "3 years",
+							   PGC_USERSET, 0,
+							   check_positive_interval, assign_clv_lifespan, NULL);
 
 	DefineCustomRealVariable("cartera.at_risk_factor",
 							 "Adaptive mode: at risk when the time since the last purchase exceeds this many mean gaps.",
