@@ -37,6 +37,6 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql sql/$(EXTENSION)_portf
 	cat $^ > $@
 
 sql/$(EXTENSION)--0.1.0--0.2.0.sql: sql/$(EXTENSION)_portfolio.sql
-	{ echo "-- cartera 0.1.0 -> 0.2.0: adds the portfolio layer (built from $<)"; \
-	  echo "\\echo Use \"ALTER EXTENSION cartera UPDATE TO '0.2.0'\" to load this file. \\quit"; \
+	{ printf '%s\n' "-- cartera 0.1.0 -> 0.2.0: adds the portfolio layer (built from $<)"; \
+	  printf '%s\n' "\\echo Use \"ALTER EXTENSION cartera UPDATE TO '0.2.0'\" to load this file. \\quit"; \
 	  cat $<; } > $@

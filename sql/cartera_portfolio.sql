@@ -470,3 +470,11 @@ SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ca
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('cartera.customer', 'customer_id'), '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('cartera.purchase', 'purchase_id'), '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('cartera.status_transition', 'transition_id'), '');
+COMMENT ON SEQUENCE cartera.agent_agent_id_seq IS 'identity of cartera.agent';
+COMMENT ON SEQUENCE cartera.customer_customer_id_seq IS 'identity of cartera.customer';
+COMMENT ON SEQUENCE cartera.purchase_purchase_id_seq IS 'identity of cartera.purchase';
+COMMENT ON SEQUENCE cartera.status_transition_transition_id_seq IS 'identity of cartera.status_transition';
+
+-- 0.1.0 called alpha and gamma scales; in the papers' parameterisation they are rates
+COMMENT ON COLUMN cartera.bgnbd_params.alpha IS 'rate parameter of the Gamma distribution of purchase rates (its inverse scale), in time_unit';
+COMMENT ON COLUMN cartera.gamma_gamma_params.gamma IS 'rate parameter of the Gamma distribution of nu across customers (currency)';

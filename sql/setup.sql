@@ -1,4 +1,5 @@
--- Installs the extension for the tests that follow (pg_regress runs this first).
+-- Installs the extension for the tests that follow (pg_regress runs this first),
+-- after checking install, upgrade and removal.
 
 -- The extension owns its schema: a schema of that name already in the way is
 -- reported before anything is created ...
@@ -11,7 +12,68 @@ CREATE EXTENSION cartera;
 DROP EXTENSION cartera;
 SELECT count(*) AS leftover_schemas FROM pg_namespace WHERE nspname = 'cartera';
 
+-- Upgrade path: 0.1.0 updated to the current version has exactly the objects,
+-- definitions, comments and dump registrations of a fresh install.
+CREATE TEMP TABLE catalog_snapshot (install text, item text);
+SET check_function_bodies = off;   -- the schema does not exist yet
+CREATE FUNCTION pg_temp.snapshot(install text) RETURNS void LANGUAGE sql AS $$
+  INSERT INTO catalog_snapshot
+  SELECT install, item FROM (
+    SELECT 'member ' || pg_describe_object(classid, objid, objsubid)
+      FROM pg_depend WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'cartera') AND deptype = 'e'
+    UNION ALL
+    SELECT 'function ' || p.oid::regprocedure || ' ' || md5(pg_get_functiondef(p.oid))
+      FROM pg_proc p WHERE p.pronamespace = 'cartera'::regnamespace AND p.prokind <> 'a'
+    UNION ALL
+    SELECT 'aggregate ' || a.aggfnoid::regprocedure || ' ' || a.aggtransfn::regprocedure || ' '
+           || a.aggfinalfn || ' ' || a.aggcombinefn || ' ' || a.aggserialfn || ' ' || a.aggdeserialfn
+      FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid WHERE p.pronamespace = 'cartera'::regnamespace
+    UNION ALL
+    SELECT 'column ' || a.attrelid::regclass || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+           || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END || ' ' || a.attidentity::text
+           || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '')
+      FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+      LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+     WHERE c.relnamespace = 'cartera'::regnamespace AND a.attnum > 0 AND NOT a.attisdropped
+    UNION ALL
+    SELECT 'constraint ' || conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid)
+      FROM pg_constraint WHERE connamespace = 'cartera'::regnamespace
+    UNION ALL
+    SELECT 'index ' || pg_get_indexdef(indexrelid)
+      FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid WHERE c.relnamespace = 'cartera'::regnamespace
+    UNION ALL
+    SELECT 'trigger ' || pg_get_triggerdef(t.oid)
+      FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+     WHERE c.relnamespace = 'cartera'::regnamespace AND NOT t.tgisinternal
+    UNION ALL
+    SELECT 'comment ' || pg_describe_object(d.classoid, d.objoid, d.objsubid) || ' ' || coalesce(d.description, '')
+      FROM pg_description d JOIN pg_depend e ON e.classid = d.classoid AND e.objid = d.objoid
+     WHERE e.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'cartera') AND e.deptype = 'e'
+    UNION ALL
+    SELECT 'dump ' || unnest(extconfig)::regclass || ' ' || unnest(extcondition)
+      FROM pg_extension WHERE extname = 'cartera'
+    UNION ALL
+    SELECT 'privilege ' || p.oid::regprocedure || ' ' || coalesce(p.proacl::text, 'default')
+      FROM pg_proc p WHERE p.pronamespace = 'cartera'::regnamespace
+  ) s(item)
+$$;
+RESET check_function_bodies;
+CREATE EXTENSION cartera VERSION '0.1.0';
+ALTER EXTENSION cartera UPDATE;
+SELECT extversion AS updated_to FROM pg_extension WHERE extname = 'cartera';
+SELECT pg_temp.snapshot('updated');
+DROP EXTENSION cartera;
 CREATE EXTENSION cartera;
+SELECT pg_temp.snapshot('fresh');
+SELECT install, count(*) AS items FROM catalog_snapshot GROUP BY install ORDER BY install;
+-- differences either way (expected: none)
+(SELECT 'only in fresh' AS where_, item FROM catalog_snapshot WHERE install = 'fresh'
+ EXCEPT SELECT 'only in fresh', item FROM catalog_snapshot WHERE install = 'updated')
+UNION ALL
+(SELECT 'only in updated', item FROM catalog_snapshot WHERE install = 'updated'
+ EXCEPT SELECT 'only in updated', item FROM catalog_snapshot WHERE install = 'fresh')
+ORDER BY 1, 2;
+
 SELECT extname, extversion, extrelocatable FROM pg_extension WHERE extname = 'cartera';
 -- everything lives in schema cartera; nothing lands in public
 SELECT count(*) AS functions_outside_schema
@@ -25,6 +87,14 @@ SELECT classid::regclass AS catalog, pg_describe_object(classid, objid, 0) AS ob
    AND deptype = 'e'
    AND obj_description(objid, classid::regclass::text) IS NULL
  ORDER BY 2;
--- every function is PARALLEL SAFE (aggregates included)
-SELECT p.oid::regprocedure AS not_parallel_safe
-  FROM pg_proc p WHERE p.pronamespace = 'cartera'::regnamespace AND p.proparallel <> 's';
+-- functions that only read are PARALLEL SAFE (aggregates included); the ones
+-- that change data are not, and PUBLIC cannot execute them
+SELECT p.oid::regprocedure AS changes_data, p.proparallel, p.prosecdef AS security_definer,
+       has_function_privilege('public', p.oid, 'EXECUTE') AS public_can_execute,
+       array_to_string(p.proconfig, ', ') AS settings
+  FROM pg_proc p WHERE p.pronamespace = 'cartera'::regnamespace AND p.proparallel <> 's'
+ ORDER BY 1::text;
+-- every SECURITY DEFINER function pins search_path
+SELECT p.oid::regprocedure AS definer_without_search_path
+  FROM pg_proc p WHERE p.pronamespace = 'cartera'::regnamespace AND p.prosecdef
+   AND NOT coalesce(p.proconfig::text[], '{}') && ARRAY['search_path=pg_catalog, cartera, pg_temp'];
