@@ -10,9 +10,9 @@ OBJS = src/cartera.o src/guc.o src/exact_sum.o src/rfm_state.o src/rfm.o \
        src/btyd.o src/hyp2f1.o src/btyd_agg.o src/btyd_predict.o
 
 # The scripts we edit: sql/cartera.sql (the C core's objects, as released in
-# 0.1.0) and sql/cartera_portfolio.sql (the portfolio layer added in 0.2.0).
-# The install script of the current version is the two together; the upgrade
-# from 0.1.0 is the portfolio layer alone.  Released scripts
+# 0.1.0) and the 0.2.0 additions (PORTFOLIO_SQL below: the portfolio layer).
+# The install script of the current version is all of them together; the
+# upgrade from 0.1.0 is the additions alone.  Released scripts
 # (sql/cartera--0.1.0.sql, later sql/cartera--A--B.sql) are frozen files.
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--0.1.0--0.2.0.sql
 DATA = $(filter-out $(DATA_built), $(wildcard sql/$(EXTENSION)--*.sql))
@@ -33,10 +33,14 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql sql/$(EXTENSION)_portfolio.sql
+# the 0.2.0 additions, in dependency order
+PORTFOLIO_SQL = sql/$(EXTENSION)_portfolio.sql sql/$(EXTENSION)_alerts.sql \
+                sql/$(EXTENSION)_views.sql sql/$(EXTENSION)_security.sql
+
+sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql $(PORTFOLIO_SQL)
 	cat $^ > $@
 
-sql/$(EXTENSION)--0.1.0--0.2.0.sql: sql/$(EXTENSION)_portfolio.sql
-	{ printf '%s\n' "-- cartera 0.1.0 -> 0.2.0: adds the portfolio layer (built from $<)"; \
+sql/$(EXTENSION)--0.1.0--0.2.0.sql: $(PORTFOLIO_SQL)
+	{ printf '%s\n' "-- cartera 0.1.0 -> 0.2.0: adds the portfolio layer (built from $^)"; \
 	  printf '%s\n' "\\echo Use \"ALTER EXTENSION cartera UPDATE TO '0.2.0'\" to load this file. \\quit"; \
-	  cat $<; } > $@
+	  cat $^; } > $@

@@ -164,6 +164,16 @@ $fn$;
 COMMENT ON FUNCTION cartera.purchase_rows_sql() IS
   'the SQL text of one query returning (customer_id, purchased_at, amount) from every purchase source';
 
+-- A logged change of status or segment, as passed between functions.
+CREATE TYPE cartera.state_transition AS (
+  customer_id  bigint,
+  from_status  cartera.lifecycle_status,
+  to_status    cartera.lifecycle_status,
+  from_segment cartera.segment,
+  to_segment   cartera.segment
+);
+COMMENT ON TYPE cartera.state_transition IS 'one change of life-cycle status or segment of a customer';
+
 -- Recompute customer_state for some customers (NULL = all) from every
 -- purchase source, in one aggregate pass, and log the transitions.
 -- Concurrency: the state rows are locked (in customer order, so two writers
@@ -171,15 +181,16 @@ COMMENT ON FUNCTION cartera.purchase_rows_sql() IS
 -- next statement then sees everything committed before the lock was granted,
 -- so concurrent writers never leave a stale state.
 CREATE FUNCTION cartera.recompute_state(customers bigint[], as_of timestamptz)
-  RETURNS bigint
+  RETURNS TABLE (customer_id bigint, from_status cartera.lifecycle_status, to_status cartera.lifecycle_status,
+                 from_segment cartera.segment, to_segment cartera.segment)
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, cartera, pg_temp
 AS $fn$
+#variable_conflict use_column
 DECLARE
   sources text := cartera.purchase_rows_sql();
   -- the library may not be loaded yet in this session: fall back to the default
   lifespan interval := coalesce(current_setting('cartera.clv_lifespan', true), '3 years')::interval;
-  changed bigint;
 BEGIN
   IF customers IS NOT NULL THEN
     INSERT INTO cartera.customer_state AS s (customer_id, summary, status)
@@ -188,12 +199,12 @@ BEGIN
         FROM unnest(customers) c WHERE c IS NOT NULL
       ON CONFLICT (customer_id) DO NOTHING;
     PERFORM 1 FROM cartera.customer_state s
-      WHERE s.customer_id = ANY (customers) ORDER BY s.customer_id FOR UPDATE;
+      WHERE s.customer_id = ANY (customers) ORDER BY s.customer_id FOR UPDATE OF s;
   ELSE
     LOCK TABLE cartera.customer_state IN SHARE ROW EXCLUSIVE MODE;
   END IF;
 
-  EXECUTE format($q$
+  RETURN QUERY EXECUTE format($q$
     WITH rows AS (%s),
     fresh AS (
       SELECT r.customer_id, cartera.rfm(r.purchased_at, r.amount, $2) AS summary
@@ -246,16 +257,14 @@ BEGIN
        WHERE o.customer_id IS NULL
           OR o.old_status IS DISTINCT FROM u.status
           OR o.old_segment IS DISTINCT FROM u.segment
-      RETURNING 1)
-    SELECT count(*) FROM logged$q$, sources)
-  INTO changed
+      RETURNING customer_id, from_status, to_status, from_segment, to_segment)
+    SELECT * FROM logged$q$, sources)
   USING customers, as_of, lifespan;
-  RETURN changed;
 END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.recompute_state(bigint[], timestamptz) FROM PUBLIC;
 COMMENT ON FUNCTION cartera.recompute_state(bigint[], timestamptz) IS
-  'recompute customer_state of the given customers (NULL: all) at as_of from every purchase source; returns the number of status/segment transitions logged';
+  'recompute customer_state of the given customers (NULL: all) at as_of from every purchase source; returns the status/segment transitions it logged';
 
 -- Statement-level maintenance: one pass per statement over the transition
 -- tables, so a COPY of a million rows recomputes each customer once.
@@ -268,6 +277,7 @@ DECLARE
   customer_column name := TG_ARGV[0];
   at_column name := TG_ARGV[1];
   customers bigint[];
+  purchase_ids bigint[];
   latest timestamptz;
   now_ts timestamptz := clock_timestamp();
 BEGIN
@@ -291,7 +301,15 @@ BEGIN
                 customer_column) END
     INTO customers;
   IF customers IS NOT NULL THEN
-    PERFORM cartera.recompute_state(customers, now_ts);
+    -- cross-sell rules look at the products of new cartera.purchase rows
+    IF TG_OP <> 'DELETE' AND TG_RELID = 'cartera.purchase'::regclass THEN
+      SELECT array_agg(n.purchase_id) INTO purchase_ids FROM new_rows n;
+    END IF;
+    -- a purchase is an event: welcome, welcome back, cross-sell and
+    -- transition alerts are raised now (cartera_alerts.sql)
+    PERFORM cartera.raise_purchase_alerts(
+      ARRAY(SELECT ROW(t.*)::cartera.state_transition FROM cartera.recompute_state(customers, now_ts) t),
+      purchase_ids, now_ts);
   END IF;
   RETURN NULL;
 END
@@ -387,7 +405,7 @@ BEGIN
                  'FOR EACH STATEMENT EXECUTE FUNCTION cartera.purchase_rows_changed(%L, %L)', source, customer_column, at_column);
   EXECUTE format('CREATE TRIGGER cartera_state_truncate AFTER TRUNCATE ON %s '
                  'FOR EACH STATEMENT EXECUTE FUNCTION cartera.purchase_rows_changed(%L, %L)', source, customer_column, at_column);
-  RETURN cartera.recompute_state(NULL, clock_timestamp());
+  RETURN (SELECT count(*) FROM cartera.recompute_state(NULL, clock_timestamp()));
 END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.track_purchases(regclass, name, name, name) FROM PUBLIC;
@@ -410,7 +428,7 @@ BEGIN
   EXECUTE format('DROP TRIGGER cartera_state_update ON %s', source);
   EXECUTE format('DROP TRIGGER cartera_state_delete ON %s', source);
   EXECUTE format('DROP TRIGGER cartera_state_truncate ON %s', source);
-  RETURN cartera.recompute_state(NULL, clock_timestamp());
+  RETURN (SELECT count(*) FROM cartera.recompute_state(NULL, clock_timestamp()));
 END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.untrack_purchases(regclass) FROM PUBLIC;
@@ -425,7 +443,7 @@ CREATE FUNCTION cartera.refresh(as_of timestamptz DEFAULT now(), time_unit text 
   SET search_path = pg_catalog, cartera, pg_temp
 AS $fn$
 DECLARE
-  n bigint;
+  changes cartera.state_transition[];
 BEGIN
   IF lower(time_unit) NOT IN ('days', 'weeks') THEN
     RAISE EXCEPTION 'time unit must be "days" or "weeks", not "%"', time_unit
@@ -447,10 +465,11 @@ BEGIN
            bgnbd = excluded.bgnbd, gamma_gamma = excluded.gamma_gamma, refreshed_at = excluded.refreshed_at$q$,
     cartera.purchase_rows_sql())
   USING as_of, lower(time_unit);
+  changes := ARRAY(SELECT ROW(t.*)::cartera.state_transition FROM cartera.recompute_state(NULL, as_of) t);
+  transitions := coalesce(array_length(changes, 1), 0);
+  -- segment changes (a Champion falling to At Risk) raise their alerts here too
+  PERFORM cartera.raise_transition_alerts(changes, as_of);
   customers := (SELECT count(*) FROM cartera.customer_state);
-  transitions := cartera.recompute_state(NULL, as_of);
-  SELECT count(*) INTO n FROM cartera.customer_state;
-  customers := n;
   RETURN NEXT;
 END
 $fn$;

@@ -34,6 +34,10 @@ extern Interval cartera_dormant_after;
 extern Interval cartera_lost_after;
 extern Interval cartera_new_window;
 extern Interval cartera_clv_lifespan;
+extern Interval cartera_contact_window;
+extern Interval cartera_lead_idle_after;
+extern Interval cartera_occasion_horizon;
+extern int	cartera_max_contacts;
 
 extern void cartera_define_gucs(void);
 

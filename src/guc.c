@@ -18,6 +18,10 @@ Interval	cartera_dormant_after;
 Interval	cartera_lost_after;
 Interval	cartera_new_window;
 Interval	cartera_clv_lifespan;
+Interval	cartera_contact_window;
+Interval	cartera_lead_idle_after;
+Interval	cartera_occasion_horizon;
+int			cartera_max_contacts = 3;
 
 /* the string variables behind the interval GUCs */
 static char *at_risk_after_str;
@@ -25,6 +29,9 @@ static char *dormant_after_str;
 static char *lost_after_str;
 static char *new_window_str;
 static char *clv_lifespan_str;
+static char *contact_window_str;
+static char *lead_idle_after_str;
+static char *occasion_horizon_str;
 
 static const struct config_enum_entry language_options[] = {
 	{"es", CARTERA_LANG_ES, false},
@@ -110,6 +117,9 @@ ASSIGN_INTERVAL_HOOK(assign_dormant_after, cartera_dormant_after)
 ASSIGN_INTERVAL_HOOK(assign_lost_after, cartera_lost_after)
 ASSIGN_INTERVAL_HOOK(assign_new_window, cartera_new_window)
 ASSIGN_INTERVAL_HOOK(assign_clv_lifespan, cartera_clv_lifespan)
+ASSIGN_INTERVAL_HOOK(assign_contact_window, cartera_contact_window)
+ASSIGN_INTERVAL_HOOK(assign_lead_idle_after, cartera_lead_idle_after)
+ASSIGN_INTERVAL_HOOK(assign_occasion_horizon, cartera_occasion_horizon)
 
 void
 cartera_define_gucs(void)
@@ -169,6 +179,39 @@ cartera_define_gucs(void)
 							   "3 years",
 							   PGC_USERSET, 0,
 							   check_positive_interval, assign_clv_lifespan, NULL);
+
+	/* the contact policy and the daily job; the SQL layer reads these with
+	 * current_setting('cartera.*', true) and the same defaults */
+	DefineCustomIntVariable("cartera.max_contacts",
+							"Most contact alerts raised for one customer within cartera.contact_window.",
+							"Complaint and other service alerts are never capped.",
+							&cartera_max_contacts,
+							3, 0, 1000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+
+	DefineCustomStringVariable("cartera.contact_window",
+							   "Window over which cartera.max_contacts is counted.",
+							   NULL,
+							   &contact_window_str,
+							   "30 days",
+							   PGC_USERSET, 0,
+							   check_positive_interval, assign_contact_window, NULL);
+
+	DefineCustomStringVariable("cartera.lead_idle_after",
+							   "A lead with no purchase and no interaction for this long raises an idle-lead alert.",
+							   NULL,
+							   &lead_idle_after_str,
+							   "14 days",
+							   PGC_USERSET, 0,
+							   check_positive_interval, assign_lead_idle_after, NULL);
+
+	DefineCustomStringVariable("cartera.occasion_horizon",
+							   "Birthdays and occasions this close raise a green alert.",
+							   NULL,
+							   &occasion_horizon_str,
+							   "7 days",
+							   PGC_USERSET, 0,
+							   check_positive_interval, assign_occasion_horizon, NULL);
 
 	DefineCustomRealVariable("cartera.at_risk_factor",
 							 "Adaptive mode: at risk when the time since the last purchase exceeds this many mean gaps.",

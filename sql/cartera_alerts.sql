@@ -1,0 +1,676 @@
+
+------------------------------------------------------------------------------
+-- 0.2.0: segments as data, interactions, alerts and the daily follow-up job.
+------------------------------------------------------------------------------
+
+-- The named-segment map: rectangles of the R x F grid (scores 1..5), editable.
+CREATE TABLE cartera.segment_map (
+  name_en      text PRIMARY KEY,
+  name_es      text NOT NULL UNIQUE,
+  r_min        integer NOT NULL, r_max integer NOT NULL,
+  f_min        integer NOT NULL, f_max integer NOT NULL,
+  seeded       boolean NOT NULL DEFAULT false,
+  CONSTRAINT segment_map_ranges CHECK (1 <= r_min AND r_min <= r_max AND r_max <= 5
+                                       AND 1 <= f_min AND f_min <= f_max AND f_max <= 5)
+);
+COMMENT ON TABLE cartera.segment_map IS
+  'named segments as rectangles of the recency x frequency grid (scores 1..5); every cell must have exactly one name';
+COMMENT ON COLUMN cartera.segment_map.seeded IS 'row installed by the extension (edited rows become false, so pg_dump keeps them)';
+INSERT INTO cartera.segment_map (name_en, name_es, r_min, r_max, f_min, f_max, seeded) VALUES
+  ('Champions',          'Campeones',           5, 5, 4, 5, true),
+  ('Loyal',              'Leales',              3, 4, 4, 5, true),
+  ('Potential Loyalist', 'Leales potenciales',  4, 5, 2, 3, true),
+  ('New',                'Nuevos',              5, 5, 1, 1, true),
+  ('Promising',          'Prometedores',        4, 4, 1, 1, true),
+  ('Need Attention',     'Requieren atención',  3, 3, 3, 3, true),
+  ('About to Sleep',     'A punto de dormir',   3, 3, 1, 2, true),
+  ('At Risk',            'En riesgo',           1, 2, 3, 4, true),
+  ('Can''t Lose Them',   'No se pueden perder', 1, 2, 5, 5, true),
+  ('Hibernating',        'Hibernando',          1, 2, 1, 2, true);
+
+-- Every cell of the 5 x 5 grid covered exactly once, checked after each statement.
+CREATE FUNCTION cartera.segment_map_check() RETURNS trigger
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  gaps text;
+  overlaps text;
+BEGIN
+  IF TG_OP = 'UPDATE' THEN
+    UPDATE cartera.segment_map m SET seeded = false FROM new_rows n WHERE m.name_en = n.name_en AND m.seeded;
+  END IF;
+  SELECT string_agg(format('R%sF%s', r, f), ', ' ORDER BY r, f) FILTER (WHERE n = 0),
+         string_agg(format('R%sF%s (%s)', r, f, names), ', ' ORDER BY r, f) FILTER (WHERE n > 1)
+    INTO gaps, overlaps
+    FROM (SELECT r, f, count(m.name_en) AS n, string_agg(m.name_en, ' / ' ORDER BY m.name_en) AS names
+            FROM generate_series(1, 5) r CROSS JOIN generate_series(1, 5) f
+            LEFT JOIN cartera.segment_map m ON r BETWEEN m.r_min AND m.r_max AND f BETWEEN m.f_min AND m.f_max
+           GROUP BY r, f) cells;
+  IF gaps IS NOT NULL OR overlaps IS NOT NULL THEN
+    RAISE EXCEPTION 'the segment map must name every recency x frequency cell exactly once'
+      USING ERRCODE = 'check_violation',
+            DETAIL = concat_ws(' ', 'Cells without a name: ' || gaps || '.', 'Cells with several names: ' || overlaps || '.'),
+            HINT = 'Change the rectangles in one transaction (BEGIN ... COMMIT); the check runs after each statement.';
+  END IF;
+  RETURN NULL;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.segment_map_check() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.segment_map_check() IS 'statement trigger: the segment map covers the 5 x 5 grid with no gaps and no overlaps';
+CREATE TRIGGER segment_map_insert AFTER INSERT ON cartera.segment_map
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cartera.segment_map_check();
+CREATE TRIGGER segment_map_update AFTER UPDATE ON cartera.segment_map
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cartera.segment_map_check();
+CREATE TRIGGER segment_map_delete AFTER DELETE ON cartera.segment_map
+  FOR EACH STATEMENT EXECUTE FUNCTION cartera.segment_map_check();
+
+-- name of a segment from the map, in cartera.language (or the language given)
+CREATE FUNCTION cartera.segment_label(s cartera.segment, language text DEFAULT NULL) RETURNS text
+  LANGUAGE sql STABLE PARALLEL SAFE
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+  SELECT CASE coalesce(language, current_setting('cartera.language', true), 'es')
+              WHEN 'en' THEN m.name_en ELSE m.name_es END
+    FROM cartera.segment_map m,
+         LATERAL (SELECT CASE WHEN cartera.recency_score(s) > 5 OR cartera.frequency_score(s) > 5
+                              THEN ((cartera.recency_score(s) - 1) * 5 / 9 + 1) ELSE cartera.recency_score(s) END AS r,
+                         CASE WHEN cartera.recency_score(s) > 5 OR cartera.frequency_score(s) > 5
+                              THEN ((cartera.frequency_score(s) - 1) * 5 / 9 + 1) ELSE cartera.frequency_score(s) END AS f) c
+   WHERE c.r BETWEEN m.r_min AND m.r_max AND c.f BETWEEN m.f_min AND m.f_max
+$fn$;
+COMMENT ON FUNCTION cartera.segment_label(cartera.segment, text) IS
+  'named segment of a cell from cartera.segment_map, in cartera.language (es, en) unless a language is given';
+
+-- Qualitative information: calls, visits, complaints, opinions, needs.
+CREATE TABLE cartera.interaction (
+  interaction_id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  customer_id    bigint NOT NULL REFERENCES cartera.customer (customer_id) ON DELETE CASCADE,
+  agent_id       bigint REFERENCES cartera.agent (agent_id) ON DELETE SET NULL,
+  happened_at    timestamptz NOT NULL DEFAULT now(),
+  channel        text NOT NULL CONSTRAINT interaction_channel_known
+                   CHECK (channel IN ('phone', 'email', 'visit', 'chat', 'whatsapp', 'social', 'web', 'survey', 'other')),
+  sentiment      smallint CONSTRAINT interaction_sentiment_range CHECK (sentiment BETWEEN -2 AND 2),
+  is_complaint   boolean NOT NULL DEFAULT false,
+  need           text,
+  note           text
+);
+CREATE INDEX interaction_customer_idx ON cartera.interaction (customer_id, happened_at);
+COMMENT ON TABLE cartera.interaction IS 'contacts with a customer and what they said: complaints, opinions, needs (a complaint raises a red alert)';
+COMMENT ON COLUMN cartera.interaction.sentiment IS 'from -2 (very negative) to 2 (very positive)';
+COMMENT ON COLUMN cartera.interaction.need IS 'a need or interest the customer expressed';
+
+-- Special dates.  A fixed day (month, day) or the nth weekday of a month
+-- (month, weekday 0 = Sunday, nth; nth = -1 for the last one), per country
+-- (NULL = every country).
+CREATE TABLE cartera.occasion (
+  occasion_id  bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  name_es      text NOT NULL,
+  name_en      text NOT NULL,
+  country      text CONSTRAINT occasion_country_iso CHECK (country ~ '^[A-Z]{2}$'),
+  month        integer NOT NULL CONSTRAINT occasion_month CHECK (month BETWEEN 1 AND 12),
+  day          integer CONSTRAINT occasion_day CHECK (day BETWEEN 1 AND 31),
+  weekday      integer CONSTRAINT occasion_weekday CHECK (weekday BETWEEN 0 AND 6),
+  nth          integer CONSTRAINT occasion_nth CHECK (nth IN (-1, 1, 2, 3, 4, 5)),
+  offset_days  integer NOT NULL DEFAULT 0,
+  seeded       boolean NOT NULL DEFAULT false,
+  CONSTRAINT occasion_fixed_or_weekday CHECK ((day IS NOT NULL AND weekday IS NULL AND nth IS NULL)
+                                            OR (day IS NULL AND weekday IS NOT NULL AND nth IS NOT NULL))
+);
+COMMENT ON TABLE cartera.occasion IS 'special dates that raise green alerts for customers of that country: a fixed day, or the nth weekday of a month';
+COMMENT ON COLUMN cartera.occasion.weekday IS '0 = Sunday ... 6 = Saturday, with nth';
+COMMENT ON COLUMN cartera.occasion.nth IS '1..5: the nth such weekday of the month; -1: the last one';
+COMMENT ON COLUMN cartera.occasion.offset_days IS 'days added to the computed date (Black Friday = the day after the 4th Thursday of November)';
+INSERT INTO cartera.occasion (name_es, name_en, country, month, day, weekday, nth, offset_days, seeded) VALUES
+  ('Navidad', 'Christmas', NULL, 12, 25, NULL, NULL, 0, true),
+  ('San Valentín', 'Valentine''s Day', NULL, 2, 14, NULL, NULL, 0, true),
+  ('Día Internacional de la Amistad', 'International Friendship Day', NULL, 7, 30, NULL, NULL, 0, true),
+  ('Reyes Magos', 'Epiphany', 'ES', 1, 6, NULL, NULL, 0, true),
+  ('Reyes Magos', 'Epiphany', 'MX', 1, 6, NULL, NULL, 0, true),
+  ('Día de la Madre', 'Mother''s Day', 'ES', 5, NULL, 0, 1, 0, true),
+  ('Día de la Madre', 'Mother''s Day', 'MX', 5, 10, NULL, NULL, 0, true),
+  ('Día de la Madre', 'Mother''s Day', 'US', 5, NULL, 0, 2, 0, true),
+  ('Día de la Madre', 'Mother''s Day', 'AR', 10, NULL, 0, 3, 0, true),
+  ('Día del Padre', 'Father''s Day', 'ES', 3, 19, NULL, NULL, 0, true),
+  ('Día del Padre', 'Father''s Day', 'MX', 6, NULL, 0, 3, 0, true),
+  ('Día del Padre', 'Father''s Day', 'US', 6, NULL, 0, 3, 0, true),
+  ('Día del Amigo', 'Friend''s Day', 'AR', 7, 20, NULL, NULL, 0, true),
+  ('Black Friday', 'Black Friday', NULL, 11, NULL, 4, 4, 1, true);
+
+-- the date of an occasion in a year
+CREATE FUNCTION cartera.occasion_date(o cartera.occasion, year integer) RETURNS date
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+  SELECT CASE
+    WHEN o.day IS NOT NULL THEN
+      -- 29 February in a common year falls on 1 March
+      make_date(year, o.month, 1) + (o.day - 1) + o.offset_days
+    WHEN o.nth > 0 THEN
+      make_date(year, o.month, 1)
+        + ((o.weekday - extract(dow FROM make_date(year, o.month, 1))::int + 7) % 7)
+        + 7 * (o.nth - 1) + o.offset_days
+    ELSE
+      (make_date(year, o.month, 1) + interval '1 month')::date - 1
+        - ((extract(dow FROM (make_date(year, o.month, 1) + interval '1 month')::date - 1)::int - o.weekday + 7) % 7)
+        + o.offset_days
+  END
+$fn$;
+COMMENT ON FUNCTION cartera.occasion_date(cartera.occasion, integer) IS 'the date an occasion falls on in a given year';
+
+-- Cross-sell: a purchase of X suggests offering Y, N days later.
+CREATE TABLE cartera.cross_sell_rule (
+  rule_id          bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  bought_category  text,
+  bought_product   text,
+  offer            text NOT NULL,
+  after_days       integer NOT NULL DEFAULT 0 CONSTRAINT cross_sell_after_days CHECK (after_days >= 0),
+  active           boolean NOT NULL DEFAULT true,
+  CONSTRAINT cross_sell_rule_trigger CHECK (bought_category IS NOT NULL OR bought_product IS NOT NULL)
+);
+COMMENT ON TABLE cartera.cross_sell_rule IS 'bought a product or category -> offer something else after some days (bought a car -> offer insurance)';
+
+-- Monthly goals per agent.
+CREATE TABLE cartera.agent_target (
+  agent_id        bigint NOT NULL REFERENCES cartera.agent (agent_id) ON DELETE CASCADE,
+  month           date NOT NULL CONSTRAINT agent_target_first_of_month CHECK (month = date_trunc('month', month)::date),
+  revenue_target  numeric CONSTRAINT agent_target_revenue CHECK (revenue_target >= 0),
+  retention_target numeric CONSTRAINT agent_target_retention CHECK (retention_target BETWEEN 0 AND 1),
+  PRIMARY KEY (agent_id, month)
+);
+COMMENT ON TABLE cartera.agent_target IS 'monthly goals of each agent: revenue and retention rate (0..1)';
+COMMENT ON COLUMN cartera.agent_target.month IS 'first day of the month';
+
+-- What each kind of alert is.  Categories: service (never suppressed),
+-- relationship (an agent contacts the customer: counts toward the cap),
+-- marketing (needs consent, counts toward the cap), internal (agent tasks).
+CREATE TABLE cartera.alert_kind (
+  kind        text PRIMARY KEY,
+  colour      text NOT NULL CONSTRAINT alert_kind_colour CHECK (colour IN ('red', 'amber', 'green', 'blue')),
+  category    text NOT NULL CONSTRAINT alert_kind_category CHECK (category IN ('service', 'relationship', 'marketing', 'internal')),
+  due_days    integer NOT NULL DEFAULT 1 CONSTRAINT alert_kind_due CHECK (due_days >= 0),
+  cooldown    interval NOT NULL DEFAULT '1 day',
+  message_es  text NOT NULL,
+  message_en  text NOT NULL,
+  enabled     boolean NOT NULL DEFAULT true
+);
+COMMENT ON TABLE cartera.alert_kind IS
+  'alert kinds: colour (red = act now, amber = follow up soon, green = opportunity, blue = for the agent), contact category, due days, cool-down, messages (%s = customer name, detail)';
+COMMENT ON COLUMN cartera.alert_kind.cooldown IS 'no new alert of this kind for the same customer (or agent) within this interval of the last one, closed or not';
+INSERT INTO cartera.alert_kind (kind, colour, category, due_days, cooldown, message_es, message_en) VALUES
+  ('complaint',        'red',   'service',      0, '0 days',   'Queja de %s: atender hoy. %s', 'Complaint from %s: handle today. %s'),
+  ('cant_lose',        'red',   'relationship', 1, '30 days',  '%s es de alto valor y está en riesgo: llamar. %s', '%s is high-value and at risk: call them. %s'),
+  ('champion_at_risk', 'red',   'relationship', 1, '30 days',  '%s era Campeón y ha caído: contactar ya. %s', '%s was a Champion and has dropped: contact them now. %s'),
+  ('reactivation',     'amber', 'marketing',    7, '30 days',  '%s está dormido: ofrecer reactivación. %s', '%s is dormant: offer a reactivation deal. %s'),
+  ('exit_survey',      'amber', 'relationship', 7, '365 days', '%s se ha perdido: preguntar por qué se fue. %s', '%s is lost: ask why they left. %s'),
+  ('idle_lead',        'amber', 'internal',     3, '14 days',  'Lead %s sin actividad: convertir o reasignar. %s', 'Lead %s is idle: convert or reassign. %s'),
+  ('welcome',          'green', 'relationship', 2, '100 years','Primera compra de %s: dar la bienvenida. %s', 'First purchase by %s: welcome them. %s'),
+  ('welcome_back',     'green', 'relationship', 2, '30 days',  '%s ha vuelto a comprar: dar la bienvenida de nuevo. %s', '%s is buying again: welcome them back. %s'),
+  ('cross_sell',       'green', 'marketing',    0, '7 days',   'Ofrecer a %s: %s', 'Offer %s: %s'),
+  ('birthday',         'green', 'marketing',    0, '300 days', 'Cumpleaños de %s: felicitar. %s', 'Birthday of %s: congratulate them. %s'),
+  ('occasion',         'green', 'marketing',    0, '7 days',   'Ocasión especial para %s: %s', 'Special occasion for %s: %s'),
+  ('below_target',     'blue',  'internal',     1, '25 days',  'Objetivo mensual de %s por debajo del ritmo. %s', 'Monthly goal of %s behind pace. %s');
+
+CREATE TABLE cartera.alert (
+  alert_id      bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  customer_id   bigint REFERENCES cartera.customer (customer_id) ON DELETE CASCADE,
+  agent_id      bigint REFERENCES cartera.agent (agent_id) ON DELETE SET NULL,
+  kind          text NOT NULL REFERENCES cartera.alert_kind (kind),
+  colour        text NOT NULL CONSTRAINT alert_colour CHECK (colour IN ('red', 'amber', 'green', 'blue')),
+  raised_at     timestamptz NOT NULL,
+  due_on        date NOT NULL,
+  message       text NOT NULL,
+  detail        text,
+  status        text NOT NULL DEFAULT 'open'
+                  CONSTRAINT alert_status CHECK (status IN ('open', 'acknowledged', 'snoozed', 'done', 'dismissed')),
+  snoozed_until date,
+  closed_at     timestamptz,
+  resolution    text,
+  CONSTRAINT alert_has_subject CHECK (customer_id IS NOT NULL OR agent_id IS NOT NULL),
+  CONSTRAINT alert_snooze_date CHECK ((status = 'snoozed') = (snoozed_until IS NOT NULL))
+);
+-- at most one open alert per (customer, kind), and per (agent, kind) for agent alerts
+CREATE UNIQUE INDEX alert_one_open_per_customer ON cartera.alert (customer_id, kind)
+  WHERE status IN ('open', 'acknowledged', 'snoozed') AND customer_id IS NOT NULL;
+CREATE UNIQUE INDEX alert_one_open_per_agent ON cartera.alert (agent_id, kind)
+  WHERE status IN ('open', 'acknowledged', 'snoozed') AND customer_id IS NULL;
+CREATE INDEX alert_customer_kind_raised_idx ON cartera.alert (customer_id, kind, raised_at);
+CREATE INDEX alert_agent_open_idx ON cartera.alert (agent_id) WHERE status IN ('open', 'acknowledged', 'snoozed');
+COMMENT ON TABLE cartera.alert IS 'follow-up alerts for agents: colour, due date, message; open -> acknowledged -> done, or snoozed / dismissed';
+COMMENT ON COLUMN cartera.alert.customer_id IS 'the customer concerned; NULL for alerts about the agent (below_target)';
+COMMENT ON COLUMN cartera.alert.agent_id IS 'the agent who must act: the customer''s owner when raised';
+COMMENT ON COLUMN cartera.alert.status IS 'open, acknowledged, snoozed (until snoozed_until), done, dismissed';
+COMMENT ON COLUMN cartera.alert.resolution IS 'what was done, or why the alert was dismissed';
+
+-- The one place where the contact policy is applied: consent for marketing,
+-- at most cartera.max_contacts relationship/marketing alerts per customer per
+-- cartera.contact_window, each kind's cool-down, one open alert per (customer,
+-- kind); service alerts (complaints) only skip when one is already open.
+-- Candidates come as parallel arrays, so callers stay set-based.  Every new
+-- alert is announced with NOTIFY cartera_alert (JSON: id, kind, colour,
+-- customer, agent).  Returns how many alerts of each kind were raised.
+CREATE FUNCTION cartera.raise_alerts(customer_ids bigint[], kinds text[], due_dates date[],
+                                     details text[], agent_ids bigint[], as_of timestamptz)
+  RETURNS TABLE (kind text, raised bigint)
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  -- same defaults as the cartera.* settings in guc.c (the library may not be loaded yet)
+  max_contacts integer := coalesce(current_setting('cartera.max_contacts', true), '3')::integer;
+  contact_window interval := coalesce(current_setting('cartera.contact_window', true), '30 days')::interval;
+  lang text := coalesce(current_setting('cartera.language', true), 'es');
+BEGIN
+  RETURN QUERY
+  WITH candidate AS (
+    SELECT c.customer_id, c.kind, c.due_on, c.detail, c.agent_id
+      FROM unnest(customer_ids, kinds, due_dates, details, agent_ids) AS c(customer_id, kind, due_on, detail, agent_id)),
+  allowed AS (
+    SELECT c.*, k.colour, k.category, k.due_days,
+           coalesce(c.agent_id, cu.owner_agent_id) AS owner,
+           format(CASE WHEN lang = 'en' THEN k.message_en ELSE k.message_es END,
+                  coalesce(cu.full_name, ag.name), coalesce(c.detail, '')) AS message
+      FROM candidate c
+      JOIN cartera.alert_kind k ON k.kind = c.kind AND k.enabled
+      LEFT JOIN cartera.customer cu ON cu.customer_id = c.customer_id
+      LEFT JOIN cartera.agent ag ON ag.agent_id = c.agent_id
+     WHERE (c.customer_id IS NULL OR cu.customer_id IS NOT NULL)
+       AND (k.category <> 'marketing' OR cu.marketing_consent)
+       AND NOT EXISTS (SELECT 1 FROM cartera.alert a
+                        WHERE a.kind = c.kind
+                          AND (a.customer_id = c.customer_id
+                               OR (c.customer_id IS NULL AND a.customer_id IS NULL AND a.agent_id = c.agent_id))
+                          AND a.raised_at > as_of - k.cooldown AND a.raised_at <= as_of)),
+  recent AS (
+    SELECT a.customer_id, count(*) AS contacts
+      FROM cartera.alert a JOIN cartera.alert_kind k ON k.kind = a.kind
+     WHERE k.category IN ('relationship', 'marketing')
+       AND a.raised_at > as_of - contact_window AND a.raised_at <= as_of
+       AND a.customer_id IN (SELECT customer_id FROM allowed)
+     GROUP BY a.customer_id),
+  ranked AS (
+    SELECT al.*, coalesce(r.contacts, 0) AS contacts,
+           row_number() OVER (PARTITION BY al.customer_id, al.category IN ('relationship', 'marketing')
+                              ORDER BY array_position(ARRAY['red', 'amber', 'green', 'blue'], al.colour), al.kind) AS nth
+      FROM allowed al LEFT JOIN recent r ON r.customer_id = al.customer_id),
+  inserted AS (
+    INSERT INTO cartera.alert (customer_id, agent_id, kind, colour, raised_at, due_on, message, detail)
+    SELECT customer_id, owner, r.kind, colour, as_of, coalesce(due_on, as_of::date + due_days), message, detail
+      FROM ranked r
+     WHERE category NOT IN ('relationship', 'marketing') OR contacts + nth <= max_contacts
+    ON CONFLICT DO NOTHING
+    RETURNING alert_id, alert.kind, alert.colour, alert.customer_id, alert.agent_id),
+  touched AS (
+    UPDATE cartera.customer_state s SET last_alert_at = as_of
+      FROM inserted i WHERE s.customer_id = i.customer_id
+    RETURNING 1),
+  announced AS (
+    SELECT i.kind, pg_notify('cartera_alert',
+                             json_build_object('id', i.alert_id, 'kind', i.kind, 'colour', i.colour,
+                                               'customer', i.customer_id, 'agent', i.agent_id)::text) AS n
+      FROM inserted i)
+  SELECT a.kind, count(*) FROM announced a GROUP BY a.kind;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.raise_alerts(bigint[], text[], date[], text[], bigint[], timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.raise_alerts(bigint[], text[], date[], text[], bigint[], timestamptz) IS
+  'raise candidate alerts through the contact policy (consent, cap, cool-down, one open per kind) and NOTIFY cartera_alert; returns counts per kind';
+
+-- Alerts on changes of state: a Champion who falls to At Risk.
+CREATE FUNCTION cartera.raise_transition_alerts(changes cartera.state_transition[], as_of timestamptz)
+  RETURNS TABLE (kind text, raised bigint)
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY
+  SELECT r.kind, r.raised FROM (
+    SELECT array_agg(t.customer_id) AS ids, array_agg('champion_at_risk'::text) AS kinds,
+           array_agg(NULL::date) AS dues,
+           array_agg(format('%s -> %s', cartera.segment_label(t.from_segment), coalesce(cartera.segment_label(t.to_segment), t.to_status::text))) AS details,
+           array_agg(NULL::bigint) AS agents
+      FROM unnest(changes) t
+     WHERE cartera.segment_label(t.from_segment, 'en') = 'Champions'
+       AND (cartera.segment_label(t.to_segment, 'en') = 'At Risk' OR (t.to_status = 'at_risk' AND t.from_status <> 'at_risk'))) c,
+    LATERAL cartera.raise_alerts(c.ids, c.kinds, c.dues, c.details, c.agents, as_of) r
+   WHERE c.ids IS NOT NULL;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.raise_transition_alerts(cartera.state_transition[], timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.raise_transition_alerts(cartera.state_transition[], timestamptz) IS
+  'raise the alerts that a change of state calls for (a Champion falling to At Risk)';
+
+-- Alerts a purchase statement calls for: first purchase, coming back after
+-- dormancy, cross-sell rules on the products bought, and transitions.
+CREATE FUNCTION cartera.raise_purchase_alerts(changes cartera.state_transition[], purchase_ids bigint[], as_of timestamptz)
+  RETURNS TABLE (kind text, raised bigint)
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY
+  WITH candidate AS (
+    SELECT t.customer_id, CASE WHEN t.from_status = 'lead' THEN 'welcome' ELSE 'welcome_back' END AS kind,
+           NULL::date AS due_on, NULL::text AS detail
+      FROM unnest(changes) t
+     WHERE (t.from_status = 'lead' AND t.to_status <> 'lead')
+        OR (t.to_status = 'reactivated' AND t.from_status IS DISTINCT FROM 'reactivated')
+    UNION ALL
+    SELECT DISTINCT ON (p.customer_id, r.rule_id) p.customer_id, 'cross_sell', (p.purchased_at + make_interval(days => r.after_days))::date,
+           r.offer
+      FROM cartera.purchase p
+      JOIN cartera.cross_sell_rule r ON r.active
+       AND (r.bought_category IS NULL OR r.bought_category = p.category)
+       AND (r.bought_product IS NULL OR r.bought_product = p.product)
+     WHERE p.purchase_id = ANY (purchase_ids) AND p.kind = 'sale'),
+  gathered AS (
+    SELECT array_agg(customer_id) AS ids, array_agg(c.kind) AS kinds, array_agg(due_on) AS dues,
+           array_agg(detail) AS details, array_agg(NULL::bigint) AS agents
+      FROM candidate c)
+  SELECT r.kind, r.raised FROM gathered g, LATERAL cartera.raise_alerts(g.ids, g.kinds, g.dues, g.details, g.agents, as_of) r
+   WHERE g.ids IS NOT NULL
+  UNION ALL
+  SELECT * FROM cartera.raise_transition_alerts(changes, as_of);
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.raise_purchase_alerts(cartera.state_transition[], bigint[], timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.raise_purchase_alerts(cartera.state_transition[], bigint[], timestamptz) IS
+  'raise welcome, welcome back, cross-sell and transition alerts for a purchase statement';
+
+-- A complaint raises a red alert at once.
+CREATE FUNCTION cartera.interaction_rows_added() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+BEGIN
+  PERFORM cartera.raise_alerts(array_agg(n.customer_id), array_agg('complaint'::text), array_agg(NULL::date),
+                               array_agg(left(coalesce(n.note, n.need, ''), 200)), array_agg(NULL::bigint), clock_timestamp())
+     FROM new_rows n WHERE n.is_complaint
+    HAVING count(*) > 0;
+  RETURN NULL;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.interaction_rows_added() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.interaction_rows_added() IS 'statement trigger of cartera.interaction: complaints raise red alerts';
+CREATE TRIGGER interaction_complaint AFTER INSERT ON cartera.interaction
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cartera.interaction_rows_added();
+
+-- Acting on alerts.  Each returns the alert's new status.
+CREATE FUNCTION cartera.alert_set_status(alert_id bigint, new_status text, until date DEFAULT NULL,
+                                         resolution text DEFAULT NULL)
+  RETURNS text
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  old_status text;
+BEGIN
+  SELECT a.status INTO old_status FROM cartera.alert a WHERE a.alert_id = alert_set_status.alert_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'alert % does not exist', alert_id USING ERRCODE = 'no_data_found';
+  END IF;
+  IF old_status IN ('done', 'dismissed') THEN
+    RAISE EXCEPTION 'alert % is already %', alert_id, old_status
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Closed alerts stay closed; a new situation raises a new alert.';
+  END IF;
+  IF new_status = 'snoozed' AND (until IS NULL OR until <= current_date) THEN
+    RAISE EXCEPTION 'snooze needs a date after today, not %', coalesce(until::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  UPDATE cartera.alert a
+     SET status = new_status,
+         snoozed_until = CASE WHEN new_status = 'snoozed' THEN until END,
+         closed_at = CASE WHEN new_status IN ('done', 'dismissed') THEN clock_timestamp() END,
+         resolution = coalesce(alert_set_status.resolution, a.resolution)
+   WHERE a.alert_id = alert_set_status.alert_id;
+  RETURN new_status;
+END
+$fn$;
+COMMENT ON FUNCTION cartera.alert_set_status(bigint, text, date, text) IS 'move an alert to a new status (used by the acknowledge/complete/snooze/dismiss functions)';
+REVOKE EXECUTE ON FUNCTION cartera.alert_set_status(bigint, text, date, text) FROM PUBLIC;
+
+CREATE FUNCTION cartera.acknowledge_alert(alert_id bigint) RETURNS text
+  LANGUAGE sql SET search_path = pg_catalog, cartera, pg_temp
+  BEGIN ATOMIC SELECT cartera.alert_set_status(alert_id, 'acknowledged'); END;
+CREATE FUNCTION cartera.complete_alert(alert_id bigint, resolution text DEFAULT NULL) RETURNS text
+  LANGUAGE sql SET search_path = pg_catalog, cartera, pg_temp
+  BEGIN ATOMIC SELECT cartera.alert_set_status(alert_id, 'done', NULL, resolution); END;
+CREATE FUNCTION cartera.snooze_alert(alert_id bigint, until date) RETURNS text
+  LANGUAGE sql SET search_path = pg_catalog, cartera, pg_temp
+  BEGIN ATOMIC SELECT cartera.alert_set_status(alert_id, 'snoozed', until); END;
+CREATE FUNCTION cartera.dismiss_alert(alert_id bigint, reason text DEFAULT NULL) RETURNS text
+  LANGUAGE sql SET search_path = pg_catalog, cartera, pg_temp
+  BEGIN ATOMIC SELECT cartera.alert_set_status(alert_id, 'dismissed', NULL, reason); END;
+REVOKE EXECUTE ON FUNCTION cartera.acknowledge_alert(bigint) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION cartera.complete_alert(bigint, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION cartera.snooze_alert(bigint, date) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION cartera.dismiss_alert(bigint, text) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.acknowledge_alert(bigint) IS 'the agent has seen the alert and will act';
+COMMENT ON FUNCTION cartera.complete_alert(bigint, text) IS 'the alert was acted on (with what was done)';
+COMMENT ON FUNCTION cartera.snooze_alert(bigint, date) IS 'hide the alert until a date; the daily job reopens it then';
+COMMENT ON FUNCTION cartera.dismiss_alert(bigint, text) IS 'close the alert without acting (with why)';
+
+-- Lead assignment: same region first, then the agent whose speciality is the
+-- customer's segment, then the lowest open load (open alerts, then portfolio).
+CREATE FUNCTION cartera.assign_owner(customer_id bigint, reassign boolean DEFAULT false) RETURNS bigint
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  chosen bigint;
+  current_owner bigint;
+BEGIN
+  SELECT c.owner_agent_id INTO current_owner FROM cartera.customer c WHERE c.customer_id = assign_owner.customer_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'customer % does not exist', customer_id USING ERRCODE = 'no_data_found';
+  END IF;
+  IF current_owner IS NOT NULL AND NOT reassign THEN
+    RETURN current_owner;
+  END IF;
+  SELECT a.agent_id INTO chosen
+    FROM cartera.agent a
+    CROSS JOIN (SELECT c.region, cartera.segment_label(s.segment, 'en') AS segment_name
+                  FROM cartera.customer c LEFT JOIN cartera.customer_state s USING (customer_id)
+                 WHERE c.customer_id = assign_owner.customer_id) me
+    LEFT JOIN LATERAL (SELECT count(*) AS n FROM cartera.alert x
+                        WHERE x.agent_id = a.agent_id AND x.status IN ('open', 'acknowledged', 'snoozed')) load ON true
+    LEFT JOIN LATERAL (SELECT count(*) AS n FROM cartera.customer x WHERE x.owner_agent_id = a.agent_id) portfolio ON true
+   WHERE a.active AND (NOT reassign OR a.agent_id IS DISTINCT FROM current_owner)
+   ORDER BY (a.region IS NOT DISTINCT FROM me.region AND a.region IS NOT NULL) DESC,
+            (a.speciality IS NOT DISTINCT FROM me.segment_name AND a.speciality IS NOT NULL) DESC,
+            load.n, portfolio.n, a.agent_id
+   LIMIT 1;
+  IF chosen IS NULL THEN
+    RAISE EXCEPTION 'no active agent to assign customer % to', customer_id
+      USING ERRCODE = 'no_data_found', HINT = 'Add an agent: INSERT INTO cartera.agent (name, login) VALUES (...).';
+  END IF;
+  UPDATE cartera.customer c SET owner_agent_id = chosen WHERE c.customer_id = assign_owner.customer_id;
+  UPDATE cartera.alert x SET agent_id = chosen
+   WHERE x.customer_id = assign_owner.customer_id AND x.status IN ('open', 'acknowledged', 'snoozed');
+  RETURN chosen;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.assign_owner(bigint, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.assign_owner(bigint, boolean) IS
+  'give a customer the best-suited agent (same region, segment speciality, lowest open load); with reassign, move them to another agent';
+
+-- New customers without an owner get one when there are agents.
+CREATE FUNCTION cartera.customer_owner_missing() RETURNS trigger
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  c bigint;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM cartera.agent WHERE active) THEN
+    RETURN NULL;
+  END IF;
+  -- one call per new lead: load changes with every assignment
+  FOR c IN SELECT n.customer_id FROM new_rows n WHERE n.owner_agent_id IS NULL ORDER BY n.customer_id LOOP
+    PERFORM cartera.assign_owner(c);
+  END LOOP;
+  RETURN NULL;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.customer_owner_missing() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.customer_owner_missing() IS 'statement trigger of cartera.customer: new customers without an owner are assigned one';
+CREATE TRIGGER customer_assign_owner AFTER INSERT ON cartera.customer
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cartera.customer_owner_missing();
+
+-- The daily job.  One pass over the customers (no per-customer queries):
+-- statuses move with time, snoozed alerts wake up, then every rule proposes
+-- candidates and raise_alerts applies the contact policy.  Running it twice
+-- for the same day raises nothing new (cool-downs and one open alert per kind).
+CREATE FUNCTION cartera.run_followups(as_of date DEFAULT current_date)
+  RETURNS TABLE (kind text, raised bigint)
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  -- the end of the day, but never later than now
+  as_ts timestamptz := least((as_of + 1)::timestamptz, clock_timestamp());
+  idle interval := coalesce(current_setting('cartera.lead_idle_after', true), '14 days')::interval;
+  horizon interval := coalesce(current_setting('cartera.occasion_horizon', true), '7 days')::interval;
+  changes cartera.state_transition[];
+  high_value numeric;
+BEGIN
+  -- 1. statuses move with time: recompute them from the stored summaries
+  WITH moved AS (
+    UPDATE cartera.customer_state s
+       SET status = cartera.lifecycle_status(s.summary, as_ts), updated_at = clock_timestamp()
+      FROM (SELECT customer_id, status AS old_status FROM cartera.customer_state) o
+     WHERE o.customer_id = s.customer_id
+       AND (s.summary).purchases > 0 AND (s.summary).last_purchase <= as_ts
+       AND s.status IS DISTINCT FROM cartera.lifecycle_status(s.summary, as_ts)
+    RETURNING s.customer_id, o.old_status, s.status, s.segment),
+  logged AS (
+    INSERT INTO cartera.status_transition (customer_id, changed_at, from_status, to_status, from_segment, to_segment)
+    SELECT customer_id, as_ts, old_status, status, segment, segment FROM moved)
+  SELECT array_agg(ROW(customer_id, old_status, status, segment, segment)::cartera.state_transition)
+    INTO changes FROM moved;
+
+  -- 2. snoozed alerts whose date has come are open again
+  UPDATE cartera.alert a SET status = 'open', snoozed_until = NULL
+   WHERE a.status = 'snoozed' AND a.snoozed_until <= as_of;
+
+  SELECT percentile_cont(0.8) WITHIN GROUP (ORDER BY s.clv) INTO high_value
+    FROM cartera.customer_state s WHERE (s.summary).purchases > 0;
+
+  -- 3. every rule proposes candidates; the policy decides
+  RETURN QUERY
+  WITH candidate AS (
+    -- high-value customers at risk
+    SELECT s.customer_id, 'cant_lose'::text AS kind, NULL::date AS due_on,
+           format('CLV %s', s.clv) AS detail, NULL::bigint AS agent_id
+      FROM cartera.customer_state s WHERE s.status = 'at_risk' AND s.clv >= high_value
+    UNION ALL
+    SELECT s.customer_id, 'reactivation', NULL, format('%s days without buying', (s.summary).recency_days), NULL
+      FROM cartera.customer_state s WHERE s.status = 'dormant'
+    UNION ALL
+    SELECT s.customer_id, 'exit_survey', NULL, NULL, NULL
+      FROM cartera.customer_state s JOIN cartera.customer c USING (customer_id)
+     WHERE s.status = 'lost' AND c.lost_reason IS NULL
+    UNION ALL
+    -- leads with no purchase and no contact for a while
+    SELECT c.customer_id, 'idle_lead', NULL,
+           CASE WHEN c.owner_agent_id IS NULL THEN 'no owner: cartera.assign_owner()' END, NULL
+      FROM cartera.customer c JOIN cartera.customer_state s USING (customer_id)
+     WHERE s.status = 'lead' AND c.created_at <= as_ts - idle
+       AND NOT EXISTS (SELECT 1 FROM cartera.interaction i
+                        WHERE i.customer_id = c.customer_id AND i.happened_at > as_ts - idle)
+    UNION ALL
+    -- birthdays in the next days (29 February counts on 28 February in common years)
+    SELECT c.customer_id, 'birthday', b.next_birthday, to_char(b.next_birthday, 'YYYY-MM-DD'), NULL
+      FROM cartera.customer c
+      CROSS JOIN LATERAL (
+        SELECT min(d) AS next_birthday
+          FROM (SELECT make_date(y, extract(month FROM c.birthday)::int,
+                                 least(extract(day FROM c.birthday)::int,
+                                       extract(day FROM (make_date(y, extract(month FROM c.birthday)::int, 1)
+                                                         + interval '1 month - 1 day'))::int)) AS d
+                  FROM generate_series(extract(year FROM as_of)::int, extract(year FROM as_of)::int + 1) y) yy
+         WHERE d >= as_of) b
+     WHERE c.birthday IS NOT NULL AND b.next_birthday <= as_of + horizon
+    UNION ALL
+    -- occasions of the customer's country (or of every country) in the next days
+    SELECT c.customer_id, 'occasion', d.on_date,
+           format('%s (%s)', CASE WHEN current_setting('cartera.language', true) = 'en' THEN o.name_en ELSE o.name_es END,
+                  to_char(d.on_date, 'YYYY-MM-DD')), NULL
+      FROM cartera.occasion o
+      CROSS JOIN LATERAL (SELECT cartera.occasion_date(o, y) AS on_date
+                            FROM generate_series(extract(year FROM as_of)::int, extract(year FROM as_of)::int + 1) y) d
+      JOIN cartera.customer c ON o.country IS NULL OR o.country = c.country
+     WHERE d.on_date BETWEEN as_of AND as_of + horizon
+    UNION ALL
+    -- agents behind the pace of their monthly revenue goal
+    SELECT NULL, 'below_target', NULL,
+           format('%s of %s (%s%% of the month gone)', coalesce(m.revenue, 0), t.revenue_target,
+                  round(100.0 * extract(day FROM as_of) / extract(day FROM (date_trunc('month', as_of) + interval '1 month - 1 day')))),
+           t.agent_id
+      FROM cartera.agent_target t
+      LEFT JOIN LATERAL (SELECT sum(p.amount) AS revenue
+                           FROM cartera.purchase p JOIN cartera.customer c USING (customer_id)
+                          WHERE c.owner_agent_id = t.agent_id
+                            AND p.purchased_at >= date_trunc('month', as_of) AND p.purchased_at < as_ts) m ON true
+     WHERE t.month = date_trunc('month', as_of)::date AND t.revenue_target > 0
+       AND coalesce(m.revenue, 0) < t.revenue_target * extract(day FROM as_of)
+                                     / extract(day FROM (date_trunc('month', as_of) + interval '1 month - 1 day'))),
+  gathered AS (
+    SELECT array_agg(customer_id) AS ids, array_agg(c.kind) AS kinds, array_agg(due_on) AS dues,
+           array_agg(detail) AS details, array_agg(agent_id) AS agents
+      FROM candidate c),
+  raised AS (
+    SELECT r.kind, r.raised FROM gathered g, LATERAL cartera.raise_alerts(g.ids, g.kinds, g.dues, g.details, g.agents, as_ts) r
+     WHERE g.ids IS NOT NULL
+    UNION ALL
+    SELECT t.kind, t.raised FROM cartera.raise_transition_alerts(changes, as_ts) t)
+  SELECT k.kind, coalesce(sum(r.raised), 0)::bigint
+    FROM cartera.alert_kind k LEFT JOIN raised r ON r.kind = k.kind
+   GROUP BY k.kind ORDER BY k.kind;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.run_followups(date) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.run_followups(date) IS
+  'the daily follow-up job: moves statuses with time and raises the alerts of every rule through the contact policy; returns alerts raised per kind';
+
+-- Register the daily job with pg_cron.
+CREATE FUNCTION cartera.schedule(cron text DEFAULT '0 7 * * *') RETURNS bigint
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  job bigint;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
+    RAISE EXCEPTION 'pg_cron is not installed in this database'
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            DETAIL = 'cartera.schedule() registers cartera.run_followups() as a pg_cron job.',
+            HINT = 'Install pg_cron (shared_preload_libraries = ''pg_cron'', then CREATE EXTENSION pg_cron), or call cartera.run_followups() daily from another scheduler.';
+  END IF;
+  EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job
+    USING 'cartera-followups', cron, 'SELECT * FROM cartera.run_followups()';
+  RETURN job;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.schedule(text) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.schedule(text) IS 'register cartera.run_followups() as the pg_cron job "cartera-followups" (daily at 07:00 by default)';
+
+-- user data survives pg_dump
+SELECT pg_catalog.pg_extension_config_dump('cartera.segment_map', 'WHERE NOT seeded');
+SELECT pg_catalog.pg_extension_config_dump('cartera.interaction', '');
+SELECT pg_catalog.pg_extension_config_dump('cartera.occasion', 'WHERE NOT seeded');
+SELECT pg_catalog.pg_extension_config_dump('cartera.cross_sell_rule', '');
+SELECT pg_catalog.pg_extension_config_dump('cartera.agent_target', '');
+SELECT pg_catalog.pg_extension_config_dump('cartera.alert', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('cartera.interaction', 'interaction_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('cartera.occasion', 'occasion_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('cartera.cross_sell_rule', 'rule_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('cartera.alert', 'alert_id'), '');
+COMMENT ON SEQUENCE cartera.interaction_interaction_id_seq IS 'identity of cartera.interaction';
+COMMENT ON SEQUENCE cartera.occasion_occasion_id_seq IS 'identity of cartera.occasion';
+COMMENT ON SEQUENCE cartera.cross_sell_rule_rule_id_seq IS 'identity of cartera.cross_sell_rule';
+COMMENT ON SEQUENCE cartera.alert_alert_id_seq IS 'identity of cartera.alert';
