@@ -35,23 +35,25 @@ CREATE FUNCTION cartera.segment_map_check() RETURNS trigger
 AS $fn$
 DECLARE
   gaps text;
-  overlaps text;
+  doubles text;
 BEGIN
-  IF TG_OP = 'UPDATE' THEN
+  -- an edited seeded row becomes user data (pg_dump keeps it); the guard
+  -- stops this UPDATE from firing the trigger again
+  IF TG_OP = 'UPDATE' AND pg_trigger_depth() = 1 THEN
     UPDATE cartera.segment_map m SET seeded = false FROM new_rows n WHERE m.name_en = n.name_en AND m.seeded;
   END IF;
   SELECT string_agg(format('R%sF%s', r, f), ', ' ORDER BY r, f) FILTER (WHERE n = 0),
          string_agg(format('R%sF%s (%s)', r, f, names), ', ' ORDER BY r, f) FILTER (WHERE n > 1)
-    INTO gaps, overlaps
+    INTO gaps, doubles
     FROM (SELECT r, f, count(m.name_en) AS n, string_agg(m.name_en, ' / ' ORDER BY m.name_en) AS names
             FROM generate_series(1, 5) r CROSS JOIN generate_series(1, 5) f
             LEFT JOIN cartera.segment_map m ON r BETWEEN m.r_min AND m.r_max AND f BETWEEN m.f_min AND m.f_max
            GROUP BY r, f) cells;
-  IF gaps IS NOT NULL OR overlaps IS NOT NULL THEN
+  IF gaps IS NOT NULL OR doubles IS NOT NULL THEN
     RAISE EXCEPTION 'the segment map must name every recency x frequency cell exactly once'
       USING ERRCODE = 'check_violation',
-            DETAIL = concat_ws(' ', 'Cells without a name: ' || gaps || '.', 'Cells with several names: ' || overlaps || '.'),
-            HINT = 'Change the rectangles in one transaction (BEGIN ... COMMIT); the check runs after each statement.';
+            DETAIL = concat_ws(' ', 'Cells without a name: ' || gaps || '.', 'Cells with several names: ' || doubles || '.'),
+            HINT = 'The check runs after each statement: change several rectangles in one statement, e.g. UPDATE ... FROM (VALUES ...).';
   END IF;
   RETURN NULL;
 END
@@ -269,8 +271,8 @@ BEGIN
   allowed AS (
     SELECT c.*, k.colour, k.category, k.due_days,
            coalesce(c.agent_id, cu.owner_agent_id) AS owner,
-           format(CASE WHEN lang = 'en' THEN k.message_en ELSE k.message_es END,
-                  coalesce(cu.full_name, ag.name), coalesce(c.detail, '')) AS message
+           rtrim(format(CASE WHEN lang = 'en' THEN k.message_en ELSE k.message_es END,
+                        coalesce(cu.full_name, ag.name), coalesce(c.detail, ''))) AS message
       FROM candidate c
       JOIN cartera.alert_kind k ON k.kind = c.kind AND k.enabled
       LEFT JOIN cartera.customer cu ON cu.customer_id = c.customer_id
@@ -353,10 +355,12 @@ AS $fn$
 BEGIN
   RETURN QUERY
   WITH candidate AS (
-    SELECT t.customer_id, CASE WHEN t.from_status = 'lead' THEN 'welcome' ELSE 'welcome_back' END AS kind,
+    -- a first purchase that is recent (status new), or coming back after dormancy;
+    -- loading old history raises neither
+    SELECT t.customer_id, CASE WHEN t.to_status = 'new' THEN 'welcome' ELSE 'welcome_back' END AS kind,
            NULL::date AS due_on, NULL::text AS detail
       FROM unnest(changes) t
-     WHERE (t.from_status = 'lead' AND t.to_status <> 'lead')
+     WHERE (t.from_status = 'lead' AND t.to_status = 'new')
         OR (t.to_status = 'reactivated' AND t.from_status IS DISTINCT FROM 'reactivated')
     UNION ALL
     SELECT DISTINCT ON (p.customer_id, r.rule_id) p.customer_id, 'cross_sell', (p.purchased_at + make_interval(days => r.after_days))::date,
@@ -365,7 +369,9 @@ BEGIN
       JOIN cartera.cross_sell_rule r ON r.active
        AND (r.bought_category IS NULL OR r.bought_category = p.category)
        AND (r.bought_product IS NULL OR r.bought_product = p.product)
-     WHERE p.purchase_id = ANY (purchase_ids) AND p.kind = 'sale'),
+     WHERE p.purchase_id = ANY (purchase_ids) AND p.kind = 'sale'
+       -- an offer whose moment passed more than a month ago is not an opportunity
+       AND p.purchased_at + make_interval(days => r.after_days) >= as_of - interval '30 days'),
   gathered AS (
     SELECT array_agg(customer_id) AS ids, array_agg(c.kind) AS kinds, array_agg(due_on) AS dues,
            array_agg(detail) AS details, array_agg(NULL::bigint) AS agents
@@ -674,3 +680,81 @@ COMMENT ON SEQUENCE cartera.interaction_interaction_id_seq IS 'identity of carte
 COMMENT ON SEQUENCE cartera.occasion_occasion_id_seq IS 'identity of cartera.occasion';
 COMMENT ON SEQUENCE cartera.cross_sell_rule_rule_id_seq IS 'identity of cartera.cross_sell_rule';
 COMMENT ON SEQUENCE cartera.alert_alert_id_seq IS 'identity of cartera.alert';
+
+-- Why a customer has their status, segment and alerts, in words.
+CREATE FUNCTION cartera.explain(customer_id bigint) RETURNS SETOF text
+  LANGUAGE plpgsql STABLE PARALLEL SAFE
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  c cartera.customer;
+  s cartera.customer_state;
+  m cartera.portfolio_model;
+  en boolean := coalesce(current_setting('cartera.language', true), 'es') = 'en';
+  owner text;
+  a record;
+  n integer := 0;
+BEGIN
+  SELECT * INTO c FROM cartera.customer x WHERE x.customer_id = explain.customer_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'customer % does not exist', customer_id USING ERRCODE = 'no_data_found';
+  END IF;
+  SELECT * INTO s FROM cartera.customer_state x WHERE x.customer_id = explain.customer_id;
+  SELECT * INTO m FROM cartera.portfolio_model;
+  SELECT name INTO owner FROM cartera.agent WHERE agent_id = c.owner_agent_id;
+
+  RETURN NEXT format(CASE WHEN en THEN '%s (customer %s), owner: %s.' ELSE '%s (cliente %s), responsable: %s.' END,
+                     c.full_name, c.customer_id, coalesce(owner, CASE WHEN en THEN 'none' ELSE 'ninguno' END));
+  IF s.customer_id IS NULL OR (s.summary).purchases = 0 THEN
+    RETURN NEXT CASE WHEN en THEN 'Status lead: no purchase yet.' ELSE 'Estado lead: todavía no ha comprado.' END;
+  ELSE
+    RETURN NEXT format(CASE WHEN en
+        THEN 'Status %s as of %s: last purchase %s days before (%s), first %s days before; %s purchases on %s days, %s in total, average ticket %s.'
+        ELSE 'Estado %s a %s: última compra %s días antes (%s), primera %s días antes; %s compras en %s días, %s en total, ticket medio %s.' END,
+      s.status, to_char((s.summary).as_of, 'YYYY-MM-DD'), (s.summary).recency_days,
+      to_char((s.summary).last_purchase, 'YYYY-MM-DD'), (s.summary).age_days,
+      (s.summary).purchases, (s.summary).purchase_days, (s.summary).monetary_total, (s.summary).avg_ticket);
+    RETURN NEXT format(CASE WHEN en
+        THEN 'Thresholds: at risk after %s, dormant after %s, lost after %s, new within %s (mode %s); the gap before the last purchase was %s days.'
+        ELSE 'Umbrales: en riesgo tras %s, dormido tras %s, perdido tras %s, nuevo dentro de %s (modo %s); el hueco antes de la última compra fue de %s días.' END,
+      coalesce(current_setting('cartera.at_risk_after', true), '60 days'),
+      coalesce(current_setting('cartera.dormant_after', true), '120 days'),
+      coalesce(current_setting('cartera.lost_after', true), '365 days'),
+      coalesce(current_setting('cartera.new_window', true), '30 days'),
+      coalesce(current_setting('cartera.lifecycle_mode', true), 'fixed'),
+      coalesce((s.summary).last_gap_days::text, '-'));
+    IF s.segment IS NOT NULL THEN
+      RETURN NEXT format(CASE WHEN en
+          THEN 'Segment %s "%s": recency %s days -> R%s (cuts %s), frequency %s -> F%s (cuts %s), spend %s -> M%s (cuts %s), from the refresh of %s.'
+          ELSE 'Segmento %s "%s": recencia %s días -> R%s (cortes %s), frecuencia %s -> F%s (cortes %s), gasto %s -> M%s (cortes %s), del refresh de %s.' END,
+        s.segment, cartera.segment_label(s.segment),
+        (s.summary).recency_days, cartera.recency_score(s.segment), m.recency_breaks,
+        (s.summary).frequency, cartera.frequency_score(s.segment), m.frequency_breaks,
+        (s.summary).monetary_total, cartera.monetary_score(s.segment), m.monetary_breaks,
+        to_char(m.as_of, 'YYYY-MM-DD'));
+    ELSE
+      RETURN NEXT CASE WHEN en THEN 'No segment yet: run cartera.refresh().' ELSE 'Sin segmento todavía: ejecutar cartera.refresh().' END;
+    END IF;
+    RETURN NEXT format(CASE WHEN en
+        THEN 'Value: CLV (formula) %s; purchase probability %s; expected purchases next 12 months %s; predicted CLV 12 months %s.'
+        ELSE 'Valor: CLV (fórmula) %s; probabilidad de compra %s; compras esperadas en 12 meses %s; CLV predicho a 12 meses %s.' END,
+      s.clv, coalesce(round(s.p_alive::numeric, 3)::text, '-'), coalesce(round(s.expected_purchases_12m::numeric, 2)::text, '-'),
+      coalesce(round(s.clv_predicted_12m::numeric, 2)::text, '-'));
+  END IF;
+  FOR a IN SELECT x.colour, x.kind, x.due_on, x.status, x.message FROM cartera.alert x
+            WHERE x.customer_id = explain.customer_id AND x.status IN ('open', 'acknowledged', 'snoozed')
+            ORDER BY array_position(ARRAY['red', 'amber', 'green', 'blue'], x.colour), x.due_on LOOP
+    n := n + 1;
+    RETURN NEXT format(CASE WHEN en THEN 'Alert [%s] %s due %s (%s): %s' ELSE 'Alerta [%s] %s para %s (%s): %s' END,
+                       a.colour, a.kind, a.due_on, a.status, a.message);
+  END LOOP;
+  IF n = 0 THEN
+    RETURN NEXT CASE WHEN en THEN 'No open alerts.' ELSE 'Sin alertas abiertas.' END;
+  END IF;
+  IF c.lost_reason IS NOT NULL THEN
+    RETURN NEXT format(CASE WHEN en THEN 'Reason given for leaving: %s' ELSE 'Motivo de la baja: %s' END, c.lost_reason);
+  END IF;
+END
+$fn$;
+COMMENT ON FUNCTION cartera.explain(bigint) IS
+  'why a customer has their status, segment, value and open alerts, in cartera.language (thresholds and values involved)';

@@ -93,7 +93,7 @@ SELECT p.oid::regprocedure AS changes_data, p.proparallel, p.prosecdef AS securi
        has_function_privilege('public', p.oid, 'EXECUTE') AS public_can_execute,
        array_to_string(p.proconfig, ', ') AS settings
   FROM pg_proc p WHERE p.pronamespace = 'cartera'::regnamespace AND p.proparallel <> 's'
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text;
 -- every SECURITY DEFINER function pins search_path
 SELECT p.oid::regprocedure AS definer_without_search_path
   FROM pg_proc p WHERE p.pronamespace = 'cartera'::regnamespace AND p.prosecdef
