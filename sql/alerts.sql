@@ -25,12 +25,11 @@ INSERT INTO customer (customer_id, full_name, region, country, marketing_consent
 SELECT customer_id, full_name, owner_agent_id FROM customer WHERE customer_id > 200 ORDER BY customer_id;
 
 -- A recent first purchase raises a green welcome; a cross-sell rule offers
--- something later.  Each new alert is announced with NOTIFY cartera_alert.
-LISTEN cartera_alert;
+-- something later.  (Each new alert is also announced with NOTIFY
+-- cartera_alert: see test/specs/alert_concurrency.spec.)
 INSERT INTO cross_sell_rule (bought_category, offer, after_days) VALUES ('cars', 'car insurance', 15);
 INSERT INTO purchase (customer_id, purchased_at, amount, category) VALUES
   (206, now() - interval '20 days', 150, 'cars');
-UNLISTEN cartera_alert;
 SELECT customer_id, kind, colour, due_on - current_date AS due_in_days, message, agent_id
   FROM alert ORDER BY alert_id;
 

@@ -375,7 +375,17 @@ BEGIN
   gathered AS (
     SELECT array_agg(customer_id) AS ids, array_agg(c.kind) AS kinds, array_agg(due_on) AS dues,
            array_agg(detail) AS details, array_agg(NULL::bigint) AS agents
-      FROM candidate c)
+      FROM candidate c),
+  -- a customer who buys again no longer needs to be won back
+  resolved AS (
+    UPDATE cartera.alert a
+       SET status = 'done', closed_at = as_of, snoozed_until = NULL,
+           resolution = coalesce(a.resolution, 'the customer bought again')
+      FROM unnest(changes) t
+     WHERE a.customer_id = t.customer_id AND t.to_status IN ('new', 'active', 'reactivated')
+       AND a.kind IN ('reactivation', 'exit_survey', 'cant_lose', 'champion_at_risk', 'idle_lead')
+       AND a.status IN ('open', 'acknowledged', 'snoozed')
+    RETURNING 1)
   SELECT r.kind, r.raised FROM gathered g, LATERAL cartera.raise_alerts(g.ids, g.kinds, g.dues, g.details, g.agents, as_of) r
    WHERE g.ids IS NOT NULL
   UNION ALL
@@ -384,7 +394,7 @@ END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.raise_purchase_alerts(cartera.state_transition[], bigint[], timestamptz) FROM PUBLIC;
 COMMENT ON FUNCTION cartera.raise_purchase_alerts(cartera.state_transition[], bigint[], timestamptz) IS
-  'raise welcome, welcome back, cross-sell and transition alerts for a purchase statement';
+  'raise welcome, welcome back, cross-sell and transition alerts for a purchase statement, and close win-back alerts of customers who bought again';
 
 -- A complaint raises a red alert at once.
 CREATE FUNCTION cartera.interaction_rows_added() RETURNS trigger
