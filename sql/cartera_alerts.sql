@@ -3,30 +3,55 @@
 -- 0.2.0: segments as data, interactions, alerts and the daily follow-up job.
 ------------------------------------------------------------------------------
 
--- The named-segment map: rectangles of the R x F grid (scores 1..5), editable.
+-- The named-segment map: rectangles of the R x F grid (scores 1..5).  Empty
+-- means the built-in grid of cartera.segment_name(); call
+-- cartera.segment_map_customize() to copy that grid here and edit it.  (An
+-- empty start keeps pg_dump simple: every row in the table is user data.)
 CREATE TABLE cartera.segment_map (
   name_en      text PRIMARY KEY,
   name_es      text NOT NULL UNIQUE,
   r_min        integer NOT NULL, r_max integer NOT NULL,
   f_min        integer NOT NULL, f_max integer NOT NULL,
-  seeded       boolean NOT NULL DEFAULT false,
   CONSTRAINT segment_map_ranges CHECK (1 <= r_min AND r_min <= r_max AND r_max <= 5
                                        AND 1 <= f_min AND f_min <= f_max AND f_max <= 5)
 );
 COMMENT ON TABLE cartera.segment_map IS
-  'named segments as rectangles of the recency x frequency grid (scores 1..5); every cell must have exactly one name';
-COMMENT ON COLUMN cartera.segment_map.seeded IS 'row installed by the extension (edited rows become false, so pg_dump keeps them)';
-INSERT INTO cartera.segment_map (name_en, name_es, r_min, r_max, f_min, f_max, seeded) VALUES
-  ('Champions',          'Campeones',           5, 5, 4, 5, true),
-  ('Loyal',              'Leales',              3, 4, 4, 5, true),
-  ('Potential Loyalist', 'Leales potenciales',  4, 5, 2, 3, true),
-  ('New',                'Nuevos',              5, 5, 1, 1, true),
-  ('Promising',          'Prometedores',        4, 4, 1, 1, true),
-  ('Need Attention',     'Requieren atención',  3, 3, 3, 3, true),
-  ('About to Sleep',     'A punto de dormir',   3, 3, 1, 2, true),
-  ('At Risk',            'En riesgo',           1, 2, 3, 4, true),
-  ('Can''t Lose Them',   'No se pueden perder', 1, 2, 5, 5, true),
-  ('Hibernating',        'Hibernando',          1, 2, 1, 2, true);
+  'named segments as rectangles of the recency x frequency grid (scores 1..5); empty = the built-in grid; when filled, every cell must have exactly one name';
+
+-- the built-in grid of SPEC.md as rectangles (the same names segment_name() gives)
+CREATE FUNCTION cartera.segment_map_defaults()
+  RETURNS TABLE (name_en text, name_es text, r_min integer, r_max integer, f_min integer, f_max integer)
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+  VALUES ('Champions',          'Campeones',           5, 5, 4, 5),
+         ('Loyal',              'Leales',              3, 4, 4, 5),
+         ('Potential Loyalist', 'Leales potenciales',  4, 5, 2, 3),
+         ('New',                'Nuevos',              5, 5, 1, 1),
+         ('Promising',          'Prometedores',        4, 4, 1, 1),
+         ('Need Attention',     'Requieren atención',  3, 3, 3, 3),
+         ('About to Sleep',     'A punto de dormir',   3, 3, 1, 2),
+         ('At Risk',            'En riesgo',           1, 2, 3, 4),
+         ('Can''t Lose Them',   'No se pueden perder', 1, 2, 5, 5),
+         ('Hibernating',        'Hibernando',          1, 2, 1, 2)
+$fn$;
+COMMENT ON FUNCTION cartera.segment_map_defaults() IS 'the built-in named-segment grid as rectangles';
+
+CREATE FUNCTION cartera.segment_map_customize() RETURNS bigint
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+BEGIN
+  IF EXISTS (SELECT 1 FROM cartera.segment_map) THEN
+    RAISE EXCEPTION 'the segment map is already customized' USING ERRCODE = 'duplicate_object',
+      HINT = 'Edit cartera.segment_map directly, or empty it to go back to the built-in grid.';
+  END IF;
+  INSERT INTO cartera.segment_map SELECT * FROM cartera.segment_map_defaults();
+  RETURN (SELECT count(*) FROM cartera.segment_map);
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.segment_map_customize() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.segment_map_customize() IS 'copy the built-in grid into cartera.segment_map so it can be edited';
 
 -- Every cell of the 5 x 5 grid covered exactly once, checked after each statement.
 CREATE FUNCTION cartera.segment_map_check() RETURNS trigger
@@ -37,10 +62,8 @@ DECLARE
   gaps text;
   doubles text;
 BEGIN
-  -- an edited seeded row becomes user data (pg_dump keeps it); the guard
-  -- stops this UPDATE from firing the trigger again
-  IF TG_OP = 'UPDATE' AND pg_trigger_depth() = 1 THEN
-    UPDATE cartera.segment_map m SET seeded = false FROM new_rows n WHERE m.name_en = n.name_en AND m.seeded;
+  IF NOT EXISTS (SELECT 1 FROM cartera.segment_map) THEN
+    RETURN NULL;                -- empty: the built-in grid applies
   END IF;
   SELECT string_agg(format('R%sF%s', r, f), ', ' ORDER BY r, f) FILTER (WHERE n = 0),
          string_agg(format('R%sF%s (%s)', r, f, names), ', ' ORDER BY r, f) FILTER (WHERE n > 1)
@@ -59,30 +82,32 @@ BEGIN
 END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.segment_map_check() FROM PUBLIC;
-COMMENT ON FUNCTION cartera.segment_map_check() IS 'statement trigger: the segment map covers the 5 x 5 grid with no gaps and no overlaps';
-CREATE TRIGGER segment_map_insert AFTER INSERT ON cartera.segment_map
-  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cartera.segment_map_check();
-CREATE TRIGGER segment_map_update AFTER UPDATE ON cartera.segment_map
-  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cartera.segment_map_check();
-CREATE TRIGGER segment_map_delete AFTER DELETE ON cartera.segment_map
+COMMENT ON FUNCTION cartera.segment_map_check() IS 'statement trigger: a filled segment map covers the 5 x 5 grid with no gaps and no overlaps';
+CREATE TRIGGER segment_map_changed AFTER INSERT OR UPDATE OR DELETE ON cartera.segment_map
   FOR EACH STATEMENT EXECUTE FUNCTION cartera.segment_map_check();
 
--- name of a segment from the map, in cartera.language (or the language given)
+-- name of a segment from the map (or the built-in grid), in cartera.language
+-- unless a language is given
 CREATE FUNCTION cartera.segment_label(s cartera.segment, language text DEFAULT NULL) RETURNS text
   LANGUAGE sql STABLE PARALLEL SAFE
   SET search_path = pg_catalog, cartera, pg_temp
 AS $fn$
+  WITH cell AS (
+    SELECT CASE WHEN cartera.recency_score(s) > 5 OR cartera.frequency_score(s) > 5
+                THEN (cartera.recency_score(s) - 1) * 5 / 9 + 1 ELSE cartera.recency_score(s) END AS r,
+           CASE WHEN cartera.recency_score(s) > 5 OR cartera.frequency_score(s) > 5
+                THEN (cartera.frequency_score(s) - 1) * 5 / 9 + 1 ELSE cartera.frequency_score(s) END AS f),
+  map AS (
+    SELECT m.name_en, m.name_es, m.r_min, m.r_max, m.f_min, m.f_max FROM cartera.segment_map m
+    UNION ALL
+    SELECT d.* FROM cartera.segment_map_defaults() d WHERE NOT EXISTS (SELECT 1 FROM cartera.segment_map))
   SELECT CASE coalesce(language, current_setting('cartera.language', true), 'es')
-              WHEN 'en' THEN m.name_en ELSE m.name_es END
-    FROM cartera.segment_map m,
-         LATERAL (SELECT CASE WHEN cartera.recency_score(s) > 5 OR cartera.frequency_score(s) > 5
-                              THEN ((cartera.recency_score(s) - 1) * 5 / 9 + 1) ELSE cartera.recency_score(s) END AS r,
-                         CASE WHEN cartera.recency_score(s) > 5 OR cartera.frequency_score(s) > 5
-                              THEN ((cartera.frequency_score(s) - 1) * 5 / 9 + 1) ELSE cartera.frequency_score(s) END AS f) c
-   WHERE c.r BETWEEN m.r_min AND m.r_max AND c.f BETWEEN m.f_min AND m.f_max
+              WHEN 'en' THEN map.name_en ELSE map.name_es END
+    FROM map, cell
+   WHERE cell.r BETWEEN map.r_min AND map.r_max AND cell.f BETWEEN map.f_min AND map.f_max
 $fn$;
 COMMENT ON FUNCTION cartera.segment_label(cartera.segment, text) IS
-  'named segment of a cell from cartera.segment_map, in cartera.language (es, en) unless a language is given';
+  'named segment of a cell from cartera.segment_map (or the built-in grid), in cartera.language (es, en) unless a language is given';
 
 -- Qualitative information: calls, visits, complaints, opinions, needs.
 CREATE TABLE cartera.interaction (
@@ -104,7 +129,9 @@ COMMENT ON COLUMN cartera.interaction.need IS 'a need or interest the customer e
 
 -- Special dates.  A fixed day (month, day) or the nth weekday of a month
 -- (month, weekday 0 = Sunday, nth; nth = -1 for the last one), per country
--- (NULL = every country).
+-- (NULL = every country).  Empty means the built-in calendar of
+-- cartera.occasion_defaults(); cartera.occasion_customize() copies it here to
+-- edit (every row in the table is user data, so pg_dump keeps it as is).
 CREATE TABLE cartera.occasion (
   occasion_id  bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
   name_es      text NOT NULL,
@@ -115,29 +142,67 @@ CREATE TABLE cartera.occasion (
   weekday      integer CONSTRAINT occasion_weekday CHECK (weekday BETWEEN 0 AND 6),
   nth          integer CONSTRAINT occasion_nth CHECK (nth IN (-1, 1, 2, 3, 4, 5)),
   offset_days  integer NOT NULL DEFAULT 0,
-  seeded       boolean NOT NULL DEFAULT false,
   CONSTRAINT occasion_fixed_or_weekday CHECK ((day IS NOT NULL AND weekday IS NULL AND nth IS NULL)
                                             OR (day IS NULL AND weekday IS NOT NULL AND nth IS NOT NULL))
 );
-COMMENT ON TABLE cartera.occasion IS 'special dates that raise green alerts for customers of that country: a fixed day, or the nth weekday of a month';
+COMMENT ON TABLE cartera.occasion IS
+  'special dates that raise green alerts for customers of that country: a fixed day, or the nth weekday of a month; empty = the built-in calendar';
 COMMENT ON COLUMN cartera.occasion.weekday IS '0 = Sunday ... 6 = Saturday, with nth';
 COMMENT ON COLUMN cartera.occasion.nth IS '1..5: the nth such weekday of the month; -1: the last one';
 COMMENT ON COLUMN cartera.occasion.offset_days IS 'days added to the computed date (Black Friday = the day after the 4th Thursday of November)';
-INSERT INTO cartera.occasion (name_es, name_en, country, month, day, weekday, nth, offset_days, seeded) VALUES
-  ('Navidad', 'Christmas', NULL, 12, 25, NULL, NULL, 0, true),
-  ('San Valentín', 'Valentine''s Day', NULL, 2, 14, NULL, NULL, 0, true),
-  ('Día Internacional de la Amistad', 'International Friendship Day', NULL, 7, 30, NULL, NULL, 0, true),
-  ('Reyes Magos', 'Epiphany', 'ES', 1, 6, NULL, NULL, 0, true),
-  ('Reyes Magos', 'Epiphany', 'MX', 1, 6, NULL, NULL, 0, true),
-  ('Día de la Madre', 'Mother''s Day', 'ES', 5, NULL, 0, 1, 0, true),
-  ('Día de la Madre', 'Mother''s Day', 'MX', 5, 10, NULL, NULL, 0, true),
-  ('Día de la Madre', 'Mother''s Day', 'US', 5, NULL, 0, 2, 0, true),
-  ('Día de la Madre', 'Mother''s Day', 'AR', 10, NULL, 0, 3, 0, true),
-  ('Día del Padre', 'Father''s Day', 'ES', 3, 19, NULL, NULL, 0, true),
-  ('Día del Padre', 'Father''s Day', 'MX', 6, NULL, 0, 3, 0, true),
-  ('Día del Padre', 'Father''s Day', 'US', 6, NULL, 0, 3, 0, true),
-  ('Día del Amigo', 'Friend''s Day', 'AR', 7, 20, NULL, NULL, 0, true),
-  ('Black Friday', 'Black Friday', NULL, 11, NULL, 4, 4, 1, true);
+
+-- the built-in calendar for Spanish- and English-speaking markets
+CREATE FUNCTION cartera.occasion_defaults() RETURNS SETOF cartera.occasion
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+  SELECT (-row_number() OVER ())::bigint, o.*
+    FROM (VALUES
+      ('Navidad', 'Christmas', NULL::text, 12, 25, NULL::int, NULL::int, 0),
+      ('San Valentín', 'Valentine''s Day', NULL, 2, 14, NULL, NULL, 0),
+      ('Día Internacional de la Amistad', 'International Friendship Day', NULL, 7, 30, NULL, NULL, 0),
+      ('Reyes Magos', 'Epiphany', 'ES', 1, 6, NULL, NULL, 0),
+      ('Reyes Magos', 'Epiphany', 'MX', 1, 6, NULL, NULL, 0),
+      ('Día de la Madre', 'Mother''s Day', 'ES', 5, NULL, 0, 1, 0),
+      ('Día de la Madre', 'Mother''s Day', 'MX', 5, 10, NULL, NULL, 0),
+      ('Día de la Madre', 'Mother''s Day', 'US', 5, NULL, 0, 2, 0),
+      ('Día de la Madre', 'Mother''s Day', 'AR', 10, NULL, 0, 3, 0),
+      ('Día del Padre', 'Father''s Day', 'ES', 3, 19, NULL, NULL, 0),
+      ('Día del Padre', 'Father''s Day', 'MX', 6, NULL, 0, 3, 0),
+      ('Día del Padre', 'Father''s Day', 'US', 6, NULL, 0, 3, 0),
+      ('Día del Amigo', 'Friend''s Day', 'AR', 7, 20, NULL, NULL, 0),
+      ('Black Friday', 'Black Friday', NULL, 11, NULL, 4, 4, 1)) o
+$fn$;
+COMMENT ON FUNCTION cartera.occasion_defaults() IS 'the built-in calendar of special dates (ids are negative: not stored)';
+
+-- the occasions in force: the table, or the built-in calendar while it is empty
+CREATE FUNCTION cartera.occasions() RETURNS SETOF cartera.occasion
+  LANGUAGE sql STABLE PARALLEL SAFE
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+  SELECT * FROM cartera.occasion
+  UNION ALL
+  SELECT * FROM cartera.occasion_defaults() WHERE NOT EXISTS (SELECT 1 FROM cartera.occasion)
+$fn$;
+COMMENT ON FUNCTION cartera.occasions() IS 'the occasions in force: cartera.occasion, or the built-in calendar while that table is empty';
+
+CREATE FUNCTION cartera.occasion_customize() RETURNS bigint
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+BEGIN
+  IF EXISTS (SELECT 1 FROM cartera.occasion) THEN
+    RAISE EXCEPTION 'the occasion calendar is already customized' USING ERRCODE = 'duplicate_object',
+      HINT = 'Edit cartera.occasion directly, or empty it to go back to the built-in calendar.';
+  END IF;
+  INSERT INTO cartera.occasion (name_es, name_en, country, month, day, weekday, nth, offset_days)
+    SELECT name_es, name_en, country, month, day, weekday, nth, offset_days FROM cartera.occasion_defaults()
+     ORDER BY occasion_id DESC;
+  RETURN (SELECT count(*) FROM cartera.occasion);
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.occasion_customize() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.occasion_customize() IS 'copy the built-in calendar into cartera.occasion so it can be edited';
 
 -- the date of an occasion in a year
 CREATE FUNCTION cartera.occasion_date(o cartera.occasion, year integer) RETURNS date
@@ -616,7 +681,7 @@ BEGIN
     SELECT c.customer_id, 'occasion', d.on_date,
            format('%s (%s)', CASE WHEN current_setting('cartera.language', true) = 'en' THEN o.name_en ELSE o.name_es END,
                   to_char(d.on_date, 'YYYY-MM-DD')), NULL
-      FROM cartera.occasion o
+      FROM cartera.occasions() o
       CROSS JOIN LATERAL (SELECT cartera.occasion_date(o, y) AS on_date
                             FROM generate_series(extract(year FROM as_of)::int, extract(year FROM as_of)::int + 1) y) d
       JOIN cartera.customer c ON o.country IS NULL OR o.country = c.country
@@ -676,9 +741,9 @@ REVOKE EXECUTE ON FUNCTION cartera.schedule(text) FROM PUBLIC;
 COMMENT ON FUNCTION cartera.schedule(text) IS 'register cartera.run_followups() as the pg_cron job "cartera-followups" (daily at 07:00 by default)';
 
 -- user data survives pg_dump
-SELECT pg_catalog.pg_extension_config_dump('cartera.segment_map', 'WHERE NOT seeded');
+SELECT pg_catalog.pg_extension_config_dump('cartera.segment_map', '');
 SELECT pg_catalog.pg_extension_config_dump('cartera.interaction', '');
-SELECT pg_catalog.pg_extension_config_dump('cartera.occasion', 'WHERE NOT seeded');
+SELECT pg_catalog.pg_extension_config_dump('cartera.occasion', '');
 SELECT pg_catalog.pg_extension_config_dump('cartera.cross_sell_rule', '');
 SELECT pg_catalog.pg_extension_config_dump('cartera.agent_target', '');
 SELECT pg_catalog.pg_extension_config_dump('cartera.alert', '');
