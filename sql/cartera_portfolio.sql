@@ -301,8 +301,9 @@ BEGIN
                 customer_column) END
     INTO customers;
   IF customers IS NOT NULL THEN
-    -- cross-sell rules look at the products of new cartera.purchase rows
-    IF TG_OP <> 'DELETE' AND TG_RELID = 'cartera.purchase'::regclass THEN
+    -- cross-sell rules look at the products of newly inserted cartera.purchase
+    -- rows (an UPDATE, e.g. a merge moving purchases, is not a new sale)
+    IF TG_OP = 'INSERT' AND TG_RELID = 'cartera.purchase'::regclass THEN
       SELECT array_agg(n.purchase_id) INTO purchase_ids FROM new_rows n;
     END IF;
     -- a purchase is an event: welcome, welcome back, cross-sell and

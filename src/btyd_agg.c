@@ -443,21 +443,6 @@ fit_interrupt_check(void)
 	CHECK_FOR_INTERRUPTS();
 }
 
-static Datum
-fit_result(FunctionCallInfo fcinfo, Datum *values, bool *nulls, int natts)
-{
-	TupleDesc	tupdesc;
-
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type of a cartera fit must be a row type");
-	tupdesc = BlessTupleDesc(tupdesc);
-	if (tupdesc->natts != natts)
-		elog(ERROR, "cartera fit result has %d attributes, expected %d", tupdesc->natts, natts);
-	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
-}
-
-/* bgnbd_params: r, alpha, a, b, log_likelihood, customers, iterations, converged, time_unit */
-#define BGNBD_NATTS 9
 
 Datum
 cartera_bgnbd_fit_finalfn(PG_FUNCTION_ARGS)
@@ -505,11 +490,9 @@ cartera_bgnbd_fit_finalfn(PG_FUNCTION_ARGS)
 	unit = cartera_time_unit_name(s->unit_days);
 	nulls[8] = (unit == NULL);
 	values[8] = unit ? CStringGetTextDatum(unit) : (Datum) 0;
-	PG_RETURN_DATUM(fit_result(fcinfo, values, nulls, BGNBD_NATTS));
+	PG_RETURN_DATUM(cartera_make_composite(fcinfo, values, nulls, BGNBD_NATTS));
 }
 
-/* gamma_gamma_params: p, q, gamma, log_likelihood, customers, iterations, converged */
-#define GG_NATTS 7
 
 Datum
 cartera_gamma_gamma_fit_finalfn(PG_FUNCTION_ARGS)
@@ -556,5 +539,5 @@ cartera_gamma_gamma_fit_finalfn(PG_FUNCTION_ARGS)
 	values[4] = Int64GetDatum(s->rows);
 	values[5] = Int32GetDatum(fit.iterations);
 	values[6] = BoolGetDatum(fit.converged);
-	PG_RETURN_DATUM(fit_result(fcinfo, values, nulls, GG_NATTS));
+	PG_RETURN_DATUM(cartera_make_composite(fcinfo, values, nulls, GG_NATTS));
 }

@@ -30,9 +30,7 @@ PG_FUNCTION_INFO_V1(cartera_expected_avg_spend_summary);
 PG_FUNCTION_INFO_V1(cartera_clv_predicted);
 PG_FUNCTION_INFO_V1(cartera_clv_predicted_summary);
 
-#define BGNBD_NATTS 9
 #define BGNBD_ATT_UNIT 9
-#define GG_NATTS 7
 
 typedef struct Model
 {
@@ -164,19 +162,6 @@ finite_result(double v, const char *what)
 	return v;
 }
 
-static Datum
-make_composite(FunctionCallInfo fcinfo, Datum *values, bool *nulls, int natts)
-{
-	TupleDesc	tupdesc;
-
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	tupdesc = BlessTupleDesc(tupdesc);
-	if (tupdesc->natts != natts)
-		elog(ERROR, "result type has %d attributes, expected %d", tupdesc->natts, natts);
-	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
-}
-
 /* bgnbd_params(r, alpha, a, b, time_unit default NULL) */
 Datum
 cartera_bgnbd_params_make(PG_FUNCTION_ARGS)
@@ -203,7 +188,7 @@ cartera_bgnbd_params_make(PG_FUNCTION_ARGS)
 		values[BGNBD_ATT_UNIT - 1] = CStringGetTextDatum(cartera_time_unit_name(unit));
 		nulls[BGNBD_ATT_UNIT - 1] = false;
 	}
-	PG_RETURN_DATUM(make_composite(fcinfo, values, nulls, BGNBD_NATTS));
+	PG_RETURN_DATUM(cartera_make_composite(fcinfo, values, nulls, BGNBD_NATTS));
 }
 
 /* gamma_gamma_params(p, q, gamma) */
@@ -221,7 +206,7 @@ cartera_gamma_gamma_params_make(PG_FUNCTION_ARGS)
 		values[i] = PG_GETARG_DATUM(i);
 		nulls[i] = false;
 	}
-	PG_RETURN_DATUM(make_composite(fcinfo, values, nulls, GG_NATTS));
+	PG_RETURN_DATUM(cartera_make_composite(fcinfo, values, nulls, GG_NATTS));
 }
 
 /* expected_purchases(params, t, x, t_x, T): E[Y(t) | x, t_x, T], model units */

@@ -128,12 +128,17 @@ extern const char *lifecycle_classify(const RfmFacts *f);
 /* ---- segment type (segment.c) ---- */
 extern Datum cartera_segment_from_scores(int r, int f, int m);
 
-/* ---- predictive CLV (btyd_agg.c) ---- */
+/* ---- predictive CLV (btyd_agg.c, btyd_predict.c) ---- */
+/* cartera.bgnbd_params: r, alpha, a, b, log_likelihood, customers, iterations, converged, time_unit */
+#define BGNBD_NATTS 9
+/* cartera.gamma_gamma_params: p, q, gamma, log_likelihood, customers, iterations, converged */
+#define GG_NATTS 7
 extern int	cartera_time_unit_days(const char *unit);
 extern const char *cartera_time_unit_name(int unit_days);
 
 /* ---- helpers ---- */
 extern Numeric cartera_numeric_div_round(Numeric num, Numeric den, int extra_scale);
 extern int	cartera_numeric_dscale(Numeric num);
+extern Datum cartera_make_composite(FunctionCallInfo fcinfo, Datum *values, bool *nulls, int natts);
 
 #endif							/* CARTERA_H */

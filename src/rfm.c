@@ -61,6 +61,20 @@ rfm_facts_from_state(RfmState *s, RfmFacts *f)
 	}
 }
 
+/* a row of the calling function's declared composite result type */
+Datum
+cartera_make_composite(FunctionCallInfo fcinfo, Datum *values, bool *nulls, int natts)
+{
+	TupleDesc	tupdesc;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	if (tupdesc->natts != natts)
+		elog(ERROR, "result type has %d attributes, expected %d", tupdesc->natts, natts);
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}
+
 int
 cartera_numeric_dscale(Numeric num)
 {
@@ -82,20 +96,12 @@ cartera_rfm_finalfn(PG_FUNCTION_ARGS)
 {
 	RfmState   *s = rfm_state_from_arg(fcinfo);
 	RfmFacts	f;
-	TupleDesc	tupdesc;
 	Datum		values[RFM_NATTS];
 	bool		nulls[RFM_NATTS];
 	Numeric		total;
 
 	if (s == NULL)
 		PG_RETURN_NULL();
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type of cartera.rfm must be a row type");
-	tupdesc = BlessTupleDesc(tupdesc);
-	if (tupdesc->natts != RFM_NATTS)
-		elog(ERROR, "cartera.rfm_summary has %d attributes, expected %d",
-			 tupdesc->natts, RFM_NATTS);
-
 	rfm_facts_from_state(s, &f);
 	memset(nulls, true, sizeof(nulls));
 
@@ -148,5 +154,5 @@ cartera_rfm_finalfn(PG_FUNCTION_ARGS)
 		nulls[RFM_REPEAT_AVG] = true;
 	}
 
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	PG_RETURN_DATUM(cartera_make_composite(fcinfo, values, nulls, RFM_NATTS));
 }

@@ -207,31 +207,33 @@ reserve_days(RfmState *s, int32 needed, MemoryContext aggcontext)
 	s->maxdays = newmax;
 }
 
-static void
-add_day(RfmState *s, DateADT day, MemoryContext aggcontext)
+/* false when day repeats the last entry; notes when it breaks the order */
+static bool
+day_extends(RfmState *s, DateADT day)
 {
 	if (s->ndays > 0)
 	{
 		DateADT		last = s->days[s->ndays - 1];
 
 		if (day == last)
-			return;
+			return false;
 		if (day < last)
 			s->days_sorted = false;
 	}
+	return true;
+}
+
+static void
+add_day(RfmState *s, DateADT day, MemoryContext aggcontext)
+{
+	if (!day_extends(s, day))
+		return;
 	if (s->ndays == s->maxdays)
 	{
 		/* duplicates may be hiding in an unsorted array: squeeze first */
 		rfm_state_compact(s);
-		if (s->ndays > 0)
-		{
-			DateADT		last = s->days[s->ndays - 1];
-
-			if (day == last)
-				return;
-			if (day < last)
-				s->days_sorted = false;
-		}
+		if (!day_extends(s, day))
+			return;
 		reserve_days(s, s->ndays + 1, aggcontext);
 	}
 	s->days[s->ndays++] = day;
