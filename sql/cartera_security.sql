@@ -166,9 +166,10 @@ BEGIN
   EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.alert_set_status(bigint, text, date, text), '
                  'cartera.acknowledge_alert(bigint), cartera.complete_alert(bigint, text), '
                  'cartera.snooze_alert(bigint, date), cartera.dismiss_alert(bigint, text) TO %s', grantee);
-  -- the BI views (security_invoker: they show what the tables show the agent)
+  -- the BI views (security_invoker: they show what the tables show the agent;
+  -- a materialized view would ignore row-level security, so none is granted)
   FOR v IN SELECT c.oid FROM pg_catalog.pg_class c
-            WHERE c.relnamespace = 'cartera'::pg_catalog.regnamespace AND c.relkind IN ('v', 'm')
+            WHERE c.relnamespace = 'cartera'::pg_catalog.regnamespace AND c.relkind = 'v'
             ORDER BY c.relname LOOP
     EXECUTE format('GRANT SELECT ON %s TO %s', v, grantee);
   END LOOP;

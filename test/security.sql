@@ -18,7 +18,7 @@ CREATE VIEW cartera.security_probe WITH (security_invoker = true) AS
     FROM cartera.customer c LEFT JOIN cartera.purchase p USING (customer_id)
    GROUP BY c.owner_agent_id;
 
-SELECT plan(157 + 4 * (SELECT count(*)::int FROM pg_views WHERE schemaname = 'cartera'));
+SELECT plan(158 + 4 * (SELECT count(*)::int FROM pg_views WHERE schemaname = 'cartera'));
 
 -- the DBA's part (docs/security.md)
 CREATE ROLE cartera_agent NOLOGIN;
@@ -148,6 +148,10 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.pronamespace = 'cartera'::regnamespace AND p.proparallel <> 's'
                    AND has_function_privilege('public', p.oid, 'EXECUTE') ORDER BY 1),
           '{}'::text[], 'PUBLIC executes no function that changes data');
+SELECT is(ARRAY(SELECT c.oid::regclass::text FROM pg_class c
+                 WHERE c.relnamespace = 'cartera'::regnamespace AND c.relkind = 'm'
+                   AND has_table_privilege('cartera_agent', c.oid, 'SELECT') ORDER BY 1),
+          '{}'::text[], 'agents read no materialized view (they ignore row-level security)');
 SELECT ok(NOT has_schema_privilege('cartera_agent', 'cartera', 'CREATE')
           AND NOT has_schema_privilege('cartera_manager', 'cartera', 'CREATE'), 'nobody but the owner creates objects in schema cartera');
 SELECT throws_ok($$SELECT cartera.grant_manager_role('luis')$$, '0LP01', 'role luis is not a member of cartera_manager',
