@@ -113,16 +113,21 @@ SELECT customer_id, status, (summary).purchases FROM customer_state WHERE custom
 
 -- An ordinary role that may insert purchases keeps the state right too (the
 -- maintenance runs as the extension owner, with a pinned search_path).
+-- Row-level security lets it write purchases of its own customers only: for
+-- this test it logs in as agent 1, the owner of customer 3.
 CREATE ROLE cartera_test_clerk;
 GRANT USAGE ON SCHEMA cartera TO cartera_test_clerk;
+GRANT SELECT ON agent, customer TO cartera_test_clerk;
 GRANT INSERT ON purchase TO cartera_test_clerk;
+UPDATE agent SET login = 'cartera_test_clerk' WHERE agent_id = 1;
 SET ROLE cartera_test_clerk;
 INSERT INTO cartera.purchase (customer_id, purchased_at, amount) VALUES (3, now() - interval '3 days', 12.00);
 SELECT * FROM cartera.customer_state;
 SELECT cartera.refresh();
 RESET ROLE;
+UPDATE agent SET login = 'ana' WHERE agent_id = 1;
 SELECT customer_id, status, (summary).purchases FROM customer_state WHERE customer_id = 3;
-REVOKE ALL ON purchase FROM cartera_test_clerk;
+REVOKE ALL ON purchase, agent, customer FROM cartera_test_clerk;
 REVOKE ALL ON SCHEMA cartera FROM cartera_test_clerk;
 DROP ROLE cartera_test_clerk;
 DROP TABLE shop_orders;

@@ -55,6 +55,14 @@ CREATE FUNCTION pg_temp.snapshot(install text) RETURNS void LANGUAGE sql AS $$
     UNION ALL
     SELECT 'privilege ' || p.oid::regprocedure || ' ' || coalesce(p.proacl::text, 'default')
       FROM pg_proc p WHERE p.pronamespace = 'cartera'::regnamespace
+    UNION ALL
+    SELECT 'row security ' || c.oid::regclass || ' ' || c.relrowsecurity || ' ' || c.relforcerowsecurity
+      FROM pg_class c WHERE c.relnamespace = 'cartera'::regnamespace AND c.relkind = 'r'
+    UNION ALL
+    SELECT 'policy ' || pol.polname || ' on ' || pol.polrelid::regclass || ' ' || pol.polcmd::text || ' '
+           || coalesce(pg_get_expr(pol.polqual, pol.polrelid), '') || ' / '
+           || coalesce(pg_get_expr(pol.polwithcheck, pol.polrelid), '') || ' ' || coalesce(obj_description(pol.oid, 'pg_policy'), '')
+      FROM pg_policy pol JOIN pg_class c ON c.oid = pol.polrelid WHERE c.relnamespace = 'cartera'::regnamespace
   ) s(item)
 $$;
 RESET check_function_bodies;
@@ -98,3 +106,12 @@ SELECT p.oid::regprocedure AS changes_data, p.proparallel, p.prosecdef AS securi
 SELECT p.oid::regprocedure AS definer_without_search_path
   FROM pg_proc p WHERE p.pronamespace = 'cartera'::regnamespace AND p.prosecdef
    AND NOT coalesce(p.proconfig::text[], '{}') && ARRAY['search_path=pg_catalog, cartera, pg_temp'];
+-- row-level security (docs/security.md): the tables it protects, their
+-- policies (every one commented), and no FORCE (the maintenance functions run
+-- as the owner and must see every portfolio)
+SELECT c.oid::regclass AS protected_table, c.relforcerowsecurity AS forced,
+       string_agg(pol.polname || ' (' || pol.polcmd::text || CASE WHEN obj_description(pol.oid, 'pg_policy') IS NULL
+                                                           THEN ', no comment' ELSE '' END || ')', ', ' ORDER BY pol.polname) AS policies
+  FROM pg_class c LEFT JOIN pg_policy pol ON pol.polrelid = c.oid
+ WHERE c.relnamespace = 'cartera'::regnamespace AND c.relrowsecurity
+ GROUP BY c.oid ORDER BY c.oid::regclass::text;
