@@ -64,3 +64,37 @@ SELECT customer_id, status, (s).purchases, (s).last_purchase::date AS last_purch
        round(cartera.clv_predicted(bgnbd, gg, s, 'weeks', 12, 0.01)::numeric, 2) AS predicted_clv_12m,
        clv_3y AS formula_clv_3y
   FROM summary, model ORDER BY predicted_clv_12m DESC, customer_id LIMIT 10;
+
+-- The portfolio layer: the same customers as a portfolio owned by two agents.
+SET client_min_messages = warning;
+INSERT INTO cartera.agent (agent_id, name, login, region) VALUES (1, 'Ana Pérez', 'ana', 'Norte'), (2, 'Luis Gómez', 'luis', 'Sur');
+INSERT INTO cartera.customer (customer_id, full_name, region, marketing_consent, birthday)
+  SELECT customer_id, 'Cliente ' || customer_id, CASE WHEN customer_id % 2 = 0 THEN 'Norte' ELSE 'Sur' END,
+         customer_id % 3 <> 0, date '1960-01-01' + customer_id * 11
+    FROM (SELECT DISTINCT customer_id FROM purchase) c;
+INSERT INTO cartera.purchase (customer_id, purchased_at, amount, quantity)
+  SELECT customer_id, purchased_at, amount, cds FROM purchase;
+INSERT INTO cartera.agent_target (agent_id, month, revenue_target) VALUES (1, '1998-06-01', 9000), (2, '1998-06-01', 6000);
+SELECT count(*) AS states FROM cartera.refresh('1998-06-30') \gset
+\echo
+\echo '== The daily follow-up job for 1998-07-01: alerts raised per kind'
+SELECT kind, raised FROM cartera.run_followups('1998-07-01') WHERE raised > 0;
+
+\echo
+\echo '== Alert queue by colour (red = act today, amber = this week, green = opportunity, blue = for the agent)'
+SELECT colour, agent_name, count(*) AS alerts
+  FROM cartera.alert_queue GROUP BY colour, severity, agent_name ORDER BY severity, agent_name;
+\echo
+\echo '== The first alerts in Ana''s queue'
+SELECT colour, kind, customer_name, due_on, message
+  FROM cartera.alert_queue WHERE agent_name = 'Ana Pérez' ORDER BY severity, due_on, alert_id LIMIT 8;
+
+\echo
+\echo '== KPIs per month and agent, first half of 1998 (revenue, growth, retention, target)'
+SELECT month, agent_name, revenue, round(revenue_growth, 2) AS growth, active_customers,
+       round(retention_rate, 2) AS retention, revenue_target, round(revenue_vs_target, 2) AS vs_target
+  FROM cartera.kpi_monthly WHERE month BETWEEN '1998-01-01' AND '1998-06-01' ORDER BY month, agent_name;
+
+\echo
+\echo '== Why customer 1981 is where they are'
+SELECT * FROM cartera.explain(1981);
