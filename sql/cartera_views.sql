@@ -860,3 +860,18 @@ COMMENT ON FUNCTION cartera.merge_customers(bigint, bigint) IS
 SELECT pg_catalog.pg_extension_config_dump('cartera.customer_merge', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('cartera.customer_merge', 'merge_id'), '');
 COMMENT ON SEQUENCE cartera.customer_merge_merge_id_seq IS 'identity of cartera.customer_merge';
+
+-- The duplicate candidates as a view, for BI tools and review screens.
+CREATE VIEW cartera.customer_duplicates WITH (security_invoker = true) AS
+SELECT d.keep_id, k.full_name AS keep_name, d.drop_id, x.full_name AS drop_name, d.reason, d.score
+  FROM cartera.duplicate_customers() d
+  JOIN cartera.customer k ON k.customer_id = d.keep_id
+  JOIN cartera.customer x ON x.customer_id = d.drop_id;
+COMMENT ON VIEW cartera.customer_duplicates IS
+  'likely duplicate customers (same e-mail or phone, or similar name in the same city; default similarity 0.6): merge with cartera.merge_customers(keep_id, drop_id)';
+COMMENT ON COLUMN cartera.customer_duplicates.keep_id IS 'the older record, to keep';
+COMMENT ON COLUMN cartera.customer_duplicates.keep_name IS 'name of the record to keep';
+COMMENT ON COLUMN cartera.customer_duplicates.drop_id IS 'the newer record, to merge into keep_id';
+COMMENT ON COLUMN cartera.customer_duplicates.drop_name IS 'name of the record to merge';
+COMMENT ON COLUMN cartera.customer_duplicates.reason IS 'what matched: email, phone, name (comma-separated)';
+COMMENT ON COLUMN cartera.customer_duplicates.score IS '1 for an e-mail or phone match, else the name similarity (0..1)';

@@ -185,6 +185,8 @@ CREATE SCHEMA trgm;
 CREATE EXTENSION pg_trgm SCHEMA trgm;
 SELECT * FROM duplicate_customers();
 SELECT * FROM duplicate_customers(0.9);
+-- the same pairs as a view, with both names, for a review screen
+SELECT * FROM customer_duplicates ORDER BY keep_id, drop_id;
 DROP EXTENSION pg_trgm;
 DROP SCHEMA trgm;
 SELECT * FROM duplicate_customers(0);
