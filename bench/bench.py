@@ -126,7 +126,7 @@ INSERT INTO bench.p
 VACUUM ANALYZE bench.p;
 VACUUM ANALYZE bench.cust;
 """ % dict(seed=seed, end=end, P=purchases, C=customers))
-    st = value(db, """SELECT format('%%s purchases, %%s customers; one-time buyers %%s %%%%, median %%s, p99 %%s, max %%s purchases per customer; %%s',
+    st = value(db, """SELECT format('%s purchases, %s customers; one-time buyers %s %%, median %s, p99 %s, max %s purchases per customer; %s',
         sum(n), count(*), round(100.0 * count(*) FILTER (WHERE n = 1) / count(*), 1),
         percentile_disc(0.5) WITHIN GROUP (ORDER BY n), percentile_disc(0.99) WITHIN GROUP (ORDER BY n), max(n),
         pg_size_pretty(pg_total_relation_size('bench.p'))) FROM bench.cust""")
