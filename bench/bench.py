@@ -1,0 +1,481 @@
+#!/usr/bin/env python3
+"""cartera benchmark driver (started by bench/run).
+
+Every comparison runs in one psql session: the variants alternate order from one
+round to the next and the median of --runs rounds is reported.  Read-only queries
+are timed with EXPLAIN (ANALYZE, TIMING OFF) ("Execution Time", no result
+transfer); writes with psql \\timing.  Nothing here is a test: no threshold fails
+the run, the table just says pass / FAIL against the targets of SPEC.md.
+"""
+import argparse, datetime, os, platform, re, shutil, statistics, subprocess, sys, tempfile, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BIG, SMALL = 'cartera_bench_big', 'cartera_bench_small'
+RESULTS = []          # (case, ours, reference, ratio, target, verdict)
+NOTES = []
+LOG = []
+
+
+def say(*a):
+    msg = ' '.join(str(x) for x in a)
+    print(msg, flush=True)
+    LOG.append(msg)
+
+
+def psql(db, sql, check=True):
+    p = subprocess.run(['psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', db],
+                       input=sql, text=True, capture_output=True)
+    if check and p.returncode != 0:
+        sys.stderr.write(p.stdout + p.stderr)
+        raise SystemExit('psql failed on %s' % db)
+    return p.stdout + p.stderr
+
+
+def value(db, sql):
+    return psql(db, '\\pset tuples_only on\n\\pset format unaligned\n' + sql + ';\n').strip()
+
+
+PRELUDE = "SET TimeZone = 'UTC';\nSET client_min_messages = warning;\n"
+
+
+def compare(db, variants, runs, setup='', mode='explain'):
+    """variants: [(label, pre_sql, sql, post_sql)]; returns {label: [ms, ...]}."""
+    s = [PRELUDE, setup, '\\timing on\n' if mode == 'timing' else '']
+    for i in range(runs):
+        order = variants if i % 2 == 0 else list(reversed(variants))
+        for label, pre, sql, post in order:
+            s.append(pre + '\n')
+            s.append('\\echo @@%s\n' % label)
+            if mode == 'explain':
+                s.append('EXPLAIN (ANALYZE, TIMING OFF, COSTS OFF) %s;\n' % sql)
+            else:
+                s.append(sql + '\n')
+            s.append(post + '\n')
+    out = psql(db, ''.join(s))
+    res = {v[0]: [] for v in variants}
+    cur = None
+    pat = re.compile(r'Execution Time: ([0-9.]+) ms' if mode == 'explain' else r'^Time: ([0-9.]+) ms')
+    for line in out.splitlines():
+        if line.startswith('@@'):
+            cur = line[2:]
+            continue
+        m = pat.search(line)
+        if m and cur is not None:
+            res[cur].append(float(m.group(1)))
+            cur = None
+    for k, v in res.items():
+        if len(v) != runs:
+            sys.stderr.write(out)
+            raise SystemExit('could not time %s (%d of %d runs)' % (k, len(v), runs))
+    return res
+
+
+def med(xs):
+    return statistics.median(xs)
+
+
+def fmt_s(ms):
+    return '%.2f s' % (ms / 1000.0) if ms >= 100 else '%.1f ms' % ms
+
+
+def record(case, ours, ref, ratio, target, ok):
+    verdict = 'info' if ok is None else ('pass' if ok else 'FAIL')
+    RESULTS.append((case, ours, ref, ratio, target, verdict))
+    say('  => %s | %s | %s | %s | %s | %s' % (case, ours, ref, ratio, target, verdict))
+    if os.environ.get('BENCH_PARTIAL'):
+        with open(os.environ['BENCH_PARTIAL'], 'a') as fh:
+            fh.write('| %s |\n' % ' | '.join(RESULTS[-1]))
+
+
+# ---------------------------------------------------------------- data
+
+def generate(db, purchases, customers, seed, end):
+    """Reproducible synthetic purchases in bench.p: everyone buys once, 40 % of the
+    customers buy again with log-normal weights (a few buy hundreds of times),
+    amounts log-normal (median 33), first purchases spread over 5 years up to end."""
+    if purchases < customers:
+        raise SystemExit('--purchases must be >= --customers (everyone buys at least once)')
+    t = time.time()
+    psql(db, PRELUDE + """
+SET max_parallel_workers_per_gather = 0;   -- serial, so random() is reproducible
+CREATE SCHEMA IF NOT EXISTS bench;
+DROP TABLE IF EXISTS bench.cust, bench.p, bench.summ;
+SELECT setseed(%(seed)s);
+CREATE TABLE bench.cust AS
+  SELECT c AS customer_id,
+         CASE WHEN random() < 0.4
+              THEN exp(1.0 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())) ELSE 0 END AS w,
+         timestamptz '%(end)s' - random() * interval '1826 days' AS first_at
+    FROM generate_series(1, %(C)s) c;
+ALTER TABLE bench.cust ADD COLUMN n bigint NOT NULL DEFAULT 1;
+WITH tot AS (SELECT sum(w) AS sw FROM bench.cust),
+     e AS (SELECT c.customer_id, (%(P)s - %(C)s) * c.w / tot.sw AS x FROM bench.cust c, tot WHERE c.w > 0),
+     f AS (SELECT customer_id, floor(x)::bigint AS n, x - floor(x) AS frac FROM e),
+     r AS (SELECT %(P)s - %(C)s - sum(n) AS rest FROM f),
+     g AS (SELECT customer_id, n + CASE WHEN row_number() OVER (ORDER BY frac DESC, customer_id) <= r.rest THEN 1 ELSE 0 END AS n
+             FROM f, r)
+UPDATE bench.cust c SET n = 1 + g.n FROM g WHERE g.customer_id = c.customer_id;
+CREATE TABLE bench.p (customer_id bigint NOT NULL, purchased_at timestamptz NOT NULL, amount numeric NOT NULL);
+INSERT INTO bench.p
+  SELECT customer_id, ts, amount FROM (
+    SELECT c.customer_id,
+           CASE WHEN g = 1 THEN c.first_at ELSE c.first_at + random() * (timestamptz '%(end)s' - c.first_at) END AS ts,
+           round(exp(3.5 + 0.9 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()))::numeric, 2) AS amount
+      FROM bench.cust c, generate_series(1, c.n) g) s
+   ORDER BY ts;                            -- stored in time order, as a shop appends them
+VACUUM ANALYZE bench.p;
+VACUUM ANALYZE bench.cust;
+""" % dict(seed=seed, end=end, P=purchases, C=customers))
+    st = value(db, """SELECT format('%s purchases, %s customers; one-time buyers %s %%, median %s, p99 %s, max %s purchases per customer; %s',
+        sum(n), count(*), round(100.0 * count(*) FILTER (WHERE n = 1) / count(*), 1),
+        percentile_disc(0.5) WITHIN GROUP (ORDER BY n), percentile_disc(0.99) WITHIN GROUP (ORDER BY n), max(n),
+        pg_size_pretty(pg_total_relation_size('bench.p'))) FROM bench.cust""")
+    say('  generated in %.0f s: %s' % (time.time() - t, st))
+    return st
+
+
+def load_portfolio(db, agents=20):
+    """cartera.agent / customer / purchase from bench.cust / bench.p (purchases loaded
+    with triggers off: refresh() is what sets the state, and it is timed in case 8)."""
+    t = time.time()
+    psql(db, PRELUDE + """
+SELECT setseed(0.25);
+INSERT INTO cartera.agent (name, login, region)
+  SELECT 'Agent ' || a, 'agent' || a, 'R' || (a %% 5) FROM generate_series(1, %(A)s) a;
+INSERT INTO cartera.customer (customer_id, full_name, email, country, region, birthday, owner_agent_id, marketing_consent, created_at)
+  SELECT customer_id, 'Customer ' || customer_id, 'c' || customer_id || '@example.com',
+         (ARRAY['ES','MX','AR','US'])[1 + customer_id %% 4], 'R' || customer_id %% 5,
+         CASE WHEN random() < 0.5 THEN date '1950-01-01' + (random() * 20000)::int END,
+         1 + customer_id %% %(A)s, random() < 0.7, first_at
+    FROM bench.cust ORDER BY customer_id;
+SELECT setval(pg_get_serial_sequence('cartera.customer', 'customer_id'), (SELECT max(customer_id) FROM cartera.customer));
+SET session_replication_role = replica;
+INSERT INTO cartera.purchase (customer_id, purchased_at, amount) SELECT customer_id, purchased_at, amount FROM bench.p;
+RESET session_replication_role;
+VACUUM ANALYZE cartera.customer;
+VACUUM ANALYZE cartera.purchase;
+VACUUM ANALYZE cartera.customer_state;
+""" % dict(A=agents))
+    say('  portfolio loaded in %.0f s' % (time.time() - t))
+
+
+# ---------------------------------------------------------------- cases
+
+def rfm_q(end):
+    return "SELECT customer_id, cartera.rfm(purchased_at, amount, timestamptz '%s') FROM bench.p GROUP BY customer_id" % end
+
+
+FLOOR_Q = ("SELECT customer_id, count(*), sum(amount), min(purchased_at), max(purchased_at) "
+           "FROM bench.p GROUP BY customer_id")
+
+
+def idiomatic_q(end):
+    return """WITH d AS (SELECT customer_id, purchased_at::date AS day, sum(amount) AS amount, count(*) AS n
+             FROM bench.p GROUP BY customer_id, purchased_at::date),
+     w AS (SELECT d.*, min(day) OVER (PARTITION BY customer_id) AS first_day FROM d)
+SELECT customer_id, sum(n) AS purchases, count(*) - 1 AS frequency,
+       max(day) - min(day) AS t_x_days, date '%(d)s' - min(day) AS age_days,
+       date '%(d)s' - max(day) AS recency_days, sum(amount) AS monetary_total,
+       round(sum(amount) FILTER (WHERE day > first_day) / nullif(count(*) - 1, 0), 4) AS repeat_avg
+  FROM w GROUP BY customer_id""" % dict(d=end[:10])
+
+
+SERIAL = 'SET max_parallel_workers_per_gather = 0;'
+PAR2 = 'SET max_parallel_workers_per_gather = 2;'
+
+
+def case1_2(db, end, runs, tag):
+    say('case 1/2 (%s): rfm() GROUP BY customer vs floor vs idiomatic SQL, serial' % tag)
+    # the idiomatic query computes the same numbers: check on every customer
+    bad = value(db, PRELUDE + """SELECT count(*) FROM (%s) i JOIN (%s) r(customer_id, s) USING (customer_id)
+      WHERE (i.purchases, i.frequency, i.t_x_days, i.age_days, i.recency_days, i.monetary_total, i.repeat_avg)
+            IS DISTINCT FROM ((s).purchases, (s).frequency, (s).t_x_days, (s).age_days, (s).recency_days, (s).monetary_total, (s).repeat_avg)"""
+                % (idiomatic_q(end), rfm_q(end)))
+    say('  idiomatic SQL vs rfm(): %s customers differ' % bad.splitlines()[-1])
+    r = compare(db, [('rfm', SERIAL, rfm_q(end), ''), ('floor', SERIAL, FLOOR_Q, ''),
+                     ('idiomatic', SERIAL, idiomatic_q(end), '')], runs)
+    o, f, i = med(r['rfm']), med(r['floor']), med(r['idiomatic'])
+    say('  runs (ms):', r)
+    record('1. rfm() GROUP BY customer vs floor query (%s)' % tag, fmt_s(o), fmt_s(f), '%.2fx' % (o / f), '<= 1.2x', o / f <= 1.2)
+    record('2. rfm() vs idiomatic SQL (%s)' % tag, fmt_s(o), fmt_s(i), '%.2fx faster' % (i / o), '>= 2x faster', i / o >= 2)
+    return o
+
+
+def case3(db, end, runs):
+    say('case 3: parallel, 2 workers vs 0')
+    fit_sub = ("SELECT cartera.bgnbd_fit(s, 'weeks') FROM (SELECT cartera.rfm(purchased_at, amount, timestamptz '%s') AS s "
+               "FROM bench.p GROUP BY customer_id) q" % end)
+    cases = [
+        ('bgnbd_fit over stored summaries (1 row per customer)', "SELECT cartera.bgnbd_fit(s, 'weeks') FROM bench.summ"),
+        ('gamma_gamma_fit over stored summaries', "SELECT cartera.gamma_gamma_fit(s) FROM bench.summ"),
+        ('breakpoints of amount, all purchases', "SELECT cartera.breakpoints(amount::float8, 5) FROM bench.p"),
+        ('rfm() over all purchases, no GROUP BY', "SELECT cartera.rfm(purchased_at, amount, timestamptz '%s') FROM bench.p" % end),
+        ('bgnbd_fit over rfm() GROUP BY subquery', fit_sub),
+    ]
+    plans = []
+    for label, q in cases:
+        plan = psql(db, PRELUDE + PAR2 + '\nEXPLAIN (COSTS OFF) ' + q + ';\n')
+        plans.append('-- %s, 2 workers\n%s' % (label, plan.strip()))
+        r = compare(db, [('par', PAR2, q, ''), ('serial', SERIAL, q, '')], runs)
+        p, s = med(r['par']), med(r['serial'])
+        shape = 'Partial+Finalize' if ('Partial Aggregate' in plan or 'Partial HashAggregate' in plan or 'Partial GroupAggregate' in plan) and 'Finalize' in plan else 'NOT parallel'
+        say('  %s runs (ms): %s' % (label, r))
+        record('3. %s [%s]' % (label, shape), fmt_s(p), fmt_s(s), '%.2fx faster' % (s / p), '>= 1.6x faster', s / p >= 1.6)
+    # per-customer GROUP BY with 2 workers
+    plan = psql(db, PRELUDE + PAR2 + '\nEXPLAIN (COSTS OFF) ' + rfm_q(end) + ';\nEXPLAIN (COSTS OFF) ' + FLOOR_Q + ';\n')
+    plans.append('-- rfm() GROUP BY customer_id and the floor query, 2 workers\n' + plan.strip())
+    r = compare(db, [('rfm_par', PAR2, rfm_q(end), ''), ('rfm_serial', SERIAL, rfm_q(end), ''),
+                     ('floor_par', PAR2, FLOOR_Q, '')], runs)
+    rp, rs, fp = med(r['rfm_par']), med(r['rfm_serial']), med(r['floor_par'])
+    say('  GROUP BY runs (ms):', r)
+    record('3. rfm() GROUP BY customer, 2 workers vs serial', fmt_s(rp), fmt_s(rs), '%.2fx faster' % (rs / rp), '>= 1.0x (never slower)', rs / rp >= 1.0)
+    record('3. rfm() GROUP BY customer vs floor, both 2 workers', fmt_s(rp), fmt_s(fp), '%.2fx' % (rp / fp), '<= 1.2x', rp / fp <= 1.2)
+    return plans
+
+
+def case7(db, end, runs):
+    say('case 7: bgnbd_fit / gamma_gamma_fit on all customers (serial)')
+    cells = value(db, """SELECT format('%s customers; BG/NBD: %s distinct (x, t_x, T) cells; Gamma-Gamma: %s distinct (x, repeat_avg) cells',
+        count(*), count(DISTINCT ((s).frequency, (s).t_x_days, (s).age_days)),
+        count(DISTINCT ((s).frequency, (s).repeat_avg)) FILTER (WHERE (s).frequency > 0)) FROM bench.summ""")
+    fits = value(db, "SELECT cartera.bgnbd_fit(s, 'weeks')::text || ' / ' || cartera.gamma_gamma_fit(s)::text FROM bench.summ")
+    r = compare(db, [('bgnbd', SERIAL, "SELECT cartera.bgnbd_fit(s, 'weeks') FROM bench.summ", ''),
+                     ('gg', SERIAL, "SELECT cartera.gamma_gamma_fit(s) FROM bench.summ", ''),
+                     ('scan', SERIAL, "SELECT count(s) FROM bench.summ", '')], runs)
+    say('  runs (ms):', r)
+    say('  ' + cells)
+    say('  fits: ' + fits)
+    NOTES.append('Case 7: ' + cells + '. Fits: ' + fits + '.')
+    record('7. bgnbd_fit, %s' % cells.split(';')[0], fmt_s(med(r['bgnbd'])), fmt_s(med(r['scan'])) + ' (scan)', '-', 'seconds', med(r['bgnbd']) < 30000)
+    record('7. gamma_gamma_fit', fmt_s(med(r['gg'])), fmt_s(med(r['scan'])) + ' (scan)', '-', 'seconds', med(r['gg']) < 30000)
+
+
+def case8_6(db, runs, tag, customers):
+    say('case 8/6 (%s): refresh() and run_followups()' % tag)
+    # every round but the last rolls back, so each starts from the same state
+    refresh = []
+    for i in range(runs):
+        post = 'COMMIT;' if i == runs - 1 else 'ROLLBACK;'
+        refresh.append(('refresh%d' % i, 'BEGIN;', 'SELECT * FROM cartera.refresh();', post))
+    out = {}
+    for v in refresh:
+        out.update(compare(db, [v], 1, mode='timing'))
+    rt = [out[k][0] for k in sorted(out)]
+    say('  refresh runs (ms):', rt)
+    mix = value(db, "SELECT string_agg(status || ' ' || n, ', ' ORDER BY status) FROM (SELECT status, count(*) n FROM cartera.customer_state GROUP BY 1) s")
+    say('  statuses after refresh: ' + mix)
+    r = compare(db, [('followups', 'BEGIN;', 'SELECT sum(raised) FROM cartera.run_followups();', 'ROLLBACK;')], runs, mode='timing')
+    raised = value(db, "BEGIN; SELECT sum(raised) FROM cartera.run_followups(); ROLLBACK").splitlines()
+    say('  run_followups runs (ms): %s; raises %s alerts' % (r['followups'], raised[-1] if raised else '?'))
+    NOTES.append('Portfolio %s: statuses after refresh(): %s; run_followups() raises %s alerts.' % (tag, mix, raised[-1] if raised else '?'))
+    return med(rt), med(r['followups'])
+
+
+def case5(db, runs, tmp):
+    say('case 5: COPY of the purchases into cartera.purchase (triggers) vs a plain table of the same shape')
+    csv = os.path.join(tmp, 'purchases.csv')
+    psql(db, PRELUDE + "\\copy (SELECT customer_id, purchased_at, amount FROM bench.p) TO '%s' CSV\n" % csv)
+    n = value(db, 'SELECT count(*) FROM bench.p')
+    psql(db, PRELUDE + """
+DROP TABLE IF EXISTS bench.purchase_plain;
+CREATE TABLE bench.purchase_plain (LIKE cartera.purchase INCLUDING ALL);
+ALTER TABLE bench.purchase_plain ADD FOREIGN KEY (customer_id) REFERENCES cartera.customer;
+""")
+    cols = '(customer_id, purchased_at, amount)'
+    r = compare(db, [
+        ('trig', 'TRUNCATE cartera.purchase; CHECKPOINT;', "COPY cartera.purchase %s FROM '%s' CSV;" % (cols, csv), ''),
+        ('plain', 'TRUNCATE bench.purchase_plain; CHECKPOINT;', "COPY bench.purchase_plain %s FROM '%s' CSV;" % (cols, csv), ''),
+    ], runs, mode='timing')
+    say('  runs (ms):', r)
+    chk = value(db, PRELUDE + """WITH f AS (
+        SELECT p.customer_id, cartera.rfm(p.purchased_at, p.amount, (s.summary).as_of) AS summary
+          FROM cartera.purchase p JOIN cartera.customer_state s USING (customer_id)
+         GROUP BY p.customer_id, (s.summary).as_of)
+      SELECT format('%s customers checked, %s differ from rfm() from scratch', count(*),
+                    count(*) FILTER (WHERE f.summary IS DISTINCT FROM s.summary))
+        FROM f JOIN cartera.customer_state s USING (customer_id)""")
+    say('  ' + chk)
+    NOTES.append('Case 5 check after the COPY: ' + chk + '.')
+    t, p = med(r['trig']), med(r['plain'])
+    record('5. COPY %s purchases, triggers vs plain table (%s)' % (n, chk.split(',')[1].strip()), fmt_s(t), fmt_s(p), '%.2fx' % (t / p), '<= 2x', t / p <= 2)
+
+
+def case4(db, runs, seconds, clients, tmp):
+    say('case 4: pgbench single-row INSERT, %d clients, %d s per run' % (clients, seconds))
+    ncust = value(db, 'SELECT max(customer_id) FROM cartera.customer')
+    tps = {'trig': [], 'plain': []}
+    for i in range(runs):
+        order = ['trig', 'plain'] if i % 2 == 0 else ['plain', 'trig']
+        for k in order:
+            table = 'cartera.purchase' if k == 'trig' else 'bench.purchase_plain'
+            f = os.path.join(tmp, 'insert_%s.sql' % k)
+            with open(f, 'w') as fh:
+                fh.write('\\set c random(1, %s)\n' % ncust)
+                fh.write("INSERT INTO %s (customer_id, purchased_at, amount) VALUES "
+                         "(:c, now() - random() * interval '30 days', round((random() * 100)::numeric, 2));\n" % table)
+            p = subprocess.run(['pgbench', '-n', '-M', 'prepared', '-f', f, '-c', str(clients), '-j', str(min(clients, 2)),
+                                '-T', str(seconds), os.environ.get('PGDATABASE_BENCH', db)], capture_output=True, text=True)
+            m = re.search(r'tps = ([0-9.]+) \(without initial', p.stdout)
+            if not m:
+                sys.stderr.write(p.stdout + p.stderr)
+                raise SystemExit('pgbench failed')
+            tps[k].append(float(m.group(1)))
+    say('  tps:', tps)
+    t, p = med(tps['trig']), med(tps['plain'])
+    record('4. single-row INSERT tps (pgbench, %d clients), triggers vs plain' % clients, '%.0f tps' % t, '%.0f tps' % p,
+           '%.0f %%' % (100 * t / p), '>= 60 %', t / p >= 0.6)
+
+
+def case9(db, end, tmp, rfm_ms):
+    py = '/usr/bin/python3'
+    probe = subprocess.run([py, '-c', 'import pandas'], capture_output=True)
+    if probe.returncode != 0:
+        say('case 9: skipped (python3-pandas not installed: apt-get install -y python3-pandas)')
+        return
+    say('case 9: pandas from a CSV export')
+    csv = os.path.join(tmp, 'export.csv')
+    t0 = time.time()
+    psql(db, PRELUDE + "\\copy (SELECT customer_id, purchased_at, amount FROM bench.p) TO '%s' CSV\n" % csv)
+    export = time.time() - t0
+    script = r'''
+import sys, time, pandas as pd
+t0 = time.time()
+df = pd.read_csv(sys.argv[1], names=['customer_id', 'purchased_at', 'amount'], parse_dates=['purchased_at'])
+t1 = time.time()
+end = pd.Timestamp(sys.argv[2]).normalize()
+df['day'] = df['purchased_at'].dt.tz_convert('UTC').dt.tz_localize(None).dt.normalize()
+d = df.groupby(['customer_id', 'day'], sort=False).agg(amount=('amount', 'sum'), n=('amount', 'size')).reset_index()
+d['first_day'] = d.groupby('customer_id')['day'].transform('min')
+d['rep'] = d['amount'].where(d['day'] > d['first_day'], 0.0)
+g = d.groupby('customer_id').agg(purchases=('n', 'sum'), days=('day', 'size'), first=('day', 'min'), last=('day', 'max'),
+                                 total=('amount', 'sum'), rep=('rep', 'sum'))
+g['frequency'] = g['days'] - 1
+g['t_x_days'] = (g['last'] - g['first']).dt.days
+g['age_days'] = (end.tz_localize(None) - g['first']).dt.days
+g['repeat_avg'] = g['rep'] / g['frequency'].where(g['frequency'] > 0)
+t2 = time.time()
+print('%.3f %.3f %d' % (t1 - t0, t2 - t1, len(g)))
+'''
+    sp = os.path.join(tmp, 'rfm_pandas.py')
+    with open(sp, 'w') as fh:
+        fh.write(script)
+    p = subprocess.run([py, sp, csv, end], capture_output=True, text=True)
+    if p.returncode != 0:
+        say('  pandas failed: ' + p.stderr[-500:])
+        return
+    rd, comp, n = p.stdout.split()
+    total = export + float(rd) + float(comp)
+    say('  export %.1f s, read_csv %s s, compute %s s, %s customers' % (export, rd, comp, n))
+    NOTES.append('Case 9 (pandas %s): COPY TO CSV %.1f s, read_csv %s s, group-bys %s s for %s customers (floating-point sums, not exact).'
+                 % (subprocess.run([py, '-c', 'import pandas; print(pandas.__version__)'], capture_output=True, text=True).stdout.strip(),
+                    export, rd, comp, n))
+    record('9. same summary in pandas: export + read + compute (info)', fmt_s(rfm_ms), '%.1f s (compute alone %s s)' % (total, comp),
+           '%.1fx' % (total * 1000 / rfm_ms), 'informational', None)
+
+
+# ---------------------------------------------------------------- main
+
+def machine():
+    cpu = '?'
+    with open('/proc/cpuinfo') as fh:
+        for line in fh:
+            if line.startswith('model name'):
+                cpu = line.split(':', 1)[1].strip()
+                break
+    with open('/proc/meminfo') as fh:
+        mem = int(fh.readline().split()[1]) // 1024 // 1024
+    return 'nproc %s, %s GiB RAM, CPU "%s", %s' % (os.cpu_count(), mem, cpu, platform.platform())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--purchases', type=int, default=10_000_000, help='purchases of the big data set (cases 1-3, 6-9)')
+    ap.add_argument('--customers', type=int, default=1_000_000)
+    ap.add_argument('--small-purchases', type=int, default=1_000_000, help='second data point; also cases 4 and 5')
+    ap.add_argument('--small-customers', type=int, default=100_000)
+    ap.add_argument('--runs', type=int, default=3, help='rounds per comparison (median reported)')
+    ap.add_argument('--clients', type=int, default=4, help='pgbench clients')
+    ap.add_argument('--pgbench-seconds', type=int, default=5)
+    ap.add_argument('--seed', type=float, default=0.42)
+    ap.add_argument('--quick', action='store_true', help='tiny sizes (smoke check, under a minute)')
+    ap.add_argument('--skip', default='', help='comma-separated case numbers to skip')
+    ap.add_argument('--out', help='also write the results as markdown to this file')
+    a = ap.parse_args()
+    if a.quick:
+        a.purchases, a.customers, a.small_purchases, a.small_customers = 100_000, 20_000, 20_000, 4_000
+        a.pgbench_seconds, a.runs = 2, 3
+    skip = set(x for x in a.skip.split(',') if x)
+    end = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d 00:00:00+00')
+    maint = os.environ.get('PGDATABASE', 'postgres')
+    t_start = time.time()
+    say('machine: ' + machine())
+    pgv = value(maint, 'SELECT version()')
+    say('server: ' + pgv)
+    settings = value(maint, "SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name) FROM pg_settings "
+                     "WHERE name IN ('shared_buffers','work_mem','max_parallel_workers_per_gather','jit','synchronous_commit','max_worker_processes','hash_mem_multiplier')")
+    say('settings: ' + settings)
+    for db in (BIG, SMALL):
+        psql(maint, 'DROP DATABASE IF EXISTS %s;\nCREATE DATABASE %s;\n' % (db, db))
+        psql(db, 'CREATE EXTENSION cartera;\n')
+    extv = value(BIG, "SELECT extversion FROM pg_extension WHERE extname = 'cartera'")
+    say('cartera %s; data ends %s; big %d purchases / %d customers, small %d / %d; %d runs'
+        % (extv, end, a.purchases, a.customers, a.small_purchases, a.small_customers, a.runs))
+    tmp = tempfile.mkdtemp(prefix='cartera_bench_')
+    os.chmod(tmp, 0o755)
+    stats = {}
+    plans = []
+    try:
+        say('big data set:')
+        stats['big'] = generate(BIG, a.purchases, a.customers, a.seed, end)
+        say('small data set:')
+        stats['small'] = generate(SMALL, a.small_purchases, a.small_customers, a.seed, end)
+        psql(BIG, PRELUDE + "CREATE TABLE bench.summ AS SELECT customer_id, cartera.rfm(purchased_at, amount, timestamptz '%s') AS s "
+                  "FROM bench.p GROUP BY customer_id;\nVACUUM ANALYZE bench.summ;\n" % end)
+        rfm_big = None
+        if '1' not in skip:
+            rfm_big = case1_2(BIG, end, a.runs, '%dk purchases / %dk customers' % (a.purchases // 1000, a.customers // 1000))
+            case1_2(SMALL, end, a.runs, '%dk / %dk' % (a.small_purchases // 1000, a.small_customers // 1000))
+        if '3' not in skip:
+            plans = case3(BIG, end, a.runs)
+        if '7' not in skip:
+            case7(BIG, end, a.runs)
+        if '9' not in skip and rfm_big:
+            case9(BIG, end, tmp, rfm_big)
+        if '8' not in skip:
+            # the small portfolio first (cases 8, 6, 5, 4), then the big one
+            say('portfolio (small):')
+            load_portfolio(SMALL)
+            rs, fs = case8_6(SMALL, a.runs, '%dk customers' % (a.small_customers // 1000), a.small_customers)
+            if '5' not in skip:
+                case5(SMALL, a.runs, tmp)
+            if '4' not in skip:
+                case4(SMALL, a.runs, a.pgbench_seconds, a.clients, tmp)
+            say('portfolio (big):')
+            load_portfolio(BIG)
+            rb, fb = case8_6(BIG, a.runs, '%dk customers' % (a.customers // 1000), a.customers)
+            k = a.customers / a.small_customers
+            record('8. refresh() on %dk customers / %dk purchases (vs %dk / %dk)' % (a.customers // 1000, a.purchases // 1000,
+                   a.small_customers // 1000, a.small_purchases // 1000), fmt_s(rb), fmt_s(rs), '%.1fx' % (rb / rs),
+                   'informational (~%.0fx linear)' % k, None)
+            record('6. run_followups() %dk vs %dk customers' % (a.customers // 1000, a.small_customers // 1000), fmt_s(fb), fmt_s(fs),
+                   '%.1fx' % (fb / fs), '~%.0fx (linear)' % k, fb / fs <= 1.5 * k)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    total = time.time() - t_start
+    lines = ['| case | ours | reference | ratio | target | result |', '|---|---|---|---|---|---|']
+    lines += ['| %s |' % ' | '.join(r) for r in RESULTS]
+    say('\n' + '\n'.join(lines))
+    say('\ntotal %.0f s' % total)
+    if a.out:
+        with open(a.out, 'w') as fh:
+            fh.write('# cartera benchmark run %s\n\n' % datetime.datetime.now().isoformat(timespec='seconds'))
+            fh.write('- machine: %s\n- server: %s\n- settings: %s\n- cartera %s\n- big data: %s\n- small data: %s\n- total %.0f s\n\n'
+                     % (machine(), pgv, settings, extv, stats.get('big'), stats.get('small'), total))
+            fh.write('\n'.join(lines) + '\n\n')
+            for n in NOTES:
+                fh.write('- %s\n' % n)
+            fh.write('\n## Plans (2 workers)\n\n```\n%s\n```\n\n## Log\n\n```\n%s\n```\n' % ('\n\n'.join(plans), '\n'.join(LOG)))
+
+
+if __name__ == '__main__':
+    main()
