@@ -329,6 +329,9 @@ DECLARE
   contact_window interval := coalesce(current_setting('cartera.contact_window', true), '30 days')::interval;
   lang text := coalesce(current_setting('cartera.language', true), 'es');
 BEGIN
+  IF coalesce(array_length(kinds, 1), 0) = 0 THEN
+    RETURN;                     -- nothing proposed: skip the policy queries
+  END IF;
   RETURN QUERY
   WITH candidate AS (
     SELECT c.customer_id, c.kind, c.due_on, c.detail, c.agent_id
@@ -392,6 +395,9 @@ CREATE FUNCTION cartera.raise_transition_alerts(changes cartera.state_transition
 AS $fn$
 #variable_conflict use_column
 BEGIN
+  IF coalesce(array_length(changes, 1), 0) = 0 THEN
+    RETURN;
+  END IF;
   RETURN QUERY
   SELECT r.kind, r.raised FROM (
     SELECT array_agg(t.customer_id) AS ids, array_agg('champion_at_risk'::text) AS kinds,
@@ -418,6 +424,12 @@ CREATE FUNCTION cartera.raise_purchase_alerts(changes cartera.state_transition[]
 AS $fn$
 #variable_conflict use_column
 BEGIN
+  -- the common single purchase of a customer whose status does not change,
+  -- with no cross-sell rule to look at, needs no alert query at all
+  IF coalesce(array_length(changes, 1), 0) = 0
+     AND (purchase_ids IS NULL OR NOT EXISTS (SELECT 1 FROM cartera.cross_sell_rule r WHERE r.active)) THEN
+    RETURN;
+  END IF;
   RETURN QUERY
   WITH candidate AS (
     -- a first purchase that is recent (status new), or coming back after dormancy;
