@@ -10,6 +10,9 @@
  * "spill" instead, so the result is always exact and never silently rounded.
  */
 #include "postgres.h"
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
 
 #include "cartera.h"
 #include "common/int.h"

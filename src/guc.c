@@ -96,8 +96,13 @@ check_positive_interval(char **newval, void **extra, GucSource source)
 		GUC_check_errdetail("The interval must be positive, not \"%s\".", *newval);
 		return false;
 	}
-	/* GUC "extra" data is released with free(), so it must come from malloc */
+	/* GUC "extra" data is released by the GUC machinery: free() before
+	 * PostgreSQL 16, guc_free() since, so allocate it the matching way */
+#if PG_VERSION_NUM >= 160000
+	copy = guc_malloc(LOG, sizeof(Interval));	/* PG 16+ frees it with guc_free() */
+#else
 	copy = malloc(sizeof(Interval));
+#endif
 	if (copy == NULL)
 		return false;
 	*copy = iv;

@@ -32,7 +32,7 @@
 
 /* sin(pi x) with exact argument reduction (so it is 0 at the integers) */
 static double
-sinpi(double x)
+btyd_sinpi(double x)
 {
 	double		s = 1.0;
 	double		r;
@@ -55,7 +55,7 @@ sinpi(double x)
 
 /* cos(pi x) with exact argument reduction */
 static double
-cospi(double x)
+btyd_cospi(double x)
 {
 	double		r = fmod(fabs(x), 2.0);
 
@@ -108,7 +108,7 @@ btyd_lgamma(double x)
 	if (x < 0.5)
 	{
 		/* reflection Gamma(x) Gamma(1-x) = pi / sin(pi x) [AS 6.1.17] */
-		return log(BTYD_PI / fabs(sinpi(x))) - btyd_lgamma(1.0 - x);
+		return log(BTYD_PI / fabs(btyd_sinpi(x))) - btyd_lgamma(1.0 - x);
 	}
 	if (x >= 10.0)
 		return lgamma_stirling(x);
@@ -136,7 +136,7 @@ btyd_digamma(double x)
 	if (x < 0.5)
 	{
 		/* reflection psi(1-x) - psi(x) = pi cot(pi x) [AS 6.3.7] */
-		return btyd_digamma(1.0 - x) - BTYD_PI * cospi(x) / sinpi(x);
+		return btyd_digamma(1.0 - x) - BTYD_PI * btyd_cospi(x) / btyd_sinpi(x);
 	}
 	while (x < 10.0)
 	{
@@ -279,8 +279,8 @@ lgamma_dq(double x, double e)
 		 * Reflection: sin(pi(x+e)) / sin(pi x) = cos(pi e) + cot(pi x) sin(pi e),
 		 * and cos(pi e) - 1 = -2 sin^2(pi e / 2); then 1 - x, 1 - x - e >= 1/2.
 		 */
-		double		se = sinpi(0.5 * e);
-		double		u = -2.0 * se * se + cospi(x) / sinpi(x) * sinpi(e);
+		double		se = btyd_sinpi(0.5 * e);
+		double		u = -2.0 * se * se + btyd_cospi(x) / btyd_sinpi(x) * btyd_sinpi(e);
 
 		return -log1p_abs(u) / e + lgamma_dq(1.0 - x, -e);
 	}

@@ -9,6 +9,9 @@
  * none), as_of (given, or the transaction timestamp) and an optional lifespan.
  */
 #include "postgres.h"
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
 
 #include "cartera.h"
 #include "access/xact.h"
@@ -314,7 +317,7 @@ checked_amount(AmountKind kind, Datum amount)
 
 		if (exact_sum_numeric_is_special(n))
 			reject_amount(DatumGetCString(DirectFunctionCall1(numeric_out,
-															  NumericGetDatum(PG_DETOAST_DATUM(amount)))));
+															  NumericGetDatum(DatumGetNumeric(amount)))));
 		return PointerGetDatum(n);
 	}
 	return amount;
