@@ -155,7 +155,7 @@ SELECT lifecycle(date '4713-01-01 BC', date '294276-12-31') AS lost_at_end,
 -- lifecycle near the lower end: as_of minus lost_after leaves the range
 SELECT lifecycle(date '4713-01-01 BC', date '4713-01-01 BC');
 SELECT lifecycle(date '4713-01-01 BC', date '4712-12-31 BC') AS a_year_later;
--- the same day in another time zone can leave the timestamptz range
+-- the same days in the time zones at both ends of the UTC offsets
 SET TimeZone = 'Pacific/Kiritimati';
 SELECT rfm(date '294276-12-31', 1::numeric, date '294276-12-31');
 SET TimeZone = 'America/Adak';
