@@ -509,7 +509,15 @@ SELECT g.label, pg_temp.try(format('expected_avg_spend(%L::gamma_gamma_params, 0
        pg_temp.try(format('expected_avg_spend(%L::gamma_gamma_params, 1e6, 1e308)', g.g)) AS x1e6_m1e308,
        pg_temp.try(format('expected_avg_spend(%L::gamma_gamma_params, 2147483647, 1e-300)', g.g)) AS xmax_tiny
   FROM adv_gg g ORDER BY g.label;
--- NOT RUN: clv_predicted(..., months => 2147483647) (see docs/limits.md)
+-- clv_predicted sums over months: at most 1200 (a century)
+\set VERBOSITY terse
+SELECT clv_predicted(bgnbd_params(0.243, 4.414, 0.793, 2.426, 'weeks'), gamma_gamma_params(6.25, 3.74, 15.44),
+                     1, 1, 2, 10, 2147483647, 0);
+SELECT clv_predicted(bgnbd_params(0.243, 4.414, 0.793, 2.426, 'weeks'), gamma_gamma_params(6.25, 3.74, 15.44),
+                     1, 1, 2, 10, 1201, 0);
+\set VERBOSITY default
+SELECT round(clv_predicted(bgnbd_params(0.243, 4.414, 0.793, 2.426, 'weeks'), gamma_gamma_params(6.25, 3.74, 15.44),
+                           1, 1, 2, 10, 1200, 0.01)::numeric, 4) AS century;
 DROP TABLE adv_model, adv_history, adv_gg;
 
 ------------------------------------------------------------------------------

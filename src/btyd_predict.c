@@ -32,6 +32,8 @@ PG_FUNCTION_INFO_V1(cartera_clv_predicted_summary);
 
 #define BGNBD_ATT_UNIT 9
 
+#define CLV_MAX_MONTHS 1200
+
 typedef struct Model
 {
 	BgnbdParams p;
@@ -344,10 +346,12 @@ static double
 clv(const Model *model, const GammaGammaParams *g, int unit_days,
 	double x, double t_x, double T, double m, int32 months, double rate)
 {
-	if (months < 0)
+	/* the discounted sum is a loop over months: keep it short and bounded */
+	if (months < 0 || months > CLV_MAX_MONTHS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("months must not be negative, not %d", months)));
+				 errmsg("months must be between 0 and %d, not %d", CLV_MAX_MONTHS, months),
+				 errhint("CLV is a sum over future months; %d months is a century.", CLV_MAX_MONTHS)));
 	if (!(rate > -1) || isinf(rate))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
