@@ -33,6 +33,10 @@ PG_FUNCTION_INFO_V1(cartera_clv_predicted_summary);
 #define BGNBD_ATT_UNIT 9
 
 #define CLV_MAX_MONTHS 1200
+/* the range the predictions are supported on (days or weeks, any currency) */
+#define BTYD_MIN_PARAM 1e-8
+#define BTYD_MAX_PARAM 1e8
+#define BTYD_MAX_HISTORY 1e7
 
 typedef struct Model
 {
@@ -61,6 +65,13 @@ param_field(HeapTupleHeader t, int attno, const char *name, const char *model)
 				 errmsg("%s parameter %s is null", model, name),
 				 errhint("A fit over no rows returns NULL parameters.")));
 	require_positive(DatumGetFloat8(d), name, model);
+	/* far outside any fitted model the special functions lose accuracy and
+	 * their series can run for a very long time: refuse instead */
+	if (DatumGetFloat8(d) < BTYD_MIN_PARAM || DatumGetFloat8(d) > BTYD_MAX_PARAM)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s parameter %s = %g is outside the supported range [%g, %g]",
+						model, name, DatumGetFloat8(d), BTYD_MIN_PARAM, BTYD_MAX_PARAM)));
 	return DatumGetFloat8(d);
 }
 
@@ -118,6 +129,10 @@ check_history(double x, double t_x, double T)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("t_x must be between 0 and T, not t_x = %g with T = %g", t_x, T)));
+	if (x > BTYD_MAX_HISTORY || T > BTYD_MAX_HISTORY)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("frequency and T must be at most %g, not %g and %g", BTYD_MAX_HISTORY, x, T)));
 }
 
 static void
@@ -127,6 +142,10 @@ check_horizon(double t)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("time horizon t must be a finite number >= 0, not %g", t)));
+	if (t > BTYD_MAX_HISTORY)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("time horizon t must be at most %g, not %g", BTYD_MAX_HISTORY, t)));
 }
 
 /* x, t_x, T of a stored rfm_summary in the given unit; false for a lead */
