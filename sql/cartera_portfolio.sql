@@ -454,12 +454,15 @@ BEGIN
   EXECUTE format($q$
     INSERT INTO cartera.portfolio_model AS m
            (as_of, recency_breaks, frequency_breaks, monetary_breaks, bgnbd, gamma_gamma, refreshed_at)
-    SELECT $1,
-           cartera.breakpoints((s).recency_days, 5), cartera.breakpoints((s).frequency, 5),
-           cartera.breakpoints((s).monetary_total::float8, 5),
-           cartera.bgnbd_fit(s, $2), cartera.gamma_gamma_fit(s), clock_timestamp()
-      FROM (SELECT cartera.rfm(r.purchased_at, r.amount, $1) AS s FROM (%s) r GROUP BY r.customer_id) q
-     WHERE (s).purchases > 0
+    -- a fit that found no interior maximum (WARNING already given) is not
+    -- used for predictions: its parameters sit at the edge of the space
+    SELECT $1, rb, fb, mb, CASE WHEN (b).converged THEN b END, CASE WHEN (g).converged THEN g END,
+           clock_timestamp()
+      FROM (SELECT cartera.breakpoints((s).recency_days, 5) AS rb, cartera.breakpoints((s).frequency, 5) AS fb,
+                   cartera.breakpoints((s).monetary_total::float8, 5) AS mb,
+                   cartera.bgnbd_fit(s, $2) AS b, cartera.gamma_gamma_fit(s) AS g
+              FROM (SELECT cartera.rfm(r.purchased_at, r.amount, $1) AS s FROM (%s) r GROUP BY r.customer_id) q
+             WHERE (s).purchases > 0) fits
     ON CONFLICT (singleton) DO UPDATE
        SET as_of = excluded.as_of, recency_breaks = excluded.recency_breaks,
            frequency_breaks = excluded.frequency_breaks, monetary_breaks = excluded.monetary_breaks,

@@ -54,7 +54,7 @@ require_positive(double v, const char *name, const char *model)
 }
 
 static double
-param_field(HeapTupleHeader t, int attno, const char *name, const char *model)
+param_field(HeapTupleHeader t, int attno, const char *name, const char *model, bool bounded)
 {
 	bool		isnull;
 	Datum		d = GetAttributeByNum(t, attno, &isnull);
@@ -65,9 +65,13 @@ param_field(HeapTupleHeader t, int attno, const char *name, const char *model)
 				 errmsg("%s parameter %s is null", model, name),
 				 errhint("A fit over no rows returns NULL parameters.")));
 	require_positive(DatumGetFloat8(d), name, model);
-	/* far outside any fitted model the special functions lose accuracy and
-	 * their series can run for a very long time: refuse instead */
-	if (DatumGetFloat8(d) < BTYD_MIN_PARAM || DatumGetFloat8(d) > BTYD_MAX_PARAM)
+	/*
+	 * BG/NBD: far outside any fitted model the special functions lose
+	 * accuracy and their series can run for a very long time, so refuse.
+	 * Gamma-Gamma is closed-form, and a fit at the edge of its space
+	 * legitimately gives huge q and gamma: no bound there.
+	 */
+	if (bounded && (DatumGetFloat8(d) < BTYD_MIN_PARAM || DatumGetFloat8(d) > BTYD_MAX_PARAM))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("%s parameter %s = %g is outside the supported range [%g, %g]",
@@ -82,10 +86,10 @@ read_bgnbd(HeapTupleHeader t)
 	bool		isnull;
 	Datum		unit;
 
-	m.p.r = param_field(t, 1, "r", "BG/NBD");
-	m.p.alpha = param_field(t, 2, "alpha", "BG/NBD");
-	m.p.a = param_field(t, 3, "a", "BG/NBD");
-	m.p.b = param_field(t, 4, "b", "BG/NBD");
+	m.p.r = param_field(t, 1, "r", "BG/NBD", true);
+	m.p.alpha = param_field(t, 2, "alpha", "BG/NBD", true);
+	m.p.a = param_field(t, 3, "a", "BG/NBD", true);
+	m.p.b = param_field(t, 4, "b", "BG/NBD", true);
 	unit = GetAttributeByNum(t, BGNBD_ATT_UNIT, &isnull);
 	m.unit_days = isnull ? 0 : cartera_time_unit_days(TextDatumGetCString(unit));
 	return m;
@@ -96,9 +100,9 @@ read_gamma_gamma(HeapTupleHeader t)
 {
 	GammaGammaParams g;
 
-	g.p = param_field(t, 1, "p", "Gamma-Gamma");
-	g.q = param_field(t, 2, "q", "Gamma-Gamma");
-	g.gamma = param_field(t, 3, "gamma", "Gamma-Gamma");
+	g.p = param_field(t, 1, "p", "Gamma-Gamma", false);
+	g.q = param_field(t, 2, "q", "Gamma-Gamma", false);
+	g.gamma = param_field(t, 3, "gamma", "Gamma-Gamma", false);
 	return g;
 }
 
