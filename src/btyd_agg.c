@@ -196,30 +196,6 @@ fit_state(FunctionCallInfo fcinfo, const FitSignature *sig, int ndims)
 	return s;
 }
 
-/* frequency / t_x / T (in the unit) / repeat spend of a stored rfm_summary */
-static bool
-summary_values(HeapTupleHeader t, int unit_days, double *x, double *t_x, double *T, double *m)
-{
-	bool		isnull;
-	Datum		d;
-
-	d = GetAttributeByName(t, "frequency", &isnull);
-	if (isnull)
-		return false;			/* a lead: not in the model */
-	*x = DatumGetInt32(d);
-	if (t_x != NULL)
-	{
-		*t_x = DatumGetInt32(GetAttributeByName(t, "t_x_days", &isnull)) / (double) unit_days;
-		*T = DatumGetInt32(GetAttributeByName(t, "age_days", &isnull)) / (double) unit_days;
-	}
-	if (m != NULL)
-	{
-		d = GetAttributeByName(t, "repeat_avg", &isnull);
-		*m = isnull ? 0 : DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
-	}
-	return true;
-}
-
 Datum
 cartera_bgnbd_fit_transfn(PG_FUNCTION_ARGS)
 {
@@ -230,7 +206,7 @@ cartera_bgnbd_fit_transfn(PG_FUNCTION_ARGS)
 	if (sig->from_summary)
 	{
 		if (PG_ARGISNULL(1) ||
-			!summary_values(PG_GETARG_HEAPTUPLEHEADER(1), s->unit_days, &v[0], &v[1], &v[2], NULL))
+			!cartera_summary_history(PG_GETARG_HEAPTUPLEHEADER(1), s->unit_days, &v[0], &v[1], &v[2]))
 			PG_RETURN_POINTER(s);
 	}
 	else
@@ -267,8 +243,9 @@ cartera_gamma_gamma_fit_transfn(PG_FUNCTION_ARGS)
 	if (sig->from_summary)
 	{
 		if (PG_ARGISNULL(1) ||
-			!summary_values(PG_GETARG_HEAPTUPLEHEADER(1), 1, &v[0], NULL, NULL, &v[1]))
+			!cartera_summary_history(PG_GETARG_HEAPTUPLEHEADER(1), 1, &v[0], NULL, NULL))
 			PG_RETURN_POINTER(s);
+		v[1] = cartera_summary_repeat_spend(PG_GETARG_HEAPTUPLEHEADER(1));
 	}
 	else
 	{

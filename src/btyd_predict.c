@@ -152,30 +152,6 @@ check_horizon(double t)
 				 errmsg("time horizon t must be at most %g, not %g", BTYD_MAX_HISTORY, t)));
 }
 
-/* x, t_x, T of a stored rfm_summary in the given unit; false for a lead */
-static bool
-summary_history(HeapTupleHeader s, int unit_days, double *x, double *t_x, double *T)
-{
-	bool		isnull;
-	Datum		d = GetAttributeByName(s, "frequency", &isnull);
-
-	if (isnull)
-		return false;
-	*x = DatumGetInt32(d);
-	*t_x = DatumGetInt32(GetAttributeByName(s, "t_x_days", &isnull)) / (double) unit_days;
-	*T = DatumGetInt32(GetAttributeByName(s, "age_days", &isnull)) / (double) unit_days;
-	return true;
-}
-
-static double
-summary_repeat_spend(HeapTupleHeader s)
-{
-	bool		isnull;
-	Datum		d = GetAttributeByName(s, "repeat_avg", &isnull);
-
-	return isnull ? 0 : DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
-}
-
 /* NaN from the numerics means an argument outside the model's domain */
 static double
 finite_result(double v, const char *what)
@@ -262,7 +238,7 @@ cartera_expected_purchases_summary(PG_FUNCTION_ARGS)
 				T;
 
 	check_horizon(t);
-	if (!summary_history(PG_GETARG_HEAPTUPLEHEADER(2), unit, &x, &t_x, &T))
+	if (!cartera_summary_history(PG_GETARG_HEAPTUPLEHEADER(2), unit, &x, &t_x, &T))
 		PG_RETURN_NULL();
 	PG_RETURN_FLOAT8(finite_result(bgnbd_expected_purchases(&m.p, t, x, t_x, T),
 								   "expected_purchases"));
@@ -301,7 +277,7 @@ cartera_p_alive_summary(PG_FUNCTION_ARGS)
 				t_x,
 				T;
 
-	if (!summary_history(PG_GETARG_HEAPTUPLEHEADER(1), unit, &x, &t_x, &T))
+	if (!cartera_summary_history(PG_GETARG_HEAPTUPLEHEADER(1), unit, &x, &t_x, &T))
 		PG_RETURN_NULL();
 	PG_RETURN_FLOAT8(finite_result(bgnbd_p_alive(&m.p, x, t_x, T), "p_alive"));
 }
@@ -353,15 +329,12 @@ cartera_expected_avg_spend_summary(PG_FUNCTION_ARGS)
 {
 	GammaGammaParams g = read_gamma_gamma(PG_GETARG_HEAPTUPLEHEADER(0));
 	HeapTupleHeader s = PG_GETARG_HEAPTUPLEHEADER(1);
-	bool		isnull;
-	Datum		d = GetAttributeByName(s, "frequency", &isnull);
 	double		x;
 	double		m;
 
-	if (isnull)
+	if (!cartera_summary_history(s, 1, &x, NULL, NULL))
 		PG_RETURN_NULL();
-	x = DatumGetInt32(d);
-	m = Max(summary_repeat_spend(s), 0);
+	m = Max(cartera_summary_repeat_spend(s), 0);
 	PG_RETURN_FLOAT8(finite_result(gg_expected_avg_spend(&g, x, m), "expected_avg_spend"));
 }
 
@@ -418,8 +391,8 @@ cartera_clv_predicted_summary(PG_FUNCTION_ARGS)
 				t_x,
 				T;
 
-	if (!summary_history(s, unit, &x, &t_x, &T))
+	if (!cartera_summary_history(s, unit, &x, &t_x, &T))
 		PG_RETURN_NULL();
-	PG_RETURN_FLOAT8(clv(&model, &g, unit, x, t_x, T, Max(summary_repeat_spend(s), 0),
+	PG_RETURN_FLOAT8(clv(&model, &g, unit, x, t_x, T, Max(cartera_summary_repeat_spend(s), 0),
 						 PG_GETARG_INT32(4), PG_GETARG_FLOAT8(5)));
 }

@@ -7,6 +7,7 @@
 
 #include "postgres.h"
 
+#include "access/htup.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "utils/date.h"
@@ -121,6 +122,8 @@ typedef struct RfmFacts
 extern RfmState *rfm_state_from_arg(FunctionCallInfo fcinfo);
 extern void rfm_facts_from_state(RfmState *state, RfmFacts *facts);
 extern DateADT cartera_timestamptz_day(TimestampTz ts);
+extern bool cartera_summary_history(HeapTupleHeader s, int unit_days, double *x, double *t_x, double *T);
+extern double cartera_summary_repeat_spend(HeapTupleHeader s);
 
 /* ---- lifecycle (lifecycle.c) ---- */
 extern const char *lifecycle_classify(const RfmFacts *f);

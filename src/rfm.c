@@ -6,6 +6,7 @@
 
 #include "access/htup_details.h"
 #include "cartera.h"
+#include "executor/executor.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/numeric.h"
@@ -73,6 +74,37 @@ cartera_make_composite(FunctionCallInfo fcinfo, Datum *values, bool *nulls, int 
 	if (tupdesc->natts != natts)
 		elog(ERROR, "result type has %d attributes, expected %d", tupdesc->natts, natts);
 	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}
+
+/*
+ * x (frequency), t_x and T of a stored rfm_summary in a time unit of
+ * unit_days days (t_x may be NULL when only x is wanted); false for a lead.
+ */
+bool
+cartera_summary_history(HeapTupleHeader s, int unit_days, double *x, double *t_x, double *T)
+{
+	bool		isnull;
+	Datum		d = GetAttributeByName(s, "frequency", &isnull);
+
+	if (isnull)
+		return false;
+	*x = DatumGetInt32(d);
+	if (t_x != NULL)
+	{
+		*t_x = DatumGetInt32(GetAttributeByName(s, "t_x_days", &isnull)) / (double) unit_days;
+		*T = DatumGetInt32(GetAttributeByName(s, "age_days", &isnull)) / (double) unit_days;
+	}
+	return true;
+}
+
+/* repeat_avg of a stored rfm_summary as float8 (0 when there is none) */
+double
+cartera_summary_repeat_spend(HeapTupleHeader s)
+{
+	bool		isnull;
+	Datum		d = GetAttributeByName(s, "repeat_avg", &isnull);
+
+	return isnull ? 0 : DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
 }
 
 int
