@@ -9,12 +9,13 @@ OBJS = src/cartera.o src/guc.o src/exact_sum.o src/rfm_state.o src/rfm.o \
        src/lifecycle.o src/clv.o src/scoring.o src/segment.o \
        src/btyd.o src/hyp2f1.o src/btyd_agg.o src/btyd_predict.o
 
-# The scripts we edit: sql/cartera.sql (the C core's objects, as released in
-# 0.1.0) and the 0.2.0 additions (PORTFOLIO_SQL below: the portfolio layer).
-# The install script of the current version is all of them together; the
-# upgrade from 0.1.0 is the additions alone.  Released scripts
-# (sql/cartera--0.1.0.sql, later sql/cartera--A--B.sql) are frozen files.
-DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--0.1.0--0.2.0.sql
+# The scripts we edit: sql/cartera.sql (the C core's objects) and the
+# portfolio layer (PORTFOLIO_SQL below).  The install script of the current
+# version is all of them together.  Released scripts are frozen files:
+# sql/cartera--0.1.0.sql, sql/cartera--0.2.0.sql and the upgrades
+# sql/cartera--A--B.sql; the upgrade to the current version is written by
+# hand (CREATE OR REPLACE of what changed since the last release).
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA = $(filter-out $(DATA_built), $(wildcard sql/$(EXTENSION)--*.sql))
 
 # Every other sql/NAME.sql is a regression test with expected/NAME.out;
@@ -33,14 +34,10 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# the 0.2.0 additions, in dependency order
+# the portfolio layer (since 0.2.0), in dependency order
 PORTFOLIO_SQL = sql/$(EXTENSION)_portfolio.sql sql/$(EXTENSION)_alerts.sql \
                 sql/$(EXTENSION)_views.sql sql/$(EXTENSION)_security.sql
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql $(PORTFOLIO_SQL)
 	cat $^ > $@
 
-sql/$(EXTENSION)--0.1.0--0.2.0.sql: $(PORTFOLIO_SQL)
-	{ printf '%s\n' "-- cartera 0.1.0 -> 0.2.0: adds the portfolio layer (built from $^)"; \
-	  printf '%s\n' "\\echo Use \"ALTER EXTENSION cartera UPDATE TO '0.2.0'\" to load this file. \\quit"; \
-	  cat $^; } > $@

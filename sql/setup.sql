@@ -69,18 +69,26 @@ RESET check_function_bodies;
 CREATE EXTENSION cartera VERSION '0.1.0';
 ALTER EXTENSION cartera UPDATE;
 SELECT extversion AS updated_to FROM pg_extension WHERE extname = 'cartera';
-SELECT pg_temp.snapshot('updated');
+SELECT pg_temp.snapshot('from 0.1.0');
+DROP EXTENSION cartera;
+CREATE EXTENSION cartera VERSION '0.2.0';
+ALTER EXTENSION cartera UPDATE;
+SELECT pg_temp.snapshot('from 0.2.0');
 DROP EXTENSION cartera;
 CREATE EXTENSION cartera;
 SELECT pg_temp.snapshot('fresh');
 SELECT install, count(*) AS items FROM catalog_snapshot GROUP BY install ORDER BY install;
 -- differences either way (expected: none)
-(SELECT 'only in fresh' AS where_, item FROM catalog_snapshot WHERE install = 'fresh'
- EXCEPT SELECT 'only in fresh', item FROM catalog_snapshot WHERE install = 'updated')
+SELECT u.install AS updated, 'only in fresh' AS where_, f.item
+  FROM (VALUES ('from 0.1.0'), ('from 0.2.0')) u(install),
+       LATERAL (SELECT item FROM catalog_snapshot WHERE install = 'fresh'
+                EXCEPT SELECT item FROM catalog_snapshot c WHERE c.install = u.install) f
 UNION ALL
-(SELECT 'only in updated', item FROM catalog_snapshot WHERE install = 'updated'
- EXCEPT SELECT 'only in updated', item FROM catalog_snapshot WHERE install = 'fresh')
-ORDER BY 1, 2;
+SELECT u.install, 'only in updated', d.item
+  FROM (VALUES ('from 0.1.0'), ('from 0.2.0')) u(install),
+       LATERAL (SELECT item FROM catalog_snapshot c WHERE c.install = u.install
+                EXCEPT SELECT item FROM catalog_snapshot WHERE install = 'fresh') d
+ORDER BY 1, 2, 3;
 
 SELECT extname, extversion, extrelocatable FROM pg_extension WHERE extname = 'cartera';
 -- everything lives in schema cartera; nothing lands in public
