@@ -102,6 +102,12 @@ typedef struct RfmState
 } RfmState;
 
 extern void rfm_state_compact(RfmState *state);
+extern bytea *rfm_state_serialize(RfmState *state);
+extern RfmState *rfm_state_deserialize(bytea *bytes, MemoryContext mcxt);
+extern bool rfm_state_format_current(bytea *bytes);
+extern RfmState *rfm_state_create(TimestampTz as_of, MemoryContext mcxt);
+extern void rfm_state_add_purchase(RfmState *state, TimestampTz ts, Numeric amount, MemoryContext mcxt);
+extern void rfm_state_combine(RfmState *dst, RfmState *src, MemoryContext mcxt);
 
 /* ---- derived per-customer facts shared by the finals (rfm.c) ---- */
 
