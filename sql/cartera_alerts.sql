@@ -438,50 +438,64 @@ CREATE FUNCTION cartera.raise_purchase_alerts(changes cartera.state_transition[]
   SET plan_cache_mode = force_generic_plan
 AS $fn$
 #variable_conflict use_column
+-- Small statements, each skipped when it has nothing to do: this runs for
+-- every purchase statement whose customers change status or segment.
+DECLARE
+  ids bigint[];
+  kinds text[];
+  dues date[];
+  details text[];
+  sell_ids bigint[];
+  sell_kinds text[];
+  sell_dues date[];
+  sell_details text[];
 BEGIN
-  -- the common single purchase of a customer whose status does not change,
-  -- with no cross-sell rule to look at, needs no alert query at all
-  IF coalesce(array_length(changes, 1), 0) = 0
-     AND (purchase_ids IS NULL OR NOT EXISTS (SELECT 1 FROM cartera.cross_sell_rule r WHERE r.active)) THEN
+  IF coalesce(array_length(changes, 1), 0) = 0 AND purchase_ids IS NULL THEN
     RETURN;
   END IF;
-  RETURN QUERY
-  WITH candidate AS (
-    -- a first purchase that is recent (status new), or coming back after dormancy;
-    -- loading old history raises neither
-    SELECT t.customer_id, CASE WHEN t.to_status = 'new' THEN 'welcome' ELSE 'welcome_back' END AS kind,
-           NULL::date AS due_on, NULL::text AS detail
-      FROM unnest(changes) t
-     WHERE (t.from_status = 'lead' AND t.to_status = 'new')
-        OR (t.to_status = 'reactivated' AND t.from_status IS DISTINCT FROM 'reactivated')
-    UNION ALL
-    SELECT DISTINCT ON (p.customer_id, r.rule_id) p.customer_id, 'cross_sell', (p.purchased_at + make_interval(days => r.after_days))::date,
-           r.offer
-      FROM cartera.purchase p
-      JOIN cartera.cross_sell_rule r ON r.active
-       AND (r.bought_category IS NULL OR r.bought_category = p.category)
-       AND (r.bought_product IS NULL OR r.bought_product = p.product)
-     WHERE p.purchase_id = ANY (purchase_ids) AND p.kind = 'sale'
-       -- an offer whose moment passed more than a month ago is not an opportunity
-       AND p.purchased_at + make_interval(days => r.after_days) >= as_of - interval '30 days'),
-  gathered AS (
-    SELECT array_agg(customer_id) AS ids, array_agg(c.kind) AS kinds, array_agg(due_on) AS dues,
-           array_agg(detail) AS details, array_agg(NULL::bigint) AS agents
-      FROM candidate c),
-  -- a customer who buys again no longer needs to be won back
-  resolved AS (
+  -- a customer who buys again no longer needs to be won back (first, so
+  -- that an alert raised below by this same purchase stays open)
+  IF EXISTS (SELECT 1 FROM unnest(changes) t WHERE t.to_status IN ('new', 'active', 'reactivated')) THEN
     UPDATE cartera.alert a
        SET status = 'done', closed_at = as_of, snoozed_until = NULL,
            resolution = coalesce(a.resolution, 'the customer bought again')
       FROM unnest(changes) t
      WHERE a.customer_id = t.customer_id AND t.to_status IN ('new', 'active', 'reactivated')
        AND a.kind IN ('reactivation', 'exit_survey', 'cant_lose', 'champion_at_risk', 'idle_lead')
-       AND a.status IN ('open', 'acknowledged', 'snoozed')
-    RETURNING 1)
-  SELECT r.kind, r.raised FROM gathered g, LATERAL cartera.raise_alerts(g.ids, g.kinds, g.dues, g.details, g.agents, as_of) r
-   WHERE g.ids IS NOT NULL
-  UNION ALL
-  SELECT * FROM cartera.raise_transition_alerts(changes, as_of);
+       AND a.status IN ('open', 'acknowledged', 'snoozed');
+  END IF;
+  -- a first purchase that is recent (status new), or coming back after
+  -- dormancy; loading old history raises neither
+  SELECT array_agg(t.customer_id), array_agg(CASE WHEN t.to_status = 'new' THEN 'welcome' ELSE 'welcome_back' END),
+         array_agg(NULL::date), array_agg(NULL::text)
+    INTO ids, kinds, dues, details
+    FROM unnest(changes) t
+   WHERE (t.from_status = 'lead' AND t.to_status = 'new')
+      OR (t.to_status = 'reactivated' AND t.from_status IS DISTINCT FROM 'reactivated');
+  -- cross-sell rules on the products just bought
+  IF purchase_ids IS NOT NULL THEN
+    SELECT array_agg(c.customer_id), array_agg('cross_sell'::text), array_agg(c.due_on), array_agg(c.offer)
+      INTO sell_ids, sell_kinds, sell_dues, sell_details
+      FROM (SELECT DISTINCT ON (p.customer_id, r.rule_id) p.customer_id,
+                   (p.purchased_at + make_interval(days => r.after_days))::date AS due_on, r.offer
+              FROM cartera.purchase p
+              JOIN cartera.cross_sell_rule r ON r.active
+               AND (r.bought_category IS NULL OR r.bought_category = p.category)
+               AND (r.bought_product IS NULL OR r.bought_product = p.product)
+             WHERE p.purchase_id = ANY (purchase_ids) AND p.kind = 'sale'
+               -- an offer whose moment passed more than a month ago is not an opportunity
+               AND p.purchased_at + make_interval(days => r.after_days) >= as_of - interval '30 days') c;
+    ids := ids || sell_ids;
+    kinds := kinds || sell_kinds;
+    dues := dues || sell_dues;
+    details := details || sell_details;
+  END IF;
+  IF ids IS NOT NULL THEN
+    RETURN QUERY SELECT r.kind, r.raised
+                   FROM cartera.raise_alerts(ids, kinds, dues, details,
+                                             array_fill(NULL::bigint, ARRAY[array_length(ids, 1)]), as_of) r;
+  END IF;
+  RETURN QUERY SELECT r.kind, r.raised FROM cartera.raise_transition_alerts(changes, as_of) r;
 END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.raise_purchase_alerts(cartera.state_transition[], bigint[], timestamptz) FROM PUBLIC;
