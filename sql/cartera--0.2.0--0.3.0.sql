@@ -65,9 +65,12 @@ DECLARE
   latest timestamptz;
   now_ts timestamptz := clock_timestamp();
 BEGIN
-  -- before any cast of the table's columns below, which run with the
-  -- owner's rights: the columns must still be of built-in types
-  PERFORM cartera.purchase_rows_sql();
+  -- before any cast of a tracked table's columns below, which run with the
+  -- owner's rights: the columns must still be of built-in types (the
+  -- extension's own cartera.purchase is checked by recompute_state)
+  IF TG_RELID <> 'cartera.purchase'::regclass THEN
+    PERFORM cartera.purchase_rows_sql();
+  END IF;
   IF TG_OP = 'TRUNCATE' THEN
     PERFORM cartera.recompute_state(NULL, now_ts);
     RETURN NULL;
