@@ -154,18 +154,46 @@ CREATE INDEX status_transition_changed_idx ON cartera.status_transition (changed
 COMMENT ON TABLE cartera.status_transition IS 'history of life-cycle status and segment changes, written by the state maintenance';
 
 -- One query over every purchase source: (customer_id, purchased_at, amount).
+-- The SECURITY DEFINER maintenance runs this query, and casts the columns,
+-- with the rights of the extension's owner.  The owner of a tracked table
+-- could change a column to a type of their own whose cast to bigint,
+-- timestamptz or numeric is a function of theirs, which would then run with
+-- those rights; so every source is checked, each time, to still have
+-- columns of the built-in types track_purchases() accepts (docs/security.md).
 CREATE FUNCTION cartera.purchase_rows_sql() RETURNS text
-  LANGUAGE sql STABLE PARALLEL SAFE
+  LANGUAGE plpgsql STABLE PARALLEL SAFE
   SET search_path = pg_catalog, cartera, pg_temp
 AS $fn$
-  SELECT coalesce(string_agg(format('SELECT %I::bigint AS customer_id, %I::timestamptz AS purchased_at, %I::numeric AS amount FROM %s',
-                                    customer_column, at_column, amount_column, source), ' UNION ALL '
-                             ORDER BY source::oid),
-                  'SELECT NULL::bigint, NULL::timestamptz, NULL::numeric WHERE false')
-    FROM cartera.purchase_source
+DECLARE
+  sql text;
+  bad text;
+BEGIN
+  SELECT string_agg(format('SELECT %I::bigint AS customer_id, %I::timestamptz AS purchased_at, %I::numeric AS amount FROM %s',
+                           p.customer_column, p.at_column, p.amount_column, p.source), ' UNION ALL '
+                    ORDER BY p.source::oid),
+         min(c.bad)
+    INTO sql, bad
+    FROM cartera.purchase_source p
+    CROSS JOIN LATERAL (
+      SELECT min(format('%s column "%s" of %s', v.role, v.colname, p.source)) AS bad
+        FROM (VALUES ('customer', p.customer_column, ARRAY['smallint', 'integer', 'bigint']::regtype[]),
+                     ('purchase time', p.at_column, ARRAY['date', 'timestamp', 'timestamptz']::regtype[]),
+                     ('amount', p.amount_column, ARRAY['numeric', 'smallint', 'integer', 'bigint', 'real', 'double precision']::regtype[]))
+             v(role, colname, allowed)
+        LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = p.source AND a.attname = v.colname AND a.attnum > 0 AND NOT a.attisdropped
+       WHERE NOT coalesce(a.atttypid = ANY (v.allowed), false)
+          OR NOT coalesce((SELECT r.relkind FROM pg_catalog.pg_class r WHERE r.oid = p.source) IN ('r', 'p'), false)) c;
+  IF bad IS NOT NULL THEN
+    RAISE EXCEPTION 'the % is no longer a table column of a type cartera reads', bad
+      USING ERRCODE = 'datatype_mismatch',
+            DETAIL = 'A tracked table must keep the columns given to cartera.track_purchases(), of a built-in integer, date/timestamp or numeric type.',
+            HINT = 'Run cartera.untrack_purchases() on it, fix the table, then cartera.track_purchases() again.';
+  END IF;
+  RETURN coalesce(sql, 'SELECT NULL::bigint, NULL::timestamptz, NULL::numeric WHERE false');
+END
 $fn$;
 COMMENT ON FUNCTION cartera.purchase_rows_sql() IS
-  'the SQL text of one query returning (customer_id, purchased_at, amount) from every purchase source';
+  'the SQL text of one query returning (customer_id, purchased_at, amount) from every purchase source; refuses a source whose columns no longer have the built-in types track_purchases() accepts';
 
 -- A logged change of status or segment, as passed between functions.
 CREATE TYPE cartera.state_transition AS (
@@ -334,6 +362,12 @@ DECLARE
   latest timestamptz;
   now_ts timestamptz := clock_timestamp();
 BEGIN
+  -- before any cast of a tracked table's columns below, which run with the
+  -- owner's rights: the columns must still be of built-in types (the
+  -- extension's own cartera.purchase is checked by recompute_state)
+  IF TG_RELID <> 'cartera.purchase'::regclass THEN
+    PERFORM cartera.purchase_rows_sql();
+  END IF;
   IF TG_OP = 'TRUNCATE' THEN
     PERFORM cartera.recompute_state(NULL, now_ts);
     RETURN NULL;
