@@ -152,7 +152,11 @@ check_horizon(double t)
 				 errmsg("time horizon t must be at most %g, not %g", BTYD_MAX_HISTORY, t)));
 }
 
-/* NaN from the numerics means an argument outside the model's domain */
+/*
+ * NaN from the numerics means an argument outside the model's domain;
+ * +/-Infinity a result beyond float8 (absurd Gamma-Gamma parameters or
+ * spends near 1e308): never returned as a value.
+ */
 static double
 finite_result(double v, const char *what)
 {
@@ -160,6 +164,11 @@ finite_result(double v, const char *what)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s is undefined for these arguments", what)));
+	if (isinf(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s is out of range for type double precision", what),
+				 errdetail("The result is larger than about 1.8e308.")));
 	return v;
 }
 
