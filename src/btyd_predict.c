@@ -66,8 +66,9 @@ param_field(HeapTupleHeader t, int attno, const char *name, const char *model, b
 				 errhint("A fit over no rows returns NULL parameters.")));
 	require_positive(DatumGetFloat8(d), name, model);
 	/*
-	 * BG/NBD: far outside any fitted model the special functions lose
-	 * accuracy and their series can run for a very long time, so refuse.
+	 * BG/NBD: the predictions are bounded in time for any parameters, but
+	 * their accuracy is checked (test/unit, sql/adversarial) on [1e-8, 1e8]
+	 * only, far beyond any fitted model: refuse what lies outside.
 	 * Gamma-Gamma is closed-form, and a fit at the edge of its space
 	 * legitimately gives huge q and gamma: no bound there.
 	 */
