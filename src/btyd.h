@@ -176,10 +176,12 @@ extern BtydFitResult bgnbd_fit(const BtydCell *cells, size_t n, double penalizer
 /*
  * E[Y(t) | x, t_x, T]: expected repeat purchases in (T, T + t] for a
  * customer with that history [FHL05a eq. 10].  t >= 0.  Finite, >= 0 and
- * <= (r + x) t / (alpha + T) for every valid finite input, including a = 1
- * (where eq. 10 is 0/0) and extreme histories (then ~0).  Bounded cost
+ * <= (r + x) t / (alpha + T) within the SQL bounds (r, alpha, a, b in
+ * [1e-8, 1e8], x and T up to 2^31, t up to 1e7), including a = 1 (where
+ * eq. 10 is 0/0) and extreme histories (then ~0); far beyond them (1e300)
+ * it may be NaN or +Inf where (r + x) t / alpha overflows.  Bounded cost
  * whatever the arguments: a positive series of at most 2e5 terms or a
- * quadrature of at most 3825 integrand evaluations (~0.5 ms); so are
+ * quadrature of at most 3880 integrand evaluations (~0.5 ms); so are
  * bgnbd_expected_purchases_new() and each month of btyd_clv_discounted().
  */
 extern double bgnbd_expected_purchases(const BgnbdParams *p, double t,
