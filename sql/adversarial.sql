@@ -591,8 +591,10 @@ INSERT INTO adv_gg VALUES
   ('all huge', gamma_gamma_params(1e300, 1e300, 1e300)),
   ('gamma huge', gamma_gamma_params(1, 2, 1e300)),
   ('all denormal', gamma_gamma_params(4.9e-324, 4.9e-324, 4.9e-324));
--- results beyond float8 are 22003, never Infinity
+-- results beyond float8 are 22003, never Infinity; no intermediate overflow
 SELECT expected_avg_spend(gamma_gamma_params(1, 1.0000000001, 1e300), 0, 0);
+SELECT pg_temp.v(expected_avg_spend(gamma_gamma_params(1e300, 1.0000000001, 1e-300), 0, 0)) AS p_over_den_overflows,
+       pg_temp.v(expected_avg_spend(gamma_gamma_params(1e-300, 1e300, 1e300), 0, 0)) AS p_over_den_underflows;
 SELECT clv_predicted(bgnbd_params(0.243, 4.414, 0.793, 2.426, 'weeks'), gamma_gamma_params(6.25, 3.74, 15.44),
                      5, 30, 40, 1.7e308, 1200, 0);
 SELECT pg_temp.v(clv_predicted(bgnbd_params(0.243, 4.414, 0.793, 2.426, 'weeks'), gamma_gamma_params(6.25, 3.74, 15.44),

@@ -1567,7 +1567,9 @@ bgnbd_prob_purchases(const BgnbdParams *p, double t, int n)
 double
 gg_expected_avg_spend(const GammaGammaParams *g, double x, double m)
 {
-	double		den;
+	double		den,
+				ratio,
+				lr;
 
 	if (!gg_params_ok(g) || !isfinite(x) || !isfinite(m) || x < 0.0 || (x > 0.0 && m < 0.0))
 		return NAN;
@@ -1583,12 +1585,22 @@ gg_expected_avg_spend(const GammaGammaParams *g, double x, double m)
 	if (isinf(den))
 		return g->gamma / x + m;
 	/*
-	 * as (p/den) gamma + (p/den) x m: no intermediate overflows unless the
-	 * result itself does (then +Infinity, never NaN)
+	 * as (p/den) gamma + (p/den) x m; where p/den itself leaves the normal
+	 * float8 range (p ~ 1e300 over den ~ 1e-10), each term in logs: no
+	 * intermediate overflow or underflow, +Infinity only when the result
+	 * itself exceeds float8, never NaN
 	 */
+	ratio = g->p / den;
+	if (isnormal(ratio) && isfinite(ratio))
+	{
+		if (x == 0.0 || m == 0.0)
+			return ratio * g->gamma;
+		return ratio * g->gamma + ratio * x * m;
+	}
+	lr = log(g->p) - log(den);
 	if (x == 0.0 || m == 0.0)
-		return (g->p / den) * g->gamma;
-	return (g->p / den) * g->gamma + (g->p / den) * x * m;
+		return exp(lr + log(g->gamma));
+	return exp(lr + log(g->gamma)) + exp(lr + log(x) + log(m));
 }
 
 double

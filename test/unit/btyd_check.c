@@ -1425,6 +1425,16 @@ test_bounds(void)
 		check_rel("expected_avg_spend(1e300, 1e300, 1e300; x = 2^31-1, m = 1e-300) = gamma/x + m", s3,
 				  1e300 / 2147483647.0, 1e-14);
 		check(isinf(gg_expected_avg_spend(&ovf, 0.0, 0.0)), "a result beyond float8 is +Inf (SQL: 22003), not NaN");
+		{
+			GammaGammaParams big_p = {1e300, 1.0000000001, 1e-300},
+						tiny_p = {1e-300, 1e300, 1e300};
+			double		q1 = (1.0 + 1e-10) - 1.0;	/* q - 1 as the code sees it */
+
+			check_rel("expected_avg_spend with p/(q-1) ~ 1e310 but gamma = 1e-300",
+					  gg_expected_avg_spend(&big_p, 0.0, 0.0), 1e300 * (1e-300 / q1), 1e-13);
+			check_rel("expected_avg_spend with p/(q-1) ~ 1e-600 but gamma = 1e300",
+					  gg_expected_avg_spend(&tiny_p, 0.0, 0.0), 1e-300, 1e-13);
+		}
 	}
 	{
 		SpendCell	c[4] = {{2, 5, 1}, {1, 1e-300, 1}, {7, 4.9e-324, 1}, {2147483647.0, 1e308, 1}};
