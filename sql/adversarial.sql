@@ -534,7 +534,7 @@ SELECT m.label, string_agg(DISTINCT pg_temp.grid_cell(format('p_alive(%L::bgnbd_
 
 -- The grid at the accepted bounds: r, alpha, a, b in {1e-8, 1, 1e8} (81 models)
 -- x 9 histories up to 1e7, horizons up to 1e7.  Before the predictions were
--- bounded in time this ran for minutes (the 2F1 route and its 1e8-term series
+-- bounded in time this ran for more than 10 minutes (the 2F1 route and its 1e8-term series
 -- fallback took seconds per cell); every cell is now a number in its range.
 CREATE TEMP TABLE grid_model AS
   SELECT bgnbd_params(r, alpha, a, b, 'weeks') AS m
