@@ -1162,13 +1162,28 @@ typedef struct CondQuad
 				s2;				/* a / (a + beta) = p at the mode */
 } CondQuad;
 
+/*
+ * ln(1 + s (e^d - 1)) = ln(s' + s e^d), s' = 1 - s given separately: the
+ * log1p form near the mode, the other where s (e^d - 1) nears -1 (there s
+ * may round to 1 and lose s', e.g. a = 1e-8 against beta = 2e9)
+ */
+static double
+cq_log_mix(double s, double s_other, double d)
+{
+	double		v = s * expm1(d);
+
+	if (v > -0.5)
+		return log1p(v);
+	return log(s_other + s * exp(d));
+}
+
 /* l(y) - l(y_m), written around the mode so that only O(min(a, beta) d) cancels */
 static double
 cq_logw(const CondQuad *q, double y)
 {
 	double		d = y - q->ym;
 
-	return -q->a * log1p(q->s1 * expm1(-d)) - q->beta * log1p(q->s2 * expm1(d));
+	return -q->a * cq_log_mix(q->s1, q->s2, -d) - q->beta * cq_log_mix(q->s2, q->s1, d);
 }
 
 static double
@@ -1414,6 +1429,8 @@ bgnbd_cond_num(const BgnbdParams *p, double x, double u)
 	if (nest <= COND_SERIES_MAX)
 		return cond_nb_series(k, beta, C, u / (1.0 + u), -log1p(u), 20.0 * nest + 1000.0);
 	v = cond_quad(k, p->a, beta, u);
+	if (isnan(v))
+		return v;				/* only far beyond the SQL bounds */
 	/* 0 <= N <= k u (g(p) <= k u); rounding cannot leave that range */
 	return fmax(0.0, fmin(v, k * u));
 }
