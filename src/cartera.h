@@ -130,6 +130,7 @@ extern void rfm_facts_from_state(RfmState *state, RfmFacts *facts);
 extern DateADT cartera_timestamptz_day(TimestampTz ts);
 extern bool cartera_summary_history(HeapTupleHeader s, int unit_days, double *x, double *t_x, double *T);
 extern double cartera_summary_repeat_spend(HeapTupleHeader s);
+extern double cartera_numeric_float8(Numeric num, const char *what);
 
 /* ---- lifecycle (lifecycle.c) ---- */
 extern const char *lifecycle_classify(const RfmFacts *f);

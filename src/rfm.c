@@ -105,7 +105,30 @@ cartera_summary_repeat_spend(HeapTupleHeader s)
 	bool		isnull;
 	Datum		d = GetAttributeByName(s, "repeat_avg", &isnull);
 
-	return isnull ? 0 : DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
+	return isnull ? 0 : cartera_numeric_float8(DatumGetNumeric(d), "repeat_avg");
+}
+
+/*
+ * A numeric as float8 for scoring and the models.  numeric_float8() refuses
+ * a value beyond the float8 range with a message that repeats the whole
+ * number (up to 131072 digits); here the message shows it in short
+ * scientific notation.  A value too small for float8 becomes 0 (or a
+ * denormal), as it would in float8 arithmetic; NaN and +/-Infinity pass
+ * through.
+ */
+double
+cartera_numeric_float8(Numeric num, const char *what)
+{
+	double		v = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+													 NumericGetDatum(num)));
+
+	if (isinf(v) && !numeric_is_inf(num))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s %s is out of range for type double precision",
+						what, numeric_out_sci(num, 3)),
+				 errdetail("Scores and model predictions work in double precision, up to about 1.8e308.")));
+	return v;
 }
 
 int

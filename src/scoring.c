@@ -291,7 +291,7 @@ summary_field(HeapTupleHeader t, const char *name, bool is_numeric, bool *isnull
 	if (*isnull)
 		return 0;
 	if (is_numeric)
-		return DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
+		return cartera_numeric_float8(DatumGetNumeric(d), name);
 	return (double) DatumGetInt32(d);
 }
 
