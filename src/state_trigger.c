@@ -161,14 +161,16 @@ column_of(Relation rel, const char *name, const char *role)
 	return (AttrNumber) attno;
 }
 
+/* same words as the PL/pgSQL check of purchase_rows_sql() */
 static void
-unsupported_type(Relation rel, const char *column, Oid type)
+unsupported_type(Relation rel, const char *role, const char *column)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_DATATYPE_MISMATCH),
-			 errmsg("column \"%s\" of table %s has type %s, which the purchase trigger cannot read",
-					column, RelationGetRelationName(rel), format_type_be(type)),
-			 errhint("cartera.track_purchases() attaches such tables with the PL/pgSQL trigger.")));
+			 errmsg("the %s column \"%s\" of %s.%s is no longer a table column of a type cartera reads",
+					role, column, get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel)),
+			 errdetail("A tracked table must keep the columns given to cartera.track_purchases(), of a built-in integer, date/timestamp or numeric type."),
+			 errhint("Run cartera.untrack_purchases() on it, fix the table, then cartera.track_purchases() again.")));
 }
 
 static void
@@ -194,14 +196,14 @@ read_arguments(TriggerData *td, SourceColumns *cols)
 	cols->id_type = cols->id != InvalidAttrNumber ? TupleDescAttr(desc, cols->id - 1)->atttypid : InvalidOid;
 
 	if (cols->customer_type != INT8OID && cols->customer_type != INT4OID && cols->customer_type != INT2OID)
-		unsupported_type(rel, tg->tgargs[0], cols->customer_type);
+		unsupported_type(rel, "customer", tg->tgargs[0]);
 	if (cols->at_type != TIMESTAMPTZOID && cols->at_type != TIMESTAMPOID && cols->at_type != DATEOID)
-		unsupported_type(rel, tg->tgargs[1], cols->at_type);
+		unsupported_type(rel, "purchase time", tg->tgargs[1]);
 	if (cols->amount_type != NUMERICOID && cols->amount_type != INT8OID && cols->amount_type != INT4OID &&
 		cols->amount_type != INT2OID && cols->amount_type != FLOAT8OID && cols->amount_type != FLOAT4OID)
-		unsupported_type(rel, tg->tgargs[2], cols->amount_type);
+		unsupported_type(rel, "amount", tg->tgargs[2]);
 	if (cols->id != InvalidAttrNumber && cols->id_type != INT8OID && cols->id_type != INT4OID)
-		unsupported_type(rel, tg->tgargs[3], cols->id_type);
+		unsupported_type(rel, "purchase id", tg->tgargs[3]);
 }
 
 static int64

@@ -484,8 +484,14 @@ SELECT throws_ok($$INSERT INTO public.sa_orders VALUES (8101, current_date, '810
                  'and one whose amount column did');
 SELECT throws_ok($$TRUNCATE public.sa_orders$$, '42804', NULL, 'and its TRUNCATE');
 RESET ROLE;
+-- a purchase in cartera.purchase is merged into the stored state without
+-- reading the other sources; a customer without a stored state is recomputed
+-- from every source, and that stops
+SELECT lives_ok($$INSERT INTO cartera.purchase (customer_id, purchased_at, amount) VALUES (8101, now(), 1)$$,
+                'a purchase merged into the stored state does not read the bad table');
+UPDATE cartera.customer_state SET rfm_state = NULL WHERE customer_id = 8101;
 SELECT throws_ok($$INSERT INTO cartera.purchase (customer_id, purchased_at, amount) VALUES (8101, now(), 1)$$, '42804', NULL,
-                 'every purchase statement stops too (the state would be wrong without that table): untrack it');
+                 'a purchase that needs a recomputation stops (the state would be wrong without that table): untrack it');
 SET client_min_messages = error;
 SELECT throws_ok('SELECT cartera.refresh()', '42804', NULL, 'as does refresh()');
 SET client_min_messages = warning;
@@ -538,6 +544,7 @@ CREATE FUNCTION pg_temp.agent_literal(t regtype, proname name, pos int) RETURNS 
       WHEN 'regclass'::regtype THEN '''cartera.purchase''::pg_catalog.regclass'
       WHEN 'double precision[]'::regtype THEN '''{1,2,3,4}''::pg_catalog.float8[]'
       WHEN 'cartera.segment'::regtype THEN '''555''::cartera.segment'
+      WHEN 'bytea'::regtype THEN '(SELECT cartera.rfm_state(pg_catalog.now() - ''1 day''::pg_catalog.interval, 10::pg_catalog.numeric, pg_catalog.now()))'
       WHEN 'cartera.rfm_summary'::regtype THEN '(SELECT cartera.rfm(pg_catalog.now() - ''1 day''::pg_catalog.interval, 10::pg_catalog.numeric))'
       WHEN 'cartera.bgnbd_params'::regtype THEN 'cartera.bgnbd_params(1, 1, 1, 1, ''weeks'')'
       WHEN 'cartera.gamma_gamma_params'::regtype THEN 'cartera.gamma_gamma_params(2, 2, 2)'
