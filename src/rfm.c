@@ -131,13 +131,15 @@ cartera_rfm_finalfn(PG_FUNCTION_ARGS)
 	Datum		values[RFM_NATTS];
 	bool		nulls[RFM_NATTS];
 	Numeric		total;
+	ExactSum	gross;
 
 	if (s == NULL)
 		PG_RETURN_NULL();
 	rfm_facts_from_state(s, &f);
 	memset(nulls, true, sizeof(nulls));
 
-	total = exact_sum_get(&s->gross);
+	rfm_state_gross(s, &gross);
+	total = exact_sum_get(&gross);
 	if (!exact_sum_is_zero(&s->refunds))
 		total = numeric_add_opt_error(total, exact_sum_get(&s->refunds), NULL);
 
@@ -168,7 +170,7 @@ cartera_rfm_finalfn(PG_FUNCTION_ARGS)
 		if (frequency > 0)
 		{
 			/* lifetimes' monetary_value: mean spend of the repeat purchase days */
-			Numeric		repeat = numeric_sub_opt_error(exact_sum_get(&s->gross),
+			Numeric		repeat = numeric_sub_opt_error(exact_sum_get(&gross),
 													   exact_sum_get(&s->first_day_amount),
 													   NULL);
 

@@ -22,6 +22,7 @@
 #include "miscadmin.h"
 #include "pgtime.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/date.h"
 #include "utils/float.h"
 #include "utils/memutils.h"
@@ -50,9 +51,12 @@ typedef struct TransSignature
 	int			as_of_arg;		/* -1: transaction timestamp */
 	bool		as_of_is_date;
 	int			lifespan_arg;	/* -1 when none */
+	bool		as_of_seen;		/* as_of_first is set */
+	bool		as_of_varies;	/* rows have brought different as_of values */
+	TimestampTz as_of_first;	/* the as_of of the first row of the query */
 } TransSignature;
 
-static const TransSignature *
+static TransSignature *
 trans_signature(FunctionCallInfo fcinfo)
 {
 	TransSignature *sig = (TransSignature *) fcinfo->flinfo->fn_extra;
@@ -145,20 +149,42 @@ day_to_timestamptz(DateADT day)
 	return ts;
 }
 
+/* room for the state on a 64-byte boundary in a MAXALIGN'ed chunk */
+#define RFM_STATE_ALIGN 64
+#define RFM_STATE_ALLOC (sizeof(RfmState) + RFM_STATE_ALIGN - MAXIMUM_ALIGNOF)
+
 static RfmState *
 rfm_state_new(MemoryContext aggcontext, TimestampTz as_of)
 {
-	RfmState   *s = MemoryContextAllocZero(aggcontext, sizeof(RfmState));
+	/* 64-byte aligned (see cartera.h); states are never freed one by one */
+	char	   *raw = MemoryContextAllocZero(aggcontext, RFM_STATE_ALLOC);
+	RfmState   *s = (RfmState *) TYPEALIGN(RFM_STATE_ALIGN, raw);
+
+	StaticAssertStmt(RFM_STATE_ALLOC <= 256, "RfmState outgrew its 256-byte chunk");
 
 	s->as_of = as_of;
 	s->lifespan_years = get_float8_nan();
 	s->days = s->inline_days;
 	s->maxdays = RFM_INLINE_DAYS;
 	s->days_sorted = true;
+	s->fast_scale = -1;
 	exact_sum_init(&s->gross);
 	exact_sum_init(&s->refunds);
 	exact_sum_init(&s->first_day_amount);
 	return s;
+}
+
+/* the gross sum: the general accumulator plus the fast one */
+void
+rfm_state_gross(const RfmState *s, ExactSum *out)
+{
+	*out = s->gross;
+	if (s->fast_scale < 0)
+		return;
+	/* adding may replace (and free) the spill: work on a copy of it */
+	if (out->spill != NULL)
+		out->spill = DatumGetNumeric(datumCopy(NumericGetDatum(out->spill), false, -1));
+	exact_sum_add_fixed(out, s->fast_acc, s->fast_scale, CurrentMemoryContext);
 }
 
 static int
@@ -184,6 +210,8 @@ rfm_state_compact(RfmState *s)
 			s->days[n++] = s->days[i];
 	s->ndays = n;
 	s->days_sorted = true;
+	if (n > 0)
+		s->last_added = s->days[n - 1];
 }
 
 static void
@@ -216,11 +244,9 @@ day_extends(RfmState *s, DateADT day)
 {
 	if (s->ndays > 0)
 	{
-		DateADT		last = s->days[s->ndays - 1];
-
-		if (day == last)
+		if (day == s->last_added)
 			return false;
-		if (day < last)
+		if (day < s->last_added)
 			s->days_sorted = false;
 	}
 	return true;
@@ -240,6 +266,7 @@ add_day(RfmState *s, DateADT day, MemoryContext aggcontext)
 		reserve_days(s, s->ndays + 1, aggcontext);
 	}
 	s->days[s->ndays++] = day;
+	s->last_added = day;
 }
 
 static void
@@ -383,20 +410,35 @@ Datum
 cartera_rfm_transfn(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcontext;
-	const TransSignature *sig;
+	TransSignature *sig;
 	RfmState   *s;
+	TimestampTz as_of;
 	TimestampTz ts;
 	DateADT		day;
 	Datum		amount = (Datum) 0;
 	bool		refund = false;
+	bool		fixed = false;
+	cartera_acc v = 0;
+	int			vscale = 0;
 
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
 		elog(ERROR, "cartera_rfm_transfn called in non-aggregate context");
 	sig = trans_signature(fcinfo);
 
+	as_of = read_as_of(fcinfo, sig);
+	if (sig->as_of_arg >= 0)
+	{
+		if (!sig->as_of_seen)
+		{
+			sig->as_of_first = as_of;
+			sig->as_of_seen = true;
+		}
+		else if (as_of != sig->as_of_first)
+			sig->as_of_varies = true;
+	}
 	if (PG_ARGISNULL(0))
 	{
-		s = rfm_state_new(aggcontext, read_as_of(fcinfo, sig));
+		s = rfm_state_new(aggcontext, as_of);
 		if (sig->lifespan_arg >= 0)
 			s->lifespan_years = read_lifespan_years(fcinfo, sig);
 		s->has_amounts = sig->amount_kind != AMOUNT_NONE;
@@ -404,8 +446,13 @@ cartera_rfm_transfn(PG_FUNCTION_ARGS)
 	else
 	{
 		s = (RfmState *) PG_GETARG_POINTER(0);
-		/* as_of is normally a constant; a varying one would be meaningless */
-		if (sig->as_of_arg >= 0 && read_as_of(fcinfo, sig) != s->as_of)
+
+		/*
+		 * as_of is normally a constant; a varying one would be meaningless.
+		 * While every row of the query has brought the same value, every
+		 * state holds it: only look (a cache miss) when it varies.
+		 */
+		if (sig->as_of_varies && as_of != s->as_of)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("as_of must be the same for every row of a group")));
@@ -436,7 +483,7 @@ cartera_rfm_transfn(PG_FUNCTION_ARGS)
 	}
 
 	/* after as_of: not yet happened from the point of view of the summary */
-	if (ts > s->as_of)
+	if (ts > as_of)
 		PG_RETURN_POINTER(s);
 
 	if (sig->amount_arg >= 0)
@@ -456,20 +503,57 @@ cartera_rfm_transfn(PG_FUNCTION_ARGS)
 	if (!sig->at_is_date)
 		day = cartera_timestamptz_day(ts);
 
+	/* decode the amount once into a scaled integer, when it fits one */
+	switch (sig->amount_kind)
+	{
+		case AMOUNT_NUMERIC:
+		case AMOUNT_FLOAT8:
+			fixed = exact_sum_decode_numeric(DatumGetNumeric(amount), &v, &vscale);
+			break;
+		case AMOUNT_INT8:
+			v = DatumGetInt64(amount);
+			vscale = 0;
+			fixed = true;
+			break;
+		case AMOUNT_NONE:
+			break;
+	}
+
 	if (s->purchases == 0 || day < s->first_day)
 	{
 		s->first_day = day;
 		reset_sum(&s->first_day_amount);
 	}
-	if (day == s->first_day)
-		add_amount(&s->first_day_amount, sig->amount_kind, amount, aggcontext);
+	if (day == s->first_day && sig->amount_kind != AMOUNT_NONE)
+	{
+		if (fixed)
+			exact_sum_add_fixed(&s->first_day_amount, v, vscale, aggcontext);
+		else
+			add_amount(&s->first_day_amount, sig->amount_kind, amount, aggcontext);
+	}
 	if (s->purchases == 0 || ts < s->first_ts)
 		s->first_ts = ts;
 	if (s->purchases == 0 || ts > s->last_ts)
 		s->last_ts = ts;
 	s->purchases++;
 	add_day(s, day, aggcontext);
-	add_amount(&s->gross, sig->amount_kind, amount, aggcontext);
+	if (fixed)
+	{
+		int64		r;
+
+		if (vscale == s->fast_scale && v >= PG_INT64_MIN && v <= PG_INT64_MAX &&
+			!pg_add_s64_overflow(s->fast_acc, (int64) v, &r))
+			s->fast_acc = r;
+		else if (s->fast_scale < 0 && v >= PG_INT64_MIN && v <= PG_INT64_MAX)
+		{
+			s->fast_scale = (int16) vscale;
+			s->fast_acc = (int64) v;
+		}
+		else
+			exact_sum_add_fixed(&s->gross, v, vscale, aggcontext);
+	}
+	else if (sig->amount_kind != AMOUNT_NONE)
+		add_amount(&s->gross, sig->amount_kind, amount, aggcontext);
 
 	PG_RETURN_POINTER(s);
 }
@@ -504,8 +588,12 @@ rfm_state_merge(RfmState *dst, RfmState *src, MemoryContext aggcontext)
 		memcpy(dst->days + dst->ndays, src->days, src->ndays * sizeof(DateADT));
 		dst->ndays += src->ndays;
 		dst->days_sorted = false;
+		if (dst->ndays > 0)
+			dst->last_added = dst->days[dst->ndays - 1];
 	}
 	exact_sum_add_sum(&dst->gross, &src->gross, aggcontext);
+	if (src->fast_scale >= 0)
+		exact_sum_add_fixed(&dst->gross, src->fast_acc, src->fast_scale, aggcontext);
 	exact_sum_add_sum(&dst->refunds, &src->refunds, aggcontext);
 	dst->has_amounts |= src->has_amounts;
 }
@@ -543,6 +631,7 @@ cartera_rfm_serialfn(PG_FUNCTION_ARGS)
 {
 	RfmState   *s = (RfmState *) PG_GETARG_POINTER(0);
 	StringInfoData buf;
+	ExactSum	gross;
 
 	rfm_state_compact(s);
 	pq_begintypsend(&buf);
@@ -557,7 +646,9 @@ cartera_rfm_serialfn(PG_FUNCTION_ARGS)
 	pq_sendint32(&buf, s->ndays);
 	for (int i = 0; i < s->ndays; i++)
 		pq_sendint32(&buf, s->days[i]);
-	exact_sum_send(&buf, &s->gross);
+	/* the wire format has one gross sum: fold the fast accumulator in */
+	rfm_state_gross(s, &gross);
+	exact_sum_send(&buf, &gross);
 	exact_sum_send(&buf, &s->refunds);
 	exact_sum_send(&buf, &s->first_day_amount);
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
@@ -601,6 +692,12 @@ cartera_rfm_deserialfn(PG_FUNCTION_ARGS)
 	for (int i = 0; i < ndays; i++)
 		s->days[i] = pq_getmsgint(&buf, 4);
 	s->ndays = ndays;
+	/* trust nothing: a state from elsewhere is sorted only if it says so */
+	for (int i = 1; i < ndays; i++)
+		if (s->days[i] <= s->days[i - 1])
+			s->days_sorted = false;
+	if (ndays > 0)
+		s->last_added = s->days[ndays - 1];
 	exact_sum_recv(&buf, &s->gross, aggcontext);
 	exact_sum_recv(&buf, &s->refunds, aggcontext);
 	exact_sum_recv(&buf, &s->first_day_amount, aggcontext);
