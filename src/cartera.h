@@ -106,7 +106,8 @@ typedef struct RfmState
 	DateADT		last_added;		/* days[ndays - 1] when ndays > 0 */
 	int32		ndays;			/* entries used in days[] (may hold dups) */
 	int32		maxdays;		/* capacity of days[] */
-	int16		fast_scale;		/* -1 until the first amount */
+	int8		fast_scale;		/* -1 until the first amount (at most 18) */
+	bool		adoptable;		/* made by the deserializer in aggcontext */
 	bool		days_sorted;	/* days[] is sorted and duplicate-free */
 	bool		has_amounts;	/* fed by an aggregate with an amount column */
 	DateADT		inline_days[RFM_INLINE_DAYS];	/* the first in the first line */

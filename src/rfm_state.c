@@ -546,7 +546,7 @@ cartera_rfm_transfn(PG_FUNCTION_ARGS)
 			s->fast_acc = r;
 		else if (s->fast_scale < 0 && v >= PG_INT64_MIN && v <= PG_INT64_MAX)
 		{
-			s->fast_scale = (int16) vscale;
+			s->fast_scale = (int8) vscale;
 			s->fast_acc = (int64) v;
 		}
 		else
@@ -615,7 +615,17 @@ cartera_rfm_combinefn(PG_FUNCTION_ARGS)
 	}
 	if (s1 == NULL)
 	{
-		/* the state we return must live in our aggcontext: copy s2 */
+		/*
+		 * A state our deserializer just made already lives in this
+		 * aggcontext and nobody else points at it: take it as it is (the
+		 * leader of a parallel GROUP BY gets one per group and worker).
+		 */
+		if (s2->adoptable)
+		{
+			s2->adoptable = false;
+			PG_RETURN_POINTER(s2);
+		}
+		/* otherwise the state we return must live in our aggcontext: copy s2 */
 		s1 = rfm_state_new(aggcontext, s2->as_of);
 		s1->lifespan_years = s2->lifespan_years;
 	}
@@ -634,7 +644,12 @@ cartera_rfm_serialfn(PG_FUNCTION_ARGS)
 	ExactSum	gross;
 
 	rfm_state_compact(s);
-	pq_begintypsend(&buf);
+	/* pq_begintypsend() with a buffer of the right size (it allocates 1 kB) */
+	buf.maxlen = 128 + s->ndays * sizeof(int32);
+	buf.data = palloc(buf.maxlen);
+	buf.len = 0;
+	buf.cursor = 0;
+	appendBinaryStringInfo(&buf, "\0\0\0\0", 4);
 	pq_sendbyte(&buf, RFM_STATE_FORMAT);
 	pq_sendbyte(&buf, s->has_amounts ? 1 : 0);
 	pq_sendint64(&buf, s->as_of);
@@ -702,5 +717,6 @@ cartera_rfm_deserialfn(PG_FUNCTION_ARGS)
 	exact_sum_recv(&buf, &s->refunds, aggcontext);
 	exact_sum_recv(&buf, &s->first_day_amount, aggcontext);
 	pq_getmsgend(&buf);
+	s->adoptable = true;
 	PG_RETURN_POINTER(s);
 }
