@@ -102,3 +102,24 @@ SELECT g, (rfm(t, a, asof)).age_days
 SELECT rfm(t, a, asof)
   FROM (VALUES ('2024-01-01'::timestamptz, 1::numeric, '2024-02-01'::timestamptz),
                ('2024-01-02', 1, '2024-03-01'), ('2024-01-03', 1, '2024-02-01')) v(t, a, asof);
+
+-- The purchase day is ts::date in the session time zone, computed by
+-- arithmetic in zones that never change offset and through the time zone
+-- rules otherwise: both agree with ::date on instants in any order.
+CREATE TEMP TABLE tz_check AS
+  SELECT i, timestamptz '1995-03-01 00:00:00+00' + ((i * 7919) % 3001) * interval '7 hours 13 minutes' AS t
+    FROM generate_series(1, 3001) i
+  UNION ALL
+  SELECT -i, t FROM unnest(ARRAY['4713-01-01 00:00:00+00 BC', '1999-12-31 23:59:59.999999+00',
+                                 '2000-01-01 00:00:00+00', '1899-06-01 12:00+00',
+                                 '1969-12-31 19:00+00']::timestamptz[]) WITH ORDINALITY u(t, i);
+CREATE FUNCTION pg_temp.tz_check_mismatches() RETURNS bigint LANGUAGE sql AS $$
+  SELECT count(*) FILTER (WHERE a <> date '2100-01-01' - t::date)
+    FROM (SELECT i, t, (cartera.rfm(t, 1::numeric, '2100-01-01')).age_days AS a
+            FROM tz_check GROUP BY i, t) q $$;
+SET TimeZone = 'Etc/GMT+5';
+SELECT pg_temp.tz_check_mismatches() AS fixed_offset_mismatches;
+SET TimeZone = 'America/New_York';
+SELECT pg_temp.tz_check_mismatches() AS dst_zone_mismatches;
+SET TimeZone = 'UTC';
+SELECT pg_temp.tz_check_mismatches() AS utc_mismatches;

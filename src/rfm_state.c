@@ -104,8 +104,41 @@ trans_signature(FunctionCallInfo fcinfo)
 }
 
 /*
+ * The UTC offset of the session TimeZone in microseconds if the zone has
+ * never had a transition (UTC, Etc/GMT+5, ...), else false.  Decided once
+ * per zone.
+ */
+static bool
+fixed_zone_offset(int64 *offset_usec)
+{
+	static pg_tz *checked_tz = NULL;
+	static bool fixed = false;
+	static int64 offset = 0;
+
+	if (checked_tz != session_timezone)
+	{
+		/* before any date a timestamptz can hold: 0 means no transition ever */
+		pg_time_t	t = (pg_time_t) INT64CONST(-300000000000);
+		long int	before_gmtoff,
+					after_gmtoff;
+		int			before_isdst,
+					after_isdst;
+		pg_time_t	boundary;
+
+		fixed = session_timezone != NULL &&
+			pg_next_dst_boundary(&t, &before_gmtoff, &before_isdst, &boundary,
+								 &after_gmtoff, &after_isdst, session_timezone) == 0;
+		offset = fixed ? (int64) before_gmtoff * USECS_PER_SEC : 0;
+		checked_tz = session_timezone;
+	}
+	*offset_usec = offset;
+	return fixed;
+}
+
+/*
  * Calendar day of an instant in the session TimeZone (the same as
- * ts::date).  Purchase logs are usually loaded in time order, so a one-entry
+ * ts::date).  In a zone without transitions it is plain arithmetic.
+ * Otherwise: purchase logs are usually loaded in time order, so a one-entry
  * cache of the last day's [start, end) range avoids most time zone lookups.
  */
 DateADT
@@ -117,9 +150,19 @@ cartera_timestamptz_day(TimestampTz ts)
 	static DateADT cached_day = 0;
 	DateADT		day;
 	int			overflow = 0;
+	int64		offset;
 
 	if (cached_tz == session_timezone && ts >= cached_start && ts < cached_end)
 		return cached_day;
+	if (!TIMESTAMP_NOT_FINITE(ts) && fixed_zone_offset(&offset))
+	{
+		int64		local = ts + offset;
+		int64		d = local / USECS_PER_DAY;
+
+		if (local % USECS_PER_DAY < 0)
+			d--;				/* floor, not truncation, before 2000 */
+		return (DateADT) d;
+	}
 	day = DatumGetDateADT(DirectFunctionCall1(timestamptz_date,
 											  TimestampTzGetDatum(ts)));
 	if (DATE_NOT_FINITE(day))
