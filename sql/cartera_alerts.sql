@@ -19,10 +19,11 @@ COMMENT ON TABLE cartera.segment_map IS
   'named segments as rectangles of the recency x frequency grid (scores 1..5); empty = the built-in grid; when filled, every cell must have exactly one name';
 
 -- the built-in grid of SPEC.md as rectangles (the same names segment_name() gives)
+-- (no SET search_path: it names no object, and without it the planner
+-- inlines the VALUES list instead of planning a function call each time)
 CREATE FUNCTION cartera.segment_map_defaults()
   RETURNS TABLE (name_en text, name_es text, r_min integer, r_max integer, f_min integer, f_max integer)
   LANGUAGE sql IMMUTABLE PARALLEL SAFE
-  SET search_path = pg_catalog, cartera, pg_temp
 AS $fn$
   VALUES ('Champions',          'Campeones',           5, 5, 4, 5),
          ('Loyal',              'Leales',              3, 4, 4, 5),
@@ -87,24 +88,33 @@ CREATE TRIGGER segment_map_changed AFTER INSERT OR UPDATE OR DELETE ON cartera.s
   FOR EACH STATEMENT EXECUTE FUNCTION cartera.segment_map_check();
 
 -- name of a segment from the map (or the built-in grid), in cartera.language
--- unless a language is given
+-- unless a language is given.  PL/pgSQL, not SQL: it runs once per alert
+-- candidate and per BI row, and PL/pgSQL keeps its plan for the session.
 CREATE FUNCTION cartera.segment_label(s cartera.segment, language text DEFAULT NULL) RETURNS text
-  LANGUAGE sql STABLE PARALLEL SAFE
+  LANGUAGE plpgsql STABLE PARALLEL SAFE
   SET search_path = pg_catalog, cartera, pg_temp
 AS $fn$
-  WITH cell AS (
-    SELECT CASE WHEN cartera.recency_score(s) > 5 OR cartera.frequency_score(s) > 5
-                THEN (cartera.recency_score(s) - 1) * 5 / 9 + 1 ELSE cartera.recency_score(s) END AS r,
-           CASE WHEN cartera.recency_score(s) > 5 OR cartera.frequency_score(s) > 5
-                THEN (cartera.frequency_score(s) - 1) * 5 / 9 + 1 ELSE cartera.frequency_score(s) END AS f),
-  map AS (
-    SELECT m.name_en, m.name_es, m.r_min, m.r_max, m.f_min, m.f_max FROM cartera.segment_map m
-    UNION ALL
-    SELECT d.* FROM cartera.segment_map_defaults() d WHERE NOT EXISTS (SELECT 1 FROM cartera.segment_map))
-  SELECT CASE coalesce(language, current_setting('cartera.language', true), 'es')
-              WHEN 'en' THEN map.name_en ELSE map.name_es END
-    FROM map, cell
-   WHERE cell.r BETWEEN map.r_min AND map.r_max AND cell.f BETWEEN map.f_min AND map.f_max
+DECLARE
+  r integer := cartera.recency_score(s);
+  f integer := cartera.frequency_score(s);
+  name_en text;
+  name_es text;
+BEGIN
+  IF s IS NULL THEN
+    RETURN NULL;
+  END IF;
+  IF r > 5 OR f > 5 THEN
+    -- a finer grid (up to 9 scores) maps onto the 5 x 5 one
+    r := (r - 1) * 5 / 9 + 1;
+    f := (f - 1) * 5 / 9 + 1;
+  END IF;
+  SELECT m.name_en, m.name_es INTO name_en, name_es
+    FROM (SELECT m.name_en, m.name_es, m.r_min, m.r_max, m.f_min, m.f_max FROM cartera.segment_map m
+          UNION ALL
+          SELECT d.* FROM cartera.segment_map_defaults() d WHERE NOT EXISTS (SELECT 1 FROM cartera.segment_map)) m
+   WHERE r BETWEEN m.r_min AND m.r_max AND f BETWEEN m.f_min AND m.f_max;
+  RETURN CASE coalesce(language, current_setting('cartera.language', true), 'es') WHEN 'en' THEN name_en ELSE name_es END;
+END
 $fn$;
 COMMENT ON FUNCTION cartera.segment_label(cartera.segment, text) IS
   'named segment of a cell from cartera.segment_map (or the built-in grid), in cartera.language (es, en) unless a language is given';
@@ -321,6 +331,7 @@ CREATE FUNCTION cartera.raise_alerts(customer_ids bigint[], kinds text[], due_da
   RETURNS TABLE (kind text, raised bigint)
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, cartera, pg_temp
+  SET plan_cache_mode = force_generic_plan
 AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -347,11 +358,13 @@ BEGIN
       LEFT JOIN cartera.agent ag ON ag.agent_id = c.agent_id
      WHERE (c.customer_id IS NULL OR cu.customer_id IS NOT NULL)
        AND (k.category <> 'marketing' OR cu.marketing_consent)
+       -- (two tests, not one with OR: each can use its index)
        AND NOT EXISTS (SELECT 1 FROM cartera.alert a
-                        WHERE a.kind = c.kind
-                          AND (a.customer_id = c.customer_id
-                               OR (c.customer_id IS NULL AND a.customer_id IS NULL AND a.agent_id = c.agent_id))
-                          AND a.raised_at > as_of - k.cooldown AND a.raised_at <= as_of)),
+                        WHERE c.customer_id IS NOT NULL AND a.customer_id = c.customer_id AND a.kind = c.kind
+                          AND a.raised_at > as_of - k.cooldown AND a.raised_at <= as_of)
+       AND NOT EXISTS (SELECT 1 FROM cartera.alert a
+                        WHERE c.customer_id IS NULL AND a.customer_id IS NULL AND a.agent_id = c.agent_id
+                          AND a.kind = c.kind AND a.raised_at > as_of - k.cooldown AND a.raised_at <= as_of)),
   recent AS (
     SELECT a.customer_id, count(*) AS contacts
       FROM cartera.alert a JOIN cartera.alert_kind k ON k.kind = a.kind
@@ -392,6 +405,7 @@ CREATE FUNCTION cartera.raise_transition_alerts(changes cartera.state_transition
   RETURNS TABLE (kind text, raised bigint)
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, cartera, pg_temp
+  SET plan_cache_mode = force_generic_plan
 AS $fn$
 #variable_conflict use_column
 BEGIN
@@ -421,6 +435,7 @@ CREATE FUNCTION cartera.raise_purchase_alerts(changes cartera.state_transition[]
   RETURNS TABLE (kind text, raised bigint)
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, cartera, pg_temp
+  SET plan_cache_mode = force_generic_plan
 AS $fn$
 #variable_conflict use_column
 BEGIN

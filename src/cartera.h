@@ -83,7 +83,8 @@ extern void exact_sum_recv(struct StringInfoData *buf, ExactSum *s, MemoryContex
 /* ---- the per-customer aggregate state (rfm_state.c) ---- */
 
 /*
- * The state is allocated on a 64-byte boundary and everything a purchase
+ * The state is allocated on a 64-byte boundary (inside a larger chunk: never
+ * pfree() a state, its memory context owns it) and everything a purchase
  * arriving in time order touches is in that first cache line: with a
  * million customers the states do not fit in any cache, so one miss per row
  * instead of two or three is most of the per-row cost.  Amounts that share
@@ -122,6 +123,12 @@ typedef struct RfmState
 /* gross amount (all amounts >= 0) of a state */
 extern void rfm_state_gross(const RfmState *state, ExactSum *out);
 extern void rfm_state_compact(RfmState *state);
+extern bytea *rfm_state_serialize(RfmState *state);
+extern RfmState *rfm_state_deserialize(bytea *bytes, MemoryContext mcxt);
+extern bool rfm_state_format_current(bytea *bytes);
+extern RfmState *rfm_state_create(TimestampTz as_of, MemoryContext mcxt);
+extern void rfm_state_add_purchase(RfmState *state, TimestampTz ts, Numeric amount, MemoryContext mcxt);
+extern void rfm_state_combine(RfmState *dst, RfmState *src, MemoryContext mcxt);
 
 /* ---- derived per-customer facts shared by the finals (rfm.c) ---- */
 

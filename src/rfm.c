@@ -13,6 +13,7 @@
 #include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(cartera_rfm_finalfn);
+PG_FUNCTION_INFO_V1(cartera_rfm_state_summary);
 
 /* attribute numbers of cartera.rfm_summary (keep in step with the SQL) */
 enum
@@ -171,22 +172,18 @@ rfm_result_desc(FunctionCallInfo fcinfo)
 	return tupdesc;
 }
 
-Datum
-cartera_rfm_finalfn(PG_FUNCTION_ARGS)
+/* the attributes of cartera.rfm_summary for a state */
+static void
+summary_values(RfmState *s, Datum *values, bool *nulls)
 {
-	RfmState   *s = rfm_state_from_arg(fcinfo);
 	RfmFacts	f;
-	Datum		values[RFM_NATTS];
-	bool		nulls[RFM_NATTS];
 	Numeric		total,
 				avg;
 	ExactSum	gross;
 	bool		exact;
 
-	if (s == NULL)
-		PG_RETURN_NULL();
 	rfm_facts_from_state(s, &f);
-	memset(nulls, true, sizeof(nulls));
+	memset(nulls, true, RFM_NATTS * sizeof(bool));
 
 	rfm_state_gross(s, &gross);
 	/* the common case: no refunds, everything in the fixed-point sums */
@@ -263,6 +260,37 @@ cartera_rfm_finalfn(PG_FUNCTION_ARGS)
 		nulls[RFM_MONETARY_TOTAL] = nulls[RFM_AVG_TICKET] = true;
 		nulls[RFM_REPEAT_AVG] = true;
 	}
+}
 
+Datum
+cartera_rfm_finalfn(PG_FUNCTION_ARGS)
+{
+	RfmState   *s = rfm_state_from_arg(fcinfo);
+	Datum		values[RFM_NATTS];
+	bool		nulls[RFM_NATTS];
+
+	if (s == NULL)
+		PG_RETURN_NULL();
+	summary_values(s, values, nulls);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(rfm_result_desc(fcinfo), values, nulls)));
+}
+
+/*
+ * cartera.rfm_state_summary(bytea): the rfm_summary of a state serialized by
+ * cartera.rfm_state() or kept in customer_state.rfm_state.
+ */
+Datum
+cartera_rfm_state_summary(PG_FUNCTION_ARGS)
+{
+	bytea	   *bytes = PG_GETARG_BYTEA_PP(0);
+	Datum		values[RFM_NATTS];
+	bool		nulls[RFM_NATTS];
+
+	if (!rfm_state_format_current(bytes))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("not a cartera rfm state of this version"),
+				 errhint("Recompute it with cartera.rfm_state().")));
+	summary_values(rfm_state_deserialize(bytes, CurrentMemoryContext), values, nulls);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(rfm_result_desc(fcinfo), values, nulls)));
 }

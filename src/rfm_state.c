@@ -449,6 +449,95 @@ read_lifespan_years(FunctionCallInfo fcinfo, const TransSignature *sig)
 	return seconds / (365.25 * SECS_PER_DAY);
 }
 
+/*
+ * Add one purchase row (already known to have a date and, when the aggregate
+ * has an amount column, an amount) to the state.  day is valid when
+ * day_known (date input); otherwise it is derived from ts when the row counts.
+ * as_of is the state's (passed in: the transition function knows it without
+ * touching the state's cold part).
+ */
+static inline void
+accumulate(RfmState *s, TimestampTz ts, DateADT day, bool day_known,
+		   AmountKind kind, Datum amount, TimestampTz as_of, MemoryContext aggcontext)
+{
+	bool		refund = false;
+	bool		fixed = false;
+	cartera_acc v = 0;
+	int			vscale = 0;
+
+	/* after as_of: not yet happened from the point of view of the summary */
+	if (ts > as_of)
+		return;
+
+	if (kind != AMOUNT_NONE)
+	{
+		amount = checked_amount(kind, amount);
+		refund = amount_is_negative(kind, amount);
+	}
+
+	if (refund)
+	{
+		/* a refund lowers the total but is not a purchase */
+		add_amount(&s->refunds, kind, amount, aggcontext);
+		return;
+	}
+
+	if (!day_known)
+		day = cartera_timestamptz_day(ts);
+
+	/* decode the amount once into a scaled integer, when it fits one */
+	switch (kind)
+	{
+		case AMOUNT_NUMERIC:
+		case AMOUNT_FLOAT8:
+			fixed = exact_sum_decode_numeric(DatumGetNumeric(amount), &v, &vscale);
+			break;
+		case AMOUNT_INT8:
+			v = DatumGetInt64(amount);
+			vscale = 0;
+			fixed = true;
+			break;
+		case AMOUNT_NONE:
+			break;
+	}
+
+	if (s->purchases == 0 || day < s->first_day)
+	{
+		s->first_day = day;
+		reset_sum(&s->first_day_amount);
+	}
+	if (day == s->first_day && kind != AMOUNT_NONE)
+	{
+		if (fixed)
+			exact_sum_add_fixed(&s->first_day_amount, v, vscale, aggcontext);
+		else
+			add_amount(&s->first_day_amount, kind, amount, aggcontext);
+	}
+	if (s->purchases == 0 || ts < s->first_ts)
+		s->first_ts = ts;
+	if (s->purchases == 0 || ts > s->last_ts)
+		s->last_ts = ts;
+	s->purchases++;
+	add_day(s, day, aggcontext);
+	if (fixed)
+	{
+		int64		r;
+
+		if (vscale == s->fast_scale && v >= PG_INT64_MIN && v <= PG_INT64_MAX &&
+			!pg_add_s64_overflow(s->fast_acc, (int64) v, &r))
+			s->fast_acc = r;
+		else if (s->fast_scale < 0 && v >= PG_INT64_MIN && v <= PG_INT64_MAX)
+		{
+			s->fast_scale = (int8) vscale;
+			s->fast_acc = (int64) v;
+		}
+		else
+			exact_sum_add_fixed(&s->gross, v, vscale, aggcontext);
+	}
+	else if (kind != AMOUNT_NONE)
+		add_amount(&s->gross, kind, amount, aggcontext);
+}
+
 Datum
 cartera_rfm_transfn(PG_FUNCTION_ARGS)
 {
@@ -458,11 +547,6 @@ cartera_rfm_transfn(PG_FUNCTION_ARGS)
 	TimestampTz as_of;
 	TimestampTz ts;
 	DateADT		day;
-	Datum		amount = (Datum) 0;
-	bool		refund = false;
-	bool		fixed = false;
-	cartera_acc v = 0;
-	int			vscale = 0;
 
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
 		elog(ERROR, "cartera_rfm_transfn called in non-aggregate context");
@@ -527,79 +611,9 @@ cartera_rfm_transfn(PG_FUNCTION_ARGS)
 		day = 0;				/* computed below, only if the row counts */
 	}
 
-	/* after as_of: not yet happened from the point of view of the summary */
-	if (ts > as_of)
-		PG_RETURN_POINTER(s);
-
-	if (sig->amount_arg >= 0)
-	{
-		amount = checked_amount(sig->amount_kind,
-								PG_GETARG_DATUM(sig->amount_arg));
-		refund = amount_is_negative(sig->amount_kind, amount);
-	}
-
-	if (refund)
-	{
-		/* a refund lowers the total but is not a purchase */
-		add_amount(&s->refunds, sig->amount_kind, amount, aggcontext);
-		PG_RETURN_POINTER(s);
-	}
-
-	if (!sig->at_is_date)
-		day = cartera_timestamptz_day(ts);
-
-	/* decode the amount once into a scaled integer, when it fits one */
-	switch (sig->amount_kind)
-	{
-		case AMOUNT_NUMERIC:
-		case AMOUNT_FLOAT8:
-			fixed = exact_sum_decode_numeric(DatumGetNumeric(amount), &v, &vscale);
-			break;
-		case AMOUNT_INT8:
-			v = DatumGetInt64(amount);
-			vscale = 0;
-			fixed = true;
-			break;
-		case AMOUNT_NONE:
-			break;
-	}
-
-	if (s->purchases == 0 || day < s->first_day)
-	{
-		s->first_day = day;
-		reset_sum(&s->first_day_amount);
-	}
-	if (day == s->first_day && sig->amount_kind != AMOUNT_NONE)
-	{
-		if (fixed)
-			exact_sum_add_fixed(&s->first_day_amount, v, vscale, aggcontext);
-		else
-			add_amount(&s->first_day_amount, sig->amount_kind, amount, aggcontext);
-	}
-	if (s->purchases == 0 || ts < s->first_ts)
-		s->first_ts = ts;
-	if (s->purchases == 0 || ts > s->last_ts)
-		s->last_ts = ts;
-	s->purchases++;
-	add_day(s, day, aggcontext);
-	if (fixed)
-	{
-		int64		r;
-
-		if (vscale == s->fast_scale && v >= PG_INT64_MIN && v <= PG_INT64_MAX &&
-			!pg_add_s64_overflow(s->fast_acc, (int64) v, &r))
-			s->fast_acc = r;
-		else if (s->fast_scale < 0 && v >= PG_INT64_MIN && v <= PG_INT64_MAX)
-		{
-			s->fast_scale = (int8) vscale;
-			s->fast_acc = (int64) v;
-		}
-		else
-			exact_sum_add_fixed(&s->gross, v, vscale, aggcontext);
-	}
-	else if (sig->amount_kind != AMOUNT_NONE)
-		add_amount(&s->gross, sig->amount_kind, amount, aggcontext);
-
+	accumulate(s, ts, day, sig->at_is_date, sig->amount_kind,
+			   sig->amount_arg >= 0 ? PG_GETARG_DATUM(sig->amount_arg) : (Datum) 0,
+			   as_of, aggcontext);
 	PG_RETURN_POINTER(s);
 }
 
@@ -681,10 +695,9 @@ cartera_rfm_combinefn(PG_FUNCTION_ARGS)
 /* format version, so a future layout can still read old partial states */
 #define RFM_STATE_FORMAT 1
 
-Datum
-cartera_rfm_serialfn(PG_FUNCTION_ARGS)
+bytea *
+rfm_state_serialize(RfmState *s)
 {
-	RfmState   *s = (RfmState *) PG_GETARG_POINTER(0);
 	StringInfoData buf;
 	ExactSum	gross;
 
@@ -711,20 +724,23 @@ cartera_rfm_serialfn(PG_FUNCTION_ARGS)
 	exact_sum_send(&buf, &gross);
 	exact_sum_send(&buf, &s->refunds);
 	exact_sum_send(&buf, &s->first_day_amount);
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+	return pq_endtypsend(&buf);
 }
 
-Datum
-cartera_rfm_deserialfn(PG_FUNCTION_ARGS)
+/* whether bytes were written by rfm_state_serialize of this layout */
+bool
+rfm_state_format_current(bytea *bytes)
 {
-	bytea	   *bytes = PG_GETARG_BYTEA_PP(0);
-	MemoryContext aggcontext;
+	return VARSIZE_ANY_EXHDR(bytes) > 0 &&
+		*(unsigned char *) VARDATA_ANY(bytes) == RFM_STATE_FORMAT;
+}
+
+RfmState *
+rfm_state_deserialize(bytea *bytes, MemoryContext mcxt)
+{
 	StringInfoData buf;
 	RfmState   *s;
 	int32		ndays;
-
-	if (!AggCheckCallContext(fcinfo, &aggcontext))
-		elog(ERROR, "cartera_rfm_deserialfn called in non-aggregate context");
 
 	buf.data = VARDATA_ANY(bytes);
 	buf.len = VARSIZE_ANY_EXHDR(bytes);
@@ -735,7 +751,7 @@ cartera_rfm_deserialfn(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("unsupported cartera aggregate state format")));
-	s = rfm_state_new(aggcontext, 0);
+	s = rfm_state_new(mcxt, 0);
 	s->has_amounts = pq_getmsgbyte(&buf) != 0;
 	s->as_of = pq_getmsgint64(&buf);
 	s->lifespan_years = pq_getmsgfloat8(&buf);
@@ -748,7 +764,7 @@ cartera_rfm_deserialfn(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("corrupt cartera aggregate state")));
-	reserve_days(s, ndays, aggcontext);
+	reserve_days(s, ndays, mcxt);
 	for (int i = 0; i < ndays; i++)
 		s->days[i] = pq_getmsgint(&buf, 4);
 	s->ndays = ndays;
@@ -758,10 +774,59 @@ cartera_rfm_deserialfn(PG_FUNCTION_ARGS)
 			s->days_sorted = false;
 	if (ndays > 0)
 		s->last_added = s->days[ndays - 1];
-	exact_sum_recv(&buf, &s->gross, aggcontext);
-	exact_sum_recv(&buf, &s->refunds, aggcontext);
-	exact_sum_recv(&buf, &s->first_day_amount, aggcontext);
+	exact_sum_recv(&buf, &s->gross, mcxt);
+	exact_sum_recv(&buf, &s->refunds, mcxt);
+	exact_sum_recv(&buf, &s->first_day_amount, mcxt);
 	pq_getmsgend(&buf);
+	return s;
+}
+
+Datum
+cartera_rfm_serialfn(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BYTEA_P(rfm_state_serialize((RfmState *) PG_GETARG_POINTER(0)));
+}
+
+Datum
+cartera_rfm_deserialfn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	RfmState   *s;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "cartera_rfm_deserialfn called in non-aggregate context");
+	s = rfm_state_deserialize(PG_GETARG_BYTEA_PP(0), aggcontext);
+	/* made in aggcontext, pointed at by nobody else: the combine may keep it */
 	s->adoptable = true;
 	PG_RETURN_POINTER(s);
+}
+
+/*
+ * For the customer_state trigger (state_trigger.c): a state outside any
+ * aggregate, fed one (timestamptz, numeric) purchase at a time, and merged
+ * with a stored one.  Same rules as the transition function above.
+ */
+RfmState *
+rfm_state_create(TimestampTz as_of, MemoryContext mcxt)
+{
+	RfmState   *s = rfm_state_new(mcxt, as_of);
+
+	s->has_amounts = true;
+	return s;
+}
+
+void
+rfm_state_add_purchase(RfmState *s, TimestampTz ts, Numeric amount, MemoryContext mcxt)
+{
+	if (TIMESTAMP_NOT_FINITE(ts))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("purchase timestamp must be finite")));
+	accumulate(s, ts, 0, false, AMOUNT_NUMERIC, NumericGetDatum(amount), s->as_of, mcxt);
+}
+
+void
+rfm_state_combine(RfmState *dst, RfmState *src, MemoryContext mcxt)
+{
+	rfm_state_merge(dst, src, mcxt);
 }
