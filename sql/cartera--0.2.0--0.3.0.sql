@@ -3,7 +3,6 @@
 -- check that updating from each release gives exactly a fresh install.
 \echo Use "ALTER EXTENSION cartera UPDATE TO '0.3.0'" to load this file. \quit
 
-
 -- customer_state keeps the aggregate state behind each summary (NULL until
 -- the customer's next change or cartera.refresh() recomputes it)
 ALTER TABLE cartera.customer_state ADD COLUMN rfm_state bytea;
@@ -19,6 +18,7 @@ CREATE AGGREGATE cartera.rfm_state(purchased_at timestamptz, amount numeric, as_
   SFUNC = cartera.rfm_transfn,
   FINALFUNC = cartera.rfm_state_finalfn,
   STYPE = internal,
+  SSPACE = 288,
   COMBINEFUNC = cartera.rfm_combinefn,
   SERIALFUNC = cartera.rfm_serialfn,
   DESERIALFUNC = cartera.rfm_deserialfn,
@@ -561,3 +561,10 @@ BEGIN
   RETURN NULL;
 END
 $fn$;
+
+-- rfm(), lifecycle() and clv() state size for the planner (SSPACE = 288 in
+-- the install script): CREATE AGGREGATE has no ALTER for it.
+UPDATE pg_catalog.pg_aggregate SET aggtransspace = 288
+ WHERE aggfnoid IN (SELECT p.oid FROM pg_catalog.pg_proc p
+                     WHERE p.pronamespace = 'cartera'::regnamespace AND p.prokind = 'a'
+                       AND p.proname IN ('rfm', 'lifecycle', 'clv'));

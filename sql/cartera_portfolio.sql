@@ -214,6 +214,7 @@ CREATE AGGREGATE cartera.rfm_state(purchased_at timestamptz, amount numeric, as_
   SFUNC = cartera.rfm_transfn,
   FINALFUNC = cartera.rfm_state_finalfn,
   STYPE = internal,
+  SSPACE = 288,
   COMBINEFUNC = cartera.rfm_combinefn,
   SERIALFUNC = cartera.rfm_serialfn,
   DESERIALFUNC = cartera.rfm_deserialfn,
