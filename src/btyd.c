@@ -23,6 +23,13 @@
 /* small helpers                                                        */
 /* ------------------------------------------------------------------ */
 
+/* ln(1 + e^v) without overflow or loss for large |v| */
+static double
+softplus(double v)
+{
+	return (v > 0.0) ? v + log1p(exp(-v)) : log1p(exp(v));
+}
+
 /* 1 / (1 + e^-v) */
 static double
 sigmoid(double v)

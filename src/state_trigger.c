@@ -42,6 +42,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "storage/lmgr.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -435,7 +436,14 @@ cartera_purchase_rows_added(PG_FUNCTION_ARGS)
 		keys[nkeys++] = entry->customer_id;
 	qsort(keys, nkeys, sizeof(int64), int64_cmp);
 
-	/* 2. lock the state rows in customer order, read the stored states */
+	/*
+	 * 2. lock the state rows in customer order, read the stored states.  The
+	 * table lock the UPDATE needs is taken first: holding only FOR UPDATE's
+	 * weaker one would let refresh() take its SHARE ROW EXCLUSIVE lock in
+	 * between, and each would then wait for the other.
+	 */
+	LockRelationOid(get_relname_relid("customer_state", get_namespace_oid("cartera", false)),
+					RowExclusiveLock);
 	fast_ids = palloc(Max(nkeys, 1) * sizeof(int64));
 	fast_states = palloc(Max(nkeys, 1) * sizeof(Datum));
 	slow_ids = palloc(Max(nkeys, 1) * sizeof(int64));
