@@ -300,7 +300,6 @@ CREATE OR REPLACE FUNCTION cartera.raise_alerts(customer_ids bigint[], kinds tex
   RETURNS TABLE (kind text, raised bigint)
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, cartera, pg_temp
-  SET plan_cache_mode = force_generic_plan
 AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -370,22 +369,29 @@ CREATE OR REPLACE FUNCTION cartera.raise_transition_alerts(changes cartera.state
   RETURNS TABLE (kind text, raised bigint)
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, cartera, pg_temp
-  SET plan_cache_mode = force_generic_plan
 AS $fn$
 #variable_conflict use_column
 BEGIN
   IF coalesce(array_length(changes, 1), 0) = 0 THEN
     RETURN;
   END IF;
+  -- segment names are looked up once per distinct segment, not per change
+  -- (a bulk load brings tens of thousands of changes, over at most 729 cells)
   RETURN QUERY
+  WITH t AS (SELECT * FROM unnest(changes)),
+  label AS (
+    SELECT x.s, cartera.segment_label(x.s, 'en') AS en, cartera.segment_label(x.s) AS shown
+      FROM (SELECT t.from_segment AS s FROM t UNION SELECT t.to_segment FROM t) x
+     WHERE x.s IS NOT NULL)
   SELECT r.kind, r.raised FROM (
     SELECT array_agg(t.customer_id) AS ids, array_agg('champion_at_risk'::text) AS kinds,
            array_agg(NULL::date) AS dues,
-           array_agg(format('%s -> %s', cartera.segment_label(t.from_segment), coalesce(cartera.segment_label(t.to_segment), t.to_status::text))) AS details,
+           array_agg(format('%s -> %s', lf.shown, coalesce(lt.shown, t.to_status::text))) AS details,
            array_agg(NULL::bigint) AS agents
-      FROM unnest(changes) t
-     WHERE cartera.segment_label(t.from_segment, 'en') = 'Champions'
-       AND (cartera.segment_label(t.to_segment, 'en') = 'At Risk' OR (t.to_status = 'at_risk' AND t.from_status <> 'at_risk'))) c,
+      FROM t JOIN label lf ON lf.s = t.from_segment
+      LEFT JOIN label lt ON lt.s = t.to_segment
+     WHERE lf.en = 'Champions'
+       AND (lt.en = 'At Risk' OR (t.to_status = 'at_risk' AND t.from_status <> 'at_risk'))) c,
     LATERAL cartera.raise_alerts(c.ids, c.kinds, c.dues, c.details, c.agents, as_of) r
    WHERE c.ids IS NOT NULL;
 END
@@ -395,7 +401,6 @@ CREATE OR REPLACE FUNCTION cartera.raise_purchase_alerts(changes cartera.state_t
   RETURNS TABLE (kind text, raised bigint)
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, cartera, pg_temp
-  SET plan_cache_mode = force_generic_plan
 AS $fn$
 #variable_conflict use_column
 -- Small statements, each skipped when it has nothing to do: this runs for

@@ -43,6 +43,7 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "storage/lmgr.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -52,6 +53,9 @@
 #include "utils/tuplestore.h"
 
 PG_FUNCTION_INFO_V1(cartera_purchase_rows_added);
+
+/* up to this many customers in a statement, plans are generic (see below) */
+#define FEW_CUSTOMERS 64
 
 /* one customer touched by the statement */
 typedef struct CustomerEntry
@@ -80,15 +84,10 @@ static SPIPlanPtr store_plan = NULL;
 static SPIPlanPtr recompute_plan = NULL;
 static SPIPlanPtr alerts_plan = NULL;
 
-/*
- * Generic plans: the statements are the same every time, and re-planning
- * them for each purchase (what the plan cache's custom-plan heuristic did)
- * cost more than running them.
- */
 static SPIPlanPtr
 keep_plan(const char *sql, int nargs, Oid *argtypes)
 {
-	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
 
 	if (plan == NULL)
 		elog(ERROR, "cartera: SPI_prepare failed (%s): %s",
@@ -335,6 +334,7 @@ cartera_purchase_rows_added(PG_FUNCTION_ARGS)
 	Datum		transitions[2] = {(Datum) 0, (Datum) 0};
 	bool		transitions_null[2] = {true, true};
 	bool		isnull;
+	int			guc_level;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -435,6 +435,18 @@ cartera_purchase_rows_added(PG_FUNCTION_ARGS)
 	while ((entry = hash_seq_search(&seq)) != NULL)
 		keys[nkeys++] = entry->customer_id;
 	qsort(keys, nkeys, sizeof(int64), int64_cmp);
+
+	/*
+	 * Plans, ours and those of the alert functions we call: a statement of a
+	 * few customers runs generic plans (re-planning them for every purchase
+	 * cost more than running them); a bulk load gets plans made for its
+	 * array sizes (a generic plan assumes ten elements and may join them by
+	 * nested loops).  Restored when the trigger returns, and on error.
+	 */
+	guc_level = NewGUCNestLevel();
+	(void) set_config_option("plan_cache_mode",
+							 nkeys <= FEW_CUSTOMERS ? "force_generic_plan" : "force_custom_plan",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 
 	/*
 	 * 2. lock the state rows in customer order, read the stored states.  The
@@ -542,6 +554,7 @@ cartera_purchase_rows_added(PG_FUNCTION_ARGS)
 			elog(ERROR, "cartera: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 	}
 
+	AtEOXact_GUC(true, guc_level);
 done:
 	SPI_finish();
 	MemoryContextSwitchTo(old_cxt);
