@@ -24,6 +24,7 @@
 #include "cartera.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
+#include "port/pg_bswap.h"
 #include "port/pg_crc32c.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -290,6 +291,27 @@ check_breakpoints(bytea *payload)
 			corrupt(PARTIAL_BREAKPOINTS, "A value is NaN.");
 }
 
+/*
+ * The per-customer state's layout is read by rfm_state.c: here only its
+ * length, so that a short payload gets our error, not the wire protocol's.
+ * Fixed part: 2 bytes, 5 int64/float8, first_day, ndays; then the days and
+ * three sums of at least 19 bytes each.
+ */
+static void
+check_rfm_length(bytea *payload)
+{
+	int			len = VARSIZE(payload) - VARHDRSZ;
+	int			fixed = 2 + 5 * 8 + 4 + 4;
+	uint32		ndays;
+
+	if (len < fixed)
+		corrupt(PARTIAL_RFM, "The state is too short.");
+	memcpy(&ndays, VARDATA(payload) + fixed - 4, 4);
+	ndays = pg_ntoh32(ndays);
+	if ((int64) len < (int64) fixed + 4 * (int64) ndays + 3 * 19)
+		corrupt(PARTIAL_RFM, "The state is too short for its purchase days.");
+}
+
 static bool
 sum_ok(const ExactSum *s)
 {
@@ -363,6 +385,8 @@ merge_trans(FunctionCallInfo fcinfo, PartialKind kind,
 		check_histogram(payload, kind);
 	else if (kind == PARTIAL_BREAKPOINTS)
 		check_breakpoints(payload);
+	else
+		check_rfm_length(payload);
 	incoming = call_support(fcinfo, deserialfn, PointerGetDatum(payload), false, (Datum) 0, true);
 	if (kind == PARTIAL_RFM)
 		check_rfm((RfmState *) DatumGetPointer(incoming));
