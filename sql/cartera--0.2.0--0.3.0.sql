@@ -335,6 +335,51 @@ CREATE AGGREGATE cartera.breakpoints_merge(state bytea) (
 COMMENT ON AGGREGATE cartera.breakpoints_merge(bytea) IS
   'second step: combines breakpoints_partial() states (NULLs skipped) into the double precision[] that breakpoints() gives over all their rows';
 
+-- What PostgreSQL 15's postgres_fdw does not ship: (summary).field and an
+-- aggregate with a text constant argument.  The same in shippable form:
+CREATE FUNCTION cartera.bgnbd_fit_unit_days_transfn(internal, cartera.rfm_summary, integer) RETURNS internal
+  AS 'MODULE_PATHNAME', 'cartera_bgnbd_fit_unit_days_transfn' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION cartera.bgnbd_fit_unit_days_transfn(internal, cartera.rfm_summary, integer, double precision) RETURNS internal
+  AS 'MODULE_PATHNAME', 'cartera_bgnbd_fit_unit_days_transfn' LANGUAGE C PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.bgnbd_fit_unit_days_transfn(internal, cartera.rfm_summary, integer) IS
+  'transition function of bgnbd_fit_partial(summary, unit_days)';
+COMMENT ON FUNCTION cartera.bgnbd_fit_unit_days_transfn(internal, cartera.rfm_summary, integer, double precision) IS
+  'transition function of bgnbd_fit_partial(summary, unit_days, penalizer)';
+CREATE AGGREGATE cartera.bgnbd_fit_partial(summary cartera.rfm_summary, unit_days integer) (
+  SFUNC = cartera.bgnbd_fit_unit_days_transfn,
+  FINALFUNC = cartera.bgnbd_fit_partial_finalfn,
+  STYPE = internal,
+  COMBINEFUNC = cartera.fit_histogram_combinefn,
+  SERIALFUNC = cartera.fit_histogram_serialfn,
+  DESERIALFUNC = cartera.fit_histogram_deserialfn,
+  PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE cartera.bgnbd_fit_partial(cartera.rfm_summary, integer) IS
+  'bgnbd_fit_partial(summary, ''weeks'' or ''days'') with the time unit in days (7 or 1): a form postgres_fdw ships to a shard';
+CREATE AGGREGATE cartera.bgnbd_fit_partial(summary cartera.rfm_summary, unit_days integer, penalizer double precision) (
+  SFUNC = cartera.bgnbd_fit_unit_days_transfn,
+  FINALFUNC = cartera.bgnbd_fit_partial_finalfn,
+  STYPE = internal,
+  COMBINEFUNC = cartera.fit_histogram_combinefn,
+  SERIALFUNC = cartera.fit_histogram_serialfn,
+  DESERIALFUNC = cartera.fit_histogram_deserialfn,
+  PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE cartera.bgnbd_fit_partial(cartera.rfm_summary, integer, double precision) IS
+  'bgnbd_fit_partial(summary, time unit, penalizer) with the time unit in days (7 or 1): a form postgres_fdw ships to a shard';
+CREATE FUNCTION cartera.summary_recency_days(summary cartera.rfm_summary) RETURNS integer
+  AS 'MODULE_PATHNAME', 'cartera_summary_recency_days' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.summary_recency_days(cartera.rfm_summary) IS
+  '(summary).recency_days as a function call, which postgres_fdw ships to a shard';
+CREATE FUNCTION cartera.summary_frequency(summary cartera.rfm_summary) RETURNS integer
+  AS 'MODULE_PATHNAME', 'cartera_summary_frequency' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.summary_frequency(cartera.rfm_summary) IS
+  '(summary).frequency as a function call, which postgres_fdw ships to a shard';
+CREATE FUNCTION cartera.summary_monetary_total(summary cartera.rfm_summary) RETURNS numeric
+  AS 'MODULE_PATHNAME', 'cartera_summary_monetary_total' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.summary_monetary_total(cartera.rfm_summary) IS
+  '(summary).monetary_total as a function call, which postgres_fdw ships to a shard';
+
 -- The first step on every partition of a table at once: with the partitions
 -- foreign tables on shards (postgres_fdw, server option extensions 'cartera'),
 -- each branch is one aggregate the shard computes, and the shards answer one

@@ -96,6 +96,23 @@ RESET min_parallel_table_scan_size;
 SELECT (SELECT bgnbd_fit_merge(b) FROM parallel_partial) = (SELECT bgnbd_fit(s, 'weeks') FROM part_summary) AS parallel_bgnbd_same,
        (SELECT breakpoints_merge(k) FROM parallel_partial) = (SELECT breakpoints((s).monetary_total::float8, 5) FROM part_summary) AS parallel_breakpoints_same;
 
+-- Forms postgres_fdw (PostgreSQL 15) ships to a shard: it sends neither a
+-- field of a composite column, (s).frequency, nor an aggregate with a text
+-- constant argument, bgnbd_fit_partial(s, 'weeks').  The time unit in days
+-- and the field accessors say the same in shippable form.
+SELECT (SELECT bgnbd_fit_merge(p) FROM (SELECT bgnbd_fit_partial(s, 7) p FROM part_summary GROUP BY shard) x)
+       = (SELECT bgnbd_fit(s, 'weeks') FROM part_summary) AS unit_days_7_is_weeks,
+       (SELECT bgnbd_fit_merge(p) FROM (SELECT bgnbd_fit_partial(s, 1, 0.01) p FROM part_summary GROUP BY shard) x)
+       = (SELECT bgnbd_fit(s, 'days', 0.01) FROM part_summary) AS unit_days_1_is_days;
+SELECT bool_and(summary_recency_days(s) = (s).recency_days AND summary_frequency(s) = (s).frequency
+                AND summary_monetary_total(s) = (s).monetary_total) AS accessors_match
+  FROM part_summary;
+-- a lead has no recency or frequency
+SELECT summary_recency_days(l), summary_frequency(l), summary_monetary_total(l)
+  FROM (SELECT ROW(NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, date '1997-09-30')::rfm_summary) q(l);
+SELECT bgnbd_fit_partial(s, 3) FROM part_summary;
+SELECT bgnbd_fit_partial(s, NULL::integer) FROM part_summary;
+
 -- partial_states(): the first step on every leaf partition of a table
 CREATE TABLE part_state (customer_id bigint, summary rfm_summary) PARTITION BY HASH (customer_id);
 CREATE TABLE part_state_0 PARTITION OF part_state FOR VALUES WITH (MODULUS 3, REMAINDER 0);

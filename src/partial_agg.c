@@ -22,8 +22,12 @@
 #endif
 
 #include "cartera.h"
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "executor/executor.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
+#include "nodes/makefuncs.h"
 #include "port/pg_bswap.h"
 #include "port/pg_crc32c.h"
 #include "utils/builtins.h"
@@ -41,6 +45,7 @@ extern Datum cartera_histogram_combinefn(PG_FUNCTION_ARGS);
 extern Datum cartera_breakpoints_serialfn(PG_FUNCTION_ARGS);
 extern Datum cartera_breakpoints_deserialfn(PG_FUNCTION_ARGS);
 extern Datum cartera_breakpoints_combinefn(PG_FUNCTION_ARGS);
+extern Datum cartera_bgnbd_fit_transfn(PG_FUNCTION_ARGS);
 
 PG_FUNCTION_INFO_V1(cartera_rfm_partial_finalfn);
 PG_FUNCTION_INFO_V1(cartera_bgnbd_fit_partial_finalfn);
@@ -50,6 +55,10 @@ PG_FUNCTION_INFO_V1(cartera_rfm_merge_transfn);
 PG_FUNCTION_INFO_V1(cartera_bgnbd_fit_merge_transfn);
 PG_FUNCTION_INFO_V1(cartera_gamma_gamma_fit_merge_transfn);
 PG_FUNCTION_INFO_V1(cartera_breakpoints_merge_transfn);
+PG_FUNCTION_INFO_V1(cartera_bgnbd_fit_unit_days_transfn);
+PG_FUNCTION_INFO_V1(cartera_summary_recency_days);
+PG_FUNCTION_INFO_V1(cartera_summary_frequency);
+PG_FUNCTION_INFO_V1(cartera_summary_monetary_total);
 
 /* envelope: "CART", version, kind, CRC-32C of the payload, payload */
 #define PARTIAL_MAGIC "CART"
@@ -422,4 +431,104 @@ cartera_breakpoints_merge_transfn(PG_FUNCTION_ARGS)
 {
 	return merge_trans(fcinfo, PARTIAL_BREAKPOINTS, cartera_breakpoints_deserialfn,
 					   cartera_breakpoints_combinefn);
+}
+
+/*
+ * What PostgreSQL 15's postgres_fdw will not ship to a shard: a field of a
+ * composite column ((summary).frequency) and an aggregate with a text
+ * constant argument (bgnbd_fit(summary, 'weeks'): its input collation does
+ * not come from a remote column).  The functions below say the same things
+ * in shippable form: field accessors, and the time unit as a number of days.
+ */
+
+/* bgnbd_fit_partial(summary, unit_days [, penalizer]): bgnbd_fit(summary, 'days' or 'weeks' [, penalizer]) */
+Datum
+cartera_bgnbd_fit_unit_days_transfn(PG_FUNCTION_ARGS)
+{
+	FmgrInfo   *inner = (FmgrInfo *) fcinfo->flinfo->fn_extra;
+	int			nargs = PG_NARGS();
+	int32		unit_days;
+	Datum		result;
+
+	LOCAL_FCINFO(call, 4);
+
+	if (nargs < 3 || nargs > 4)
+		elog(ERROR, "cartera_bgnbd_fit_unit_days_transfn called with %d arguments", nargs);
+	if (inner == NULL)
+	{
+		/* call bgnbd_fit's transition as if declared (internal, summary, text [, float8]) */
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		Oid			types[4] = {INTERNALOID, get_fn_expr_argtype(fcinfo->flinfo, 1), TEXTOID, FLOAT8OID};
+		List	   *args = NIL;
+
+		for (int i = 0; i < nargs; i++)
+		{
+			Param	   *p = makeNode(Param);
+
+			p->paramkind = PARAM_EXEC;
+			p->paramtype = types[i];
+			p->paramtypmod = -1;
+			p->location = -1;
+			args = lappend(args, p);
+		}
+		inner = palloc0(sizeof(FmgrInfo));
+		inner->fn_addr = cartera_bgnbd_fit_transfn;
+		inner->fn_oid = InvalidOid;
+		inner->fn_nargs = nargs;
+		inner->fn_mcxt = fcinfo->flinfo->fn_mcxt;
+		inner->fn_expr = (Node *) makeFuncExpr(InvalidOid, INTERNALOID, args, InvalidOid,
+											   InvalidOid, COERCE_EXPLICIT_CALL);
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = inner;
+	}
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("time unit must not be null"),
+				 errhint("Give the time unit in days: 7 for weeks, 1 for days.")));
+	unit_days = PG_GETARG_INT32(2);
+	if (unit_days != 1 && unit_days != 7)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time unit must be 1 (days) or 7 (weeks) days, not %d", unit_days)));
+	InitFunctionCallInfoData(*call, inner, nargs, InvalidOid, fcinfo->context, NULL);
+	for (int i = 0; i < nargs; i++)
+	{
+		call->args[i].value = PG_GETARG_DATUM(i);
+		call->args[i].isnull = PG_ARGISNULL(i);
+	}
+	call->args[2].value = CStringGetTextDatum(cartera_time_unit_name(unit_days));
+	result = FunctionCallInvoke(call);
+	if (call->isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(result);
+}
+
+static Datum
+summary_field(FunctionCallInfo fcinfo, const char *name)
+{
+	bool		isnull;
+	Datum		d = GetAttributeByName(PG_GETARG_HEAPTUPLEHEADER(0), name, &isnull);
+
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(d);
+}
+
+Datum
+cartera_summary_recency_days(PG_FUNCTION_ARGS)
+{
+	return summary_field(fcinfo, "recency_days");
+}
+
+Datum
+cartera_summary_frequency(PG_FUNCTION_ARGS)
+{
+	return summary_field(fcinfo, "frequency");
+}
+
+Datum
+cartera_summary_monetary_total(PG_FUNCTION_ARGS)
+{
+	return summary_field(fcinfo, "monetary_total");
 }
