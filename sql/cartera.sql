@@ -1368,5 +1368,7 @@ BEGIN
   RETURN QUERY EXECUTE format('SELECT p::regclass, s FROM (%s) u(p, s)', q);
 END
 $fn$;
+-- it runs the SQL text it is given: not for PUBLIC (GRANT it to the role that fits models)
+REVOKE EXECUTE ON FUNCTION cartera.partial_states(regclass, text) FROM PUBLIC;
 COMMENT ON FUNCTION cartera.partial_states(regclass, text) IS
   'runs the aggregate expression partial_aggregate (e.g. cartera.bgnbd_fit_partial(summary, ''weeks'')) on every leaf partition of relation; returns one state per partition for the matching _merge() aggregate';
