@@ -208,7 +208,7 @@ SELECT gamma_gamma_fit_merge(pg_temp.wrap(3, overlay(pg_temp.payload(gg) PLACING
 SELECT bgnbd_fit_merge(pg_temp.wrap(2, '\x0000000300'::bytea));
 -- breakpoints: n = 42, a NaN value, a count that does not match, too short
 SELECT breakpoints_merge(pg_temp.wrap(4, overlay(pg_temp.payload(bp) PLACING '\x0000002a'::bytea FROM 1))) FROM crafted;
-SELECT breakpoints_merge(pg_temp.wrap(4, overlay(pg_temp.payload(bp) PLACING float8send('NaN') FROM 13))) FROM crafted;
+SELECT breakpoints_merge(pg_temp.wrap(4, overlay(pg_temp.payload(bp) PLACING float8send('NaN') FROM 21))) FROM crafted;
 SELECT breakpoints_merge(pg_temp.wrap(4, overlay(pg_temp.payload(bp) PLACING int8send(5) FROM 5))) FROM crafted;
 SELECT breakpoints_merge(pg_temp.wrap(4, '\x00000005'::bytea));
 -- the states survive the trip unchanged: the crafted table's own states merge fine

@@ -276,12 +276,20 @@ check_histogram(bytea *payload, PartialKind kind)
 		corrupt(kind, "The histogram weights do not add up to the customer count.");
 }
 
+/*
+ * Two layouts are accepted (scoring.c has used both): every value as a
+ * float8, or the distinct values ascending, each with its count.  Which one
+ * is told by the length, then checked in full.
+ */
 static void
 check_breakpoints(bytea *payload)
 {
 	StringInfoData buf;
 	int			nscores;
-	int64		count;
+	int64		count,
+				n,
+				total = 0;
+	double		prev = 0;
 
 	buf.data = VARDATA(payload);
 	buf.len = VARSIZE(payload) - VARHDRSZ;
@@ -293,11 +301,38 @@ check_breakpoints(bytea *payload)
 	count = pq_getmsgint64(&buf);
 	if (nscores < 2 || nscores > 9)
 		corrupt(PARTIAL_BREAKPOINTS, "The number of scores is not between 2 and 9.");
-	if (count < 0 || count > buf.len || (buf.len - buf.cursor) != count * (int64) sizeof(double))
-		corrupt(PARTIAL_BREAKPOINTS, "The number of values does not match the length.");
-	for (int64 i = 0; i < count; i++)
-		if (isnan(pq_getmsgfloat8(&buf)))
+	if (count < 0 || count > buf.len)
+		corrupt(PARTIAL_BREAKPOINTS, "The values do not match their count or the length.");
+	if (buf.len - buf.cursor == count * (int64) sizeof(double))
+	{
+		/* every value */
+		for (int64 i = 0; i < count; i++)
+			if (isnan(pq_getmsgfloat8(&buf)))
+				corrupt(PARTIAL_BREAKPOINTS, "A value is NaN.");
+		return;
+	}
+	/* distinct values with counts */
+	if (buf.len - buf.cursor < 8)
+		corrupt(PARTIAL_BREAKPOINTS, "The values do not match their count or the length.");
+	n = pq_getmsgint64(&buf);
+	if (n < 0 || n > count || buf.len - buf.cursor != n * (int64) (sizeof(double) + sizeof(int64)))
+		corrupt(PARTIAL_BREAKPOINTS, "The values do not match their count or the length.");
+	for (int64 i = 0; i < n; i++)
+	{
+		double		v = pq_getmsgfloat8(&buf);
+		int64		c = pq_getmsgint64(&buf);
+
+		if (isnan(v))
 			corrupt(PARTIAL_BREAKPOINTS, "A value is NaN.");
+		if (i > 0 && !(v > prev))
+			corrupt(PARTIAL_BREAKPOINTS, "The values are not ascending.");
+		if (c <= 0 || c > count - total)
+			corrupt(PARTIAL_BREAKPOINTS, "The values do not match their count or the length.");
+		total += c;
+		prev = v;
+	}
+	if (total != count)
+		corrupt(PARTIAL_BREAKPOINTS, "The values do not match their count or the length.");
 }
 
 /*
