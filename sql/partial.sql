@@ -55,6 +55,10 @@ SELECT (SELECT bgnbd_fit_merge(p) FROM (SELECT bgnbd_fit_partial(s, 'weeks') p F
        = (SELECT gamma_gamma_fit(s) FROM part_summary) AS gamma_gamma_same,
        (SELECT breakpoints_merge(p) FROM (SELECT breakpoints_partial((s).monetary_total::float8, 5) p FROM part_summary GROUP BY shard) x)
        = (SELECT breakpoints((s).monetary_total::float8, 5) FROM part_summary) AS breakpoints_same;
+-- many rows, few distinct values (the state may keep counts rather than every value)
+SELECT (SELECT breakpoints_merge(p) FROM (SELECT breakpoints_partial((x % 3)::float8, 5) p
+                                            FROM generate_series(1, 10000) x GROUP BY x % 2) q)
+       = (SELECT breakpoints((x % 3)::float8, 5) FROM generate_series(1, 10000) x) AS repeated_values_same;
 SELECT round((m).r::numeric, 3) AS r, round((m).alpha::numeric, 3) AS alpha,
        round((m).a::numeric, 3) AS a, round((m).b::numeric, 3) AS b, (m).customers, (m).time_unit
   FROM (SELECT bgnbd_fit_merge(p) AS m FROM (SELECT bgnbd_fit_partial(s, 'weeks') p FROM part_summary GROUP BY shard) x) q;

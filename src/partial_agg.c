@@ -301,9 +301,10 @@ check_breakpoints(bytea *payload)
 	count = pq_getmsgint64(&buf);
 	if (nscores < 2 || nscores > 9)
 		corrupt(PARTIAL_BREAKPOINTS, "The number of scores is not between 2 and 9.");
-	if (count < 0 || count > buf.len)
+	if (count < 0)
 		corrupt(PARTIAL_BREAKPOINTS, "The values do not match their count or the length.");
-	if (buf.len - buf.cursor == count * (int64) sizeof(double))
+	if (count <= buf.len / (int64) sizeof(double) &&
+		buf.len - buf.cursor == count * (int64) sizeof(double))
 	{
 		/* every value */
 		for (int64 i = 0; i < count; i++)
