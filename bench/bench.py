@@ -38,20 +38,47 @@ def value(db, sql):
 PRELUDE = "SET TimeZone = 'UTC';\nSET client_min_messages = warning;\n"
 
 
-def compare(db, variants, runs, setup='', mode='explain'):
-    """variants: [(label, pre_sql, sql, post_sql)]; returns {label: [ms, ...]}."""
+def compare(db, variants, runs, setup='', mode='explain', cpu=None):
+    """variants: [(label, pre_sql, sql, post_sql)]; returns {label: [ms, ...]}.
+    With cpu={} (a dict) and the server on this machine, cpu[label] gets the
+    backend's own CPU time per run (utime + stime from /proc): a serial query's
+    cost that does not count the time other processes on a shared machine take."""
     s = [PRELUDE, setup, '\\timing on\n' if mode == 'timing' else '']
+    cpuf = None
+    if cpu is not None:
+        cpuf = tempfile.mktemp(prefix='cartera_bench_cpu_')
+        s.append("SELECT pg_backend_pid() AS bench_pid \\gset\n\\setenv BENCH_PID :bench_pid\n")
     for i in range(runs):
         order = variants if i % 2 == 0 else list(reversed(variants))
         for label, pre, sql, post in order:
             s.append(pre + '\n')
             s.append('\\echo @@%s\n' % label)
+            if cpuf:
+                s.append("\\! echo B %s $(cut -d' ' -f14,15 /proc/$BENCH_PID/stat 2>/dev/null) >> %s\n" % (label, cpuf))
             if mode == 'explain':
                 s.append('EXPLAIN (ANALYZE, TIMING OFF, COSTS OFF) %s;\n' % sql)
             else:
                 s.append(sql + '\n')
+            if cpuf:
+                s.append("\\! echo E %s $(cut -d' ' -f14,15 /proc/$BENCH_PID/stat 2>/dev/null) >> %s\n" % (label, cpuf))
             s.append(post + '\n')
     out = psql(db, ''.join(s))
+    if cpuf:
+        tick = 1000.0 / os.sysconf('SC_CLK_TCK')
+        begin = {}
+        try:
+            for line in open(cpuf):
+                f = line.split()
+                if len(f) != 4:        # server not on this machine: no /proc entry
+                    continue
+                t = (int(f[2]) + int(f[3])) * tick
+                if f[0] == 'B':
+                    begin[f[1]] = t
+                elif f[1] in begin:
+                    cpu.setdefault(f[1], []).append(t - begin.pop(f[1]))
+            os.unlink(cpuf)
+        except OSError:
+            pass
     res = {v[0]: [] for v in variants}
     cur = None
     pat = re.compile(r'Execution Time: ([0-9.]+) ms' if mode == 'explain' else r'^Time: ([0-9.]+) ms')
@@ -192,17 +219,30 @@ def case1_2(db, end, runs, tag):
             IS DISTINCT FROM ((s).purchases, (s).frequency, (s).t_x_days, (s).age_days, (s).recency_days, (s).monetary_total, (s).repeat_avg)"""
                 % (idiomatic_q(end), rfm_q(end)))
     say('  idiomatic SQL vs rfm(): %s customers differ' % bad.splitlines()[-1])
+    cpu = {}
     r = compare(db, [('rfm', SERIAL, rfm_q(end), ''), ('floor', SERIAL, FLOOR_Q, ''),
-                     ('idiomatic', SERIAL, idiomatic_q(end), '')], runs)
+                     ('idiomatic', SERIAL, idiomatic_q(end), '')], runs, cpu=cpu)
     o, f, i = med(r['rfm']), med(r['floor']), med(r['idiomatic'])
     say('  runs (ms):', r)
-    record('1. rfm() GROUP BY customer vs floor query (%s)' % tag, fmt_s(o), fmt_s(f), '%.2fx' % (o / f), '<= 1.2x', o / f <= 1.2)
-    record('2. rfm() vs idiomatic SQL (%s)' % tag, fmt_s(o), fmt_s(i), '%.2fx faster' % (i / o), '>= 2x faster', i / o >= 2)
+    c1 = c2 = ''
+    if all(len(cpu.get(k, [])) == runs for k in ('rfm', 'floor', 'idiomatic')):
+        say('  backend CPU (ms):', cpu)
+        co, cf, ci = med(cpu['rfm']), med(cpu['floor']), med(cpu['idiomatic'])
+        if co > 0 and cf > 0:
+            c1, c2 = ' (CPU %.2fx)' % (co / cf), ' (CPU %.2fx)' % (ci / co)
+    record('1. rfm() GROUP BY customer vs floor query (%s)' % tag, fmt_s(o), fmt_s(f), '%.2fx%s' % (o / f, c1), '<= 1.2x', o / f <= 1.2)
+    record('2. rfm() vs idiomatic SQL (%s)' % tag, fmt_s(o), fmt_s(i), '%.2fx faster%s' % (i / o, c2), '>= 2x faster', i / o >= 2)
     return o
+
+
+# case 3 measures what 2 workers gain: make the planner use them even where it
+# would not on its own (tables of ~100 k rows at the small size)
+PAR2_FORCED = PAR2 + ' SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;'
 
 
 def case3(db, end, runs):
     say('case 3: parallel, 2 workers vs 0')
+    PAR2 = PAR2_FORCED
     fit_sub = ("SELECT cartera.bgnbd_fit(s, 'weeks') FROM (SELECT cartera.rfm(purchased_at, amount, timestamptz '%s') AS s "
                "FROM bench.p GROUP BY customer_id) q" % end)
     cases = [
@@ -216,20 +256,33 @@ def case3(db, end, runs):
     for label, q in cases:
         plan = psql(db, PRELUDE + PAR2 + '\nEXPLAIN (COSTS OFF) ' + q + ';\n')
         plans.append('-- %s, 2 workers\n%s' % (label, plan.strip()))
-        r = compare(db, [('par', PAR2, q, ''), ('serial', SERIAL, q, '')], runs)
+        cpu = {}
+        r = compare(db, [('par', PAR2, q, ''), ('serial', SERIAL, q, '')], runs, cpu=cpu)
         p, s = med(r['par']), med(r['serial'])
+        # the leader's own CPU with 2 workers vs the serial backend's: what the
+        # wall-clock ratio would approach with idle cores for the workers
+        lead = ''
+        if len(cpu.get('par', [])) == runs and len(cpu.get('serial', [])) == runs and med(cpu['par']) > 0:
+            lead = ' (leader CPU %.2fx)' % (med(cpu['serial']) / med(cpu['par']))
+            say('  backend CPU (ms): %s' % cpu)
         shape = 'Partial+Finalize' if ('Partial Aggregate' in plan or 'Partial HashAggregate' in plan or 'Partial GroupAggregate' in plan) and 'Finalize' in plan else 'NOT parallel'
         say('  %s runs (ms): %s' % (label, r))
-        record('3. %s [%s]' % (label, shape), fmt_s(p), fmt_s(s), '%.2fx faster' % (s / p), '>= 1.6x faster', s / p >= 1.6)
+        record('3. %s [%s]' % (label, shape), fmt_s(p), fmt_s(s), '%.2fx faster%s' % (s / p, lead), '>= 1.6x faster', s / p >= 1.6)
     # per-customer GROUP BY with 2 workers
     plan = psql(db, PRELUDE + PAR2 + '\nEXPLAIN (COSTS OFF) ' + rfm_q(end) + ';\nEXPLAIN (COSTS OFF) ' + FLOOR_Q + ';\n')
     plans.append('-- rfm() GROUP BY customer_id and the floor query, 2 workers\n' + plan.strip())
+    cpu = {}
     r = compare(db, [('rfm_par', PAR2, rfm_q(end), ''), ('rfm_serial', SERIAL, rfm_q(end), ''),
-                     ('floor_par', PAR2, FLOOR_Q, '')], runs)
+                     ('floor_par', PAR2, FLOOR_Q, '')], runs, cpu=cpu)
     rp, rs, fp = med(r['rfm_par']), med(r['rfm_serial']), med(r['floor_par'])
     say('  GROUP BY runs (ms):', r)
-    record('3. rfm() GROUP BY customer, 2 workers vs serial', fmt_s(rp), fmt_s(rs), '%.2fx faster' % (rs / rp), '>= 1.0x (never slower)', rs / rp >= 1.0)
-    record('3. rfm() GROUP BY customer vs floor, both 2 workers', fmt_s(rp), fmt_s(fp), '%.2fx' % (rp / fp), '<= 1.2x', rp / fp <= 1.2)
+    l1 = l2 = ''
+    if all(len(cpu.get(k, [])) == runs and med(cpu[k]) > 0 for k in ('rfm_par', 'rfm_serial', 'floor_par')):
+        say('  backend CPU (ms): %s' % cpu)
+        l1 = ' (leader CPU %.2fx)' % (med(cpu['rfm_serial']) / med(cpu['rfm_par']))
+        l2 = ' (leader CPU %.2fx)' % (med(cpu['rfm_par']) / med(cpu['floor_par']))
+    record('3. rfm() GROUP BY customer, 2 workers vs serial', fmt_s(rp), fmt_s(rs), '%.2fx faster%s' % (rs / rp, l1), '>= 1.0x (never slower)', rs / rp >= 1.0)
+    record('3. rfm() GROUP BY customer vs floor, both 2 workers', fmt_s(rp), fmt_s(fp), '%.2fx%s' % (rp / fp, l2), '<= 1.2x', rp / fp <= 1.2)
     return plans
 
 

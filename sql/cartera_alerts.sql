@@ -19,10 +19,11 @@ COMMENT ON TABLE cartera.segment_map IS
   'named segments as rectangles of the recency x frequency grid (scores 1..5); empty = the built-in grid; when filled, every cell must have exactly one name';
 
 -- the built-in grid of SPEC.md as rectangles (the same names segment_name() gives)
+-- (no SET search_path: it names no object, and without it the planner
+-- inlines the VALUES list instead of planning a function call each time)
 CREATE FUNCTION cartera.segment_map_defaults()
   RETURNS TABLE (name_en text, name_es text, r_min integer, r_max integer, f_min integer, f_max integer)
   LANGUAGE sql IMMUTABLE PARALLEL SAFE
-  SET search_path = pg_catalog, cartera, pg_temp
 AS $fn$
   VALUES ('Champions',          'Campeones',           5, 5, 4, 5),
          ('Loyal',              'Leales',              3, 4, 4, 5),
@@ -87,24 +88,33 @@ CREATE TRIGGER segment_map_changed AFTER INSERT OR UPDATE OR DELETE ON cartera.s
   FOR EACH STATEMENT EXECUTE FUNCTION cartera.segment_map_check();
 
 -- name of a segment from the map (or the built-in grid), in cartera.language
--- unless a language is given
+-- unless a language is given.  PL/pgSQL, not SQL: it runs once per alert
+-- candidate and per BI row, and PL/pgSQL keeps its plan for the session.
 CREATE FUNCTION cartera.segment_label(s cartera.segment, language text DEFAULT NULL) RETURNS text
-  LANGUAGE sql STABLE PARALLEL SAFE
+  LANGUAGE plpgsql STABLE PARALLEL SAFE
   SET search_path = pg_catalog, cartera, pg_temp
 AS $fn$
-  WITH cell AS (
-    SELECT CASE WHEN cartera.recency_score(s) > 5 OR cartera.frequency_score(s) > 5
-                THEN (cartera.recency_score(s) - 1) * 5 / 9 + 1 ELSE cartera.recency_score(s) END AS r,
-           CASE WHEN cartera.recency_score(s) > 5 OR cartera.frequency_score(s) > 5
-                THEN (cartera.frequency_score(s) - 1) * 5 / 9 + 1 ELSE cartera.frequency_score(s) END AS f),
-  map AS (
-    SELECT m.name_en, m.name_es, m.r_min, m.r_max, m.f_min, m.f_max FROM cartera.segment_map m
-    UNION ALL
-    SELECT d.* FROM cartera.segment_map_defaults() d WHERE NOT EXISTS (SELECT 1 FROM cartera.segment_map))
-  SELECT CASE coalesce(language, current_setting('cartera.language', true), 'es')
-              WHEN 'en' THEN map.name_en ELSE map.name_es END
-    FROM map, cell
-   WHERE cell.r BETWEEN map.r_min AND map.r_max AND cell.f BETWEEN map.f_min AND map.f_max
+DECLARE
+  r integer := cartera.recency_score(s);
+  f integer := cartera.frequency_score(s);
+  name_en text;
+  name_es text;
+BEGIN
+  IF s IS NULL THEN
+    RETURN NULL;
+  END IF;
+  IF r > 5 OR f > 5 THEN
+    -- a finer grid (up to 9 scores) maps onto the 5 x 5 one
+    r := (r - 1) * 5 / 9 + 1;
+    f := (f - 1) * 5 / 9 + 1;
+  END IF;
+  SELECT m.name_en, m.name_es INTO name_en, name_es
+    FROM (SELECT m.name_en, m.name_es, m.r_min, m.r_max, m.f_min, m.f_max FROM cartera.segment_map m
+          UNION ALL
+          SELECT d.* FROM cartera.segment_map_defaults() d WHERE NOT EXISTS (SELECT 1 FROM cartera.segment_map)) m
+   WHERE r BETWEEN m.r_min AND m.r_max AND f BETWEEN m.f_min AND m.f_max;
+  RETURN CASE coalesce(language, current_setting('cartera.language', true), 'es') WHEN 'en' THEN name_en ELSE name_es END;
+END
 $fn$;
 COMMENT ON FUNCTION cartera.segment_label(cartera.segment, text) IS
   'named segment of a cell from cartera.segment_map (or the built-in grid), in cartera.language (es, en) unless a language is given';
@@ -321,6 +331,7 @@ CREATE FUNCTION cartera.raise_alerts(customer_ids bigint[], kinds text[], due_da
   RETURNS TABLE (kind text, raised bigint)
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, cartera, pg_temp
+  SET plan_cache_mode = force_generic_plan
 AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -347,11 +358,13 @@ BEGIN
       LEFT JOIN cartera.agent ag ON ag.agent_id = c.agent_id
      WHERE (c.customer_id IS NULL OR cu.customer_id IS NOT NULL)
        AND (k.category <> 'marketing' OR cu.marketing_consent)
+       -- (two tests, not one with OR: each can use its index)
        AND NOT EXISTS (SELECT 1 FROM cartera.alert a
-                        WHERE a.kind = c.kind
-                          AND (a.customer_id = c.customer_id
-                               OR (c.customer_id IS NULL AND a.customer_id IS NULL AND a.agent_id = c.agent_id))
-                          AND a.raised_at > as_of - k.cooldown AND a.raised_at <= as_of)),
+                        WHERE c.customer_id IS NOT NULL AND a.customer_id = c.customer_id AND a.kind = c.kind
+                          AND a.raised_at > as_of - k.cooldown AND a.raised_at <= as_of)
+       AND NOT EXISTS (SELECT 1 FROM cartera.alert a
+                        WHERE c.customer_id IS NULL AND a.customer_id IS NULL AND a.agent_id = c.agent_id
+                          AND a.kind = c.kind AND a.raised_at > as_of - k.cooldown AND a.raised_at <= as_of)),
   recent AS (
     SELECT a.customer_id, count(*) AS contacts
       FROM cartera.alert a JOIN cartera.alert_kind k ON k.kind = a.kind
@@ -392,6 +405,7 @@ CREATE FUNCTION cartera.raise_transition_alerts(changes cartera.state_transition
   RETURNS TABLE (kind text, raised bigint)
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, cartera, pg_temp
+  SET plan_cache_mode = force_generic_plan
 AS $fn$
 #variable_conflict use_column
 BEGIN
@@ -421,52 +435,67 @@ CREATE FUNCTION cartera.raise_purchase_alerts(changes cartera.state_transition[]
   RETURNS TABLE (kind text, raised bigint)
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, cartera, pg_temp
+  SET plan_cache_mode = force_generic_plan
 AS $fn$
 #variable_conflict use_column
+-- Small statements, each skipped when it has nothing to do: this runs for
+-- every purchase statement whose customers change status or segment.
+DECLARE
+  ids bigint[];
+  kinds text[];
+  dues date[];
+  details text[];
+  sell_ids bigint[];
+  sell_kinds text[];
+  sell_dues date[];
+  sell_details text[];
 BEGIN
-  -- the common single purchase of a customer whose status does not change,
-  -- with no cross-sell rule to look at, needs no alert query at all
-  IF coalesce(array_length(changes, 1), 0) = 0
-     AND (purchase_ids IS NULL OR NOT EXISTS (SELECT 1 FROM cartera.cross_sell_rule r WHERE r.active)) THEN
+  IF coalesce(array_length(changes, 1), 0) = 0 AND purchase_ids IS NULL THEN
     RETURN;
   END IF;
-  RETURN QUERY
-  WITH candidate AS (
-    -- a first purchase that is recent (status new), or coming back after dormancy;
-    -- loading old history raises neither
-    SELECT t.customer_id, CASE WHEN t.to_status = 'new' THEN 'welcome' ELSE 'welcome_back' END AS kind,
-           NULL::date AS due_on, NULL::text AS detail
-      FROM unnest(changes) t
-     WHERE (t.from_status = 'lead' AND t.to_status = 'new')
-        OR (t.to_status = 'reactivated' AND t.from_status IS DISTINCT FROM 'reactivated')
-    UNION ALL
-    SELECT DISTINCT ON (p.customer_id, r.rule_id) p.customer_id, 'cross_sell', (p.purchased_at + make_interval(days => r.after_days))::date,
-           r.offer
-      FROM cartera.purchase p
-      JOIN cartera.cross_sell_rule r ON r.active
-       AND (r.bought_category IS NULL OR r.bought_category = p.category)
-       AND (r.bought_product IS NULL OR r.bought_product = p.product)
-     WHERE p.purchase_id = ANY (purchase_ids) AND p.kind = 'sale'
-       -- an offer whose moment passed more than a month ago is not an opportunity
-       AND p.purchased_at + make_interval(days => r.after_days) >= as_of - interval '30 days'),
-  gathered AS (
-    SELECT array_agg(customer_id) AS ids, array_agg(c.kind) AS kinds, array_agg(due_on) AS dues,
-           array_agg(detail) AS details, array_agg(NULL::bigint) AS agents
-      FROM candidate c),
-  -- a customer who buys again no longer needs to be won back
-  resolved AS (
+  -- a customer who buys again no longer needs to be won back (first, so
+  -- that an alert raised below by this same purchase stays open)
+  IF EXISTS (SELECT 1 FROM unnest(changes) t WHERE t.to_status IN ('new', 'active', 'reactivated')) THEN
     UPDATE cartera.alert a
        SET status = 'done', closed_at = as_of, snoozed_until = NULL,
            resolution = coalesce(a.resolution, 'the customer bought again')
       FROM unnest(changes) t
      WHERE a.customer_id = t.customer_id AND t.to_status IN ('new', 'active', 'reactivated')
        AND a.kind IN ('reactivation', 'exit_survey', 'cant_lose', 'champion_at_risk', 'idle_lead')
-       AND a.status IN ('open', 'acknowledged', 'snoozed')
-    RETURNING 1)
-  SELECT r.kind, r.raised FROM gathered g, LATERAL cartera.raise_alerts(g.ids, g.kinds, g.dues, g.details, g.agents, as_of) r
-   WHERE g.ids IS NOT NULL
-  UNION ALL
-  SELECT * FROM cartera.raise_transition_alerts(changes, as_of);
+       AND a.status IN ('open', 'acknowledged', 'snoozed');
+  END IF;
+  -- a first purchase that is recent (status new), or coming back after
+  -- dormancy; loading old history raises neither
+  SELECT array_agg(t.customer_id), array_agg(CASE WHEN t.to_status = 'new' THEN 'welcome' ELSE 'welcome_back' END),
+         array_agg(NULL::date), array_agg(NULL::text)
+    INTO ids, kinds, dues, details
+    FROM unnest(changes) t
+   WHERE (t.from_status = 'lead' AND t.to_status = 'new')
+      OR (t.to_status = 'reactivated' AND t.from_status IS DISTINCT FROM 'reactivated');
+  -- cross-sell rules on the products just bought
+  IF purchase_ids IS NOT NULL THEN
+    SELECT array_agg(c.customer_id), array_agg('cross_sell'::text), array_agg(c.due_on), array_agg(c.offer)
+      INTO sell_ids, sell_kinds, sell_dues, sell_details
+      FROM (SELECT DISTINCT ON (p.customer_id, r.rule_id) p.customer_id,
+                   (p.purchased_at + make_interval(days => r.after_days))::date AS due_on, r.offer
+              FROM cartera.purchase p
+              JOIN cartera.cross_sell_rule r ON r.active
+               AND (r.bought_category IS NULL OR r.bought_category = p.category)
+               AND (r.bought_product IS NULL OR r.bought_product = p.product)
+             WHERE p.purchase_id = ANY (purchase_ids) AND p.kind = 'sale'
+               -- an offer whose moment passed more than a month ago is not an opportunity
+               AND p.purchased_at + make_interval(days => r.after_days) >= as_of - interval '30 days') c;
+    ids := ids || sell_ids;
+    kinds := kinds || sell_kinds;
+    dues := dues || sell_dues;
+    details := details || sell_details;
+  END IF;
+  IF ids IS NOT NULL THEN
+    RETURN QUERY SELECT r.kind, r.raised
+                   FROM cartera.raise_alerts(ids, kinds, dues, details,
+                                             array_fill(NULL::bigint, ARRAY[array_length(ids, 1)]), as_of) r;
+  END IF;
+  RETURN QUERY SELECT r.kind, r.raised FROM cartera.raise_transition_alerts(changes, as_of) r;
 END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.raise_purchase_alerts(cartera.state_transition[], bigint[], timestamptz) FROM PUBLIC;

@@ -69,4 +69,68 @@ SELECT p.s = t.s AS rfm_equal, p.b = t.b AS breakpoints_equal, (p.s).purchases, 
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
   SELECT rfm(purchased_at, amount, date '1997-09-30') FROM par_purchase;
 
+-- parallel hash aggregation: Partial HashAggregate in the workers, Finalize
+-- HashAggregate in the leader (which takes each deserialized state as is)
+SET enable_sort = off;
+EXPLAIN (COSTS OFF)
+  SELECT customer_id, rfm(purchased_at, amount, date '1997-09-30')
+    FROM par_purchase GROUP BY customer_id;
+SELECT count(*) AS customers,
+       count(*) FILTER (WHERE p.s IS NOT DISTINCT FROM serial_rfm.s) AS rfm_equal,
+       count(*) FILTER (WHERE p.l = serial_rfm.l) AS lifecycle_equal,
+       count(*) FILTER (WHERE p.c = serial_rfm.c) AS clv_equal
+  FROM (SELECT customer_id, rfm(purchased_at, amount, date '1997-09-30') AS s,
+               lifecycle(purchased_at, date '1998-06-30') AS l,
+               clv(purchased_at, amount, date '1998-06-30', interval '2 years') AS c
+          FROM par_purchase GROUP BY customer_id) p
+  JOIN serial_rfm USING (customer_id);
+RESET enable_sort;
+
+-- Memory: a state is 272 bytes per customer (more with over five purchase
+-- days), so at work_mem = 64kB the 2,357 customers do not fit and the hash
+-- aggregation spills to disk in batches (PostgreSQL writes the input rows
+-- of the groups that do not fit and aggregates them in later batches).
+-- Spilled, serial and parallel, the answers are those of the in-memory run.
+CREATE FUNCTION pg_temp.hashagg_spilled(q text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+  plan json;
+BEGIN
+  EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, FORMAT JSON) ' || q INTO plan;
+  RETURN (plan -> 0 -> 'Plan' ->> 'Node Type') = 'Aggregate'
+     AND (plan -> 0 -> 'Plan' ->> 'Strategy') = 'Hashed'
+     AND (plan -> 0 -> 'Plan' ->> 'HashAgg Batches')::int > 1;
+END $$;
+SET work_mem = '64kB';
+SET enable_sort = off;
+SET max_parallel_workers_per_gather = 0;
+SELECT pg_temp.hashagg_spilled($q$
+  SELECT customer_id, rfm(purchased_at, amount, date '1997-09-30'),
+         lifecycle(purchased_at, date '1998-06-30'),
+         clv(purchased_at, amount, date '1998-06-30', interval '2 years')
+    FROM par_purchase GROUP BY customer_id $q$) AS serial_spilled;
+SELECT count(*) AS customers,
+       count(*) FILTER (WHERE p.s IS NOT DISTINCT FROM serial_rfm.s) AS rfm_equal,
+       count(*) FILTER (WHERE p.l = serial_rfm.l) AS lifecycle_equal,
+       count(*) FILTER (WHERE p.c = serial_rfm.c) AS clv_equal
+  FROM (SELECT customer_id, rfm(purchased_at, amount, date '1997-09-30') AS s,
+               lifecycle(purchased_at, date '1998-06-30') AS l,
+               clv(purchased_at, amount, date '1998-06-30', interval '2 years') AS c
+          FROM par_purchase GROUP BY customer_id) p
+  JOIN serial_rfm USING (customer_id);
+SET max_parallel_workers_per_gather = 2;
+SELECT pg_temp.hashagg_spilled($q$
+  SELECT customer_id, rfm(purchased_at, amount, date '1997-09-30')
+    FROM par_purchase GROUP BY customer_id $q$) AS parallel_spilled;
+SELECT count(*) AS customers,
+       count(*) FILTER (WHERE p.s IS NOT DISTINCT FROM serial_rfm.s) AS rfm_equal,
+       count(*) FILTER (WHERE p.l = serial_rfm.l) AS lifecycle_equal,
+       count(*) FILTER (WHERE p.c = serial_rfm.c) AS clv_equal
+  FROM (SELECT customer_id, rfm(purchased_at, amount, date '1997-09-30') AS s,
+               lifecycle(purchased_at, date '1998-06-30') AS l,
+               clv(purchased_at, amount, date '1998-06-30', interval '2 years') AS c
+          FROM par_purchase GROUP BY customer_id) p
+  JOIN serial_rfm USING (customer_id);
+RESET enable_sort;
+RESET work_mem;
+
 DROP TABLE par_purchase;

@@ -79,3 +79,47 @@ SELECT rfm(t, a, '2024-12-31') FROM (VALUES ('-infinity'::timestamptz, 1::numeri
 SELECT rfm(t, a, 'infinity') FROM (VALUES ('2024-01-01'::timestamptz, 1::numeric)) v(t, a);
 SELECT rfm(t, a, NULL::timestamptz) FROM (VALUES ('2024-01-01'::timestamptz, 1::numeric)) v(t, a);
 SELECT rfm(t, a, t) FROM (VALUES ('2024-01-01'::timestamptz, 1::numeric), ('2024-01-02', 2)) v(t, a);
+
+-- The per-row fast path (one int64 accumulator at the scale of the first
+-- amount) hands over to the general one on another scale, on an int64
+-- overflow and on days out of order; the results stay those of sum().
+SELECT (s).monetary_total::text = sum_ok::text AS same_total, (s).purchases, (s).purchase_days,
+       (s).frequency, (s).t_x_days, (s).repeat_avg, (s).last_gap_days
+  FROM (SELECT rfm(t, a, '2024-12-31') AS s, sum(a) AS sum_ok
+          FROM (VALUES ('2024-01-09'::timestamptz, 10.5::numeric), ('2024-01-02', 3.25),
+                       ('2024-01-08', 1), ('2024-01-03', 0.125), ('2024-01-09', 2.5),
+                       ('2024-01-01', 7), ('2024-01-05', 4.75), ('2024-01-04', 1.10),
+                       ('2024-01-07', 2), ('2024-01-06', 3)) v(t, a)) q;
+SELECT (rfm(t, a, '2024-12-31')).monetary_total, sum(a)
+  FROM (VALUES ('2024-01-01'::timestamptz, 90000000000000000.00::numeric),
+               ('2024-01-02', 90000000000000000.00), ('2024-01-03', 0.01)) v(t, a);
+-- as_of may differ between groups (the same within each).
+SELECT g, (rfm(t, a, asof)).age_days
+  FROM (VALUES (1, '2024-01-01'::timestamptz, 1::numeric, '2024-02-01'::timestamptz),
+               (1, '2024-01-02', 1, '2024-02-01'), (2, '2024-01-01', 1, '2024-03-01'),
+               (2, '2024-01-05', 1, '2024-03-01')) v(g, t, a, asof)
+ GROUP BY g ORDER BY g;
+SELECT rfm(t, a, asof)
+  FROM (VALUES ('2024-01-01'::timestamptz, 1::numeric, '2024-02-01'::timestamptz),
+               ('2024-01-02', 1, '2024-03-01'), ('2024-01-03', 1, '2024-02-01')) v(t, a, asof);
+
+-- The purchase day is ts::date in the session time zone, computed by
+-- arithmetic in zones that never change offset and through the time zone
+-- rules otherwise: both agree with ::date on instants in any order.
+CREATE TEMP TABLE tz_check AS
+  SELECT i, timestamptz '1995-03-01 00:00:00+00' + ((i * 7919) % 3001) * interval '7 hours 13 minutes' AS t
+    FROM generate_series(1, 3001) i
+  UNION ALL
+  SELECT -i, t FROM unnest(ARRAY['4713-01-01 00:00:00+00 BC', '1999-12-31 23:59:59.999999+00',
+                                 '2000-01-01 00:00:00+00', '1899-06-01 12:00+00',
+                                 '1969-12-31 19:00+00']::timestamptz[]) WITH ORDINALITY u(t, i);
+CREATE FUNCTION pg_temp.tz_check_mismatches() RETURNS bigint LANGUAGE sql AS $$
+  SELECT count(*) FILTER (WHERE a <> date '2100-01-01' - t::date)
+    FROM (SELECT i, t, (cartera.rfm(t, 1::numeric, '2100-01-01')).age_days AS a
+            FROM tz_check GROUP BY i, t) q $$;
+SET TimeZone = 'Etc/GMT+5';
+SELECT pg_temp.tz_check_mismatches() AS fixed_offset_mismatches;
+SET TimeZone = 'America/New_York';
+SELECT pg_temp.tz_check_mismatches() AS dst_zone_mismatches;
+SET TimeZone = 'UTC';
+SELECT pg_temp.tz_check_mismatches() AS utc_mismatches;

@@ -27,6 +27,7 @@ CREATE FUNCTION pg_temp.snapshot(install text) RETURNS void LANGUAGE sql AS $$
     UNION ALL
     SELECT 'aggregate ' || a.aggfnoid::regprocedure || ' ' || a.aggtransfn::regprocedure || ' '
            || a.aggfinalfn || ' ' || a.aggcombinefn || ' ' || a.aggserialfn || ' ' || a.aggdeserialfn
+           || ' ' || a.aggtransspace
       FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid WHERE p.pronamespace = 'cartera'::regnamespace
     UNION ALL
     SELECT 'column ' || a.attrelid::regclass || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)

@@ -451,6 +451,14 @@ cartera_bgnbd_fit_finalfn(PG_FUNCTION_ARGS)
 		cells[i].weight = entries[i].weight;
 	}
 	fit = bgnbd_fit(cells, n, s->penalizer, &p, fit_interrupt_check);
+	if (!isfinite(fit.loglik))
+	{
+		/* no start gave a finite likelihood: no estimate, as for no data */
+		ereport(WARNING,
+				(errmsg("bgnbd_fit found no finite likelihood for these histories"),
+				 errdetail("The result is NULL: the values are too extreme to fit a model to.")));
+		PG_RETURN_NULL();
+	}
 	if (!fit.converged)
 		ereport(WARNING,
 				(errmsg("bgnbd_fit found no interior maximum after %d iterations", fit.iterations),
@@ -504,6 +512,14 @@ cartera_gamma_gamma_fit_finalfn(PG_FUNCTION_ARGS)
 		cells[i].weight = entries[i].weight;
 	}
 	fit = gamma_gamma_fit(cells, n, s->penalizer, &g, fit_interrupt_check);
+	if (!isfinite(fit.loglik))
+	{
+		/* no start gave a finite likelihood: no estimate, as for no data */
+		ereport(WARNING,
+				(errmsg("gamma_gamma_fit found no finite likelihood for these spends"),
+				 errdetail("The result is NULL: the spends are too extreme (near the limits of double precision) to fit a model to.")));
+		PG_RETURN_NULL();
+	}
 	if (!fit.converged)
 		ereport(WARNING,
 				(errmsg("gamma_gamma_fit found no interior maximum after %d iterations", fit.iterations),

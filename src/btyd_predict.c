@@ -66,8 +66,9 @@ param_field(HeapTupleHeader t, int attno, const char *name, const char *model, b
 				 errhint("A fit over no rows returns NULL parameters.")));
 	require_positive(DatumGetFloat8(d), name, model);
 	/*
-	 * BG/NBD: far outside any fitted model the special functions lose
-	 * accuracy and their series can run for a very long time, so refuse.
+	 * BG/NBD: the predictions are bounded in time for any parameters, but
+	 * their accuracy is checked (test/unit, sql/adversarial) on [1e-8, 1e8]
+	 * only, far beyond any fitted model: refuse what lies outside.
 	 * Gamma-Gamma is closed-form, and a fit at the edge of its space
 	 * legitimately gives huge q and gamma: no bound there.
 	 */
@@ -152,7 +153,11 @@ check_horizon(double t)
 				 errmsg("time horizon t must be at most %g, not %g", BTYD_MAX_HISTORY, t)));
 }
 
-/* NaN from the numerics means an argument outside the model's domain */
+/*
+ * NaN from the numerics means an argument outside the model's domain;
+ * +/-Infinity a result beyond float8 (absurd Gamma-Gamma parameters or
+ * spends near 1e308): never returned as a value.
+ */
 static double
 finite_result(double v, const char *what)
 {
@@ -160,6 +165,11 @@ finite_result(double v, const char *what)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s is undefined for these arguments", what)));
+	if (isinf(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s is out of range for type double precision", what),
+				 errdetail("The result is larger than about 1.8e308.")));
 	return v;
 }
 

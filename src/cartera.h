@@ -60,12 +60,14 @@ typedef struct ExactSum
 {
 	cartera_acc acc;
 	int16		scale;			/* decimal digits after the point in acc */
-	int16		max_dscale;		/* largest display scale seen, for output */
 	Numeric		spill;			/* NULL, or extra addend in aggregate context */
 } ExactSum;
 
 extern void exact_sum_init(ExactSum *s);
 extern void exact_sum_add_numeric(ExactSum *s, Numeric num, MemoryContext mcxt);
+extern bool exact_sum_decode_numeric(Numeric num, cartera_acc *ival, int *scale);
+extern void exact_sum_add_fixed(ExactSum *s, cartera_acc v, int vscale, MemoryContext mcxt);
+extern Numeric exact_sum_acc_to_numeric(cartera_acc acc, int scale);
 extern void exact_sum_add_int64(ExactSum *s, int64 v, MemoryContext mcxt);
 extern void exact_sum_add_sum(ExactSum *s, const ExactSum *other, MemoryContext mcxt);
 extern Numeric exact_sum_get(const ExactSum *s);
@@ -80,28 +82,53 @@ extern void exact_sum_recv(struct StringInfoData *buf, ExactSum *s, MemoryContex
 
 /* ---- the per-customer aggregate state (rfm_state.c) ---- */
 
-#define RFM_INLINE_DAYS 4
+/*
+ * The state is allocated on a 64-byte boundary (inside a larger chunk: never
+ * pfree() a state, its memory context owns it) and everything a purchase
+ * arriving in time order touches is in that first cache line: with a
+ * million customers the states do not fit in any cache, so one miss per row
+ * instead of two or three is most of the per-row cost.  Amounts that share
+ * the scale of the first one go to fast_acc; anything else (another scale,
+ * an int64 overflow, a refund) to the general accumulators in the cold
+ * part.  as_of is checked against the state only when it varies between
+ * rows of a query (it is normally a constant).
+ */
+#define RFM_INLINE_DAYS 5
 
 typedef struct RfmState
 {
-	TimestampTz as_of;			/* rows after this instant are ignored */
-	double		lifespan_years; /* clv() only; NaN when not given */
+	/* ---- first cache line ---- */
+	int64		fast_acc;		/* sum of amounts >= 0 at scale fast_scale */
 	int64		purchases;		/* rows with amount >= 0 (or no amount) */
 	TimestampTz first_ts;		/* first / last purchase instant */
 	TimestampTz last_ts;
+	DateADT    *days;			/* purchase days; points at inline_days first */
 	DateADT		first_day;		/* day of first_ts, in the session TimeZone */
+	DateADT		last_added;		/* days[ndays - 1] when ndays > 0 */
 	int32		ndays;			/* entries used in days[] (may hold dups) */
 	int32		maxdays;		/* capacity of days[] */
+	int8		fast_scale;		/* -1 until the first amount (at most 18) */
+	bool		adoptable;		/* made by the deserializer in aggcontext */
 	bool		days_sorted;	/* days[] is sorted and duplicate-free */
 	bool		has_amounts;	/* fed by an aggregate with an amount column */
-	DateADT    *days;			/* purchase days; points at inline_days first */
-	DateADT		inline_days[RFM_INLINE_DAYS];
-	ExactSum	gross;			/* sum of amounts >= 0 */
-	ExactSum	refunds;		/* sum of amounts < 0 */
+	DateADT		inline_days[RFM_INLINE_DAYS];	/* the first in the first line */
+	/* ---- cold part ---- */
+	TimestampTz as_of;			/* rows after this instant are ignored */
+	double		lifespan_years; /* clv() only; NaN when not given */
+	ExactSum	gross;			/* sum of amounts >= 0 not in fast_acc */
 	ExactSum	first_day_amount;	/* sum of amounts >= 0 on first_day */
+	ExactSum	refunds;		/* sum of amounts < 0 */
 } RfmState;
 
+/* gross amount (all amounts >= 0) of a state */
+extern void rfm_state_gross(const RfmState *state, ExactSum *out);
 extern void rfm_state_compact(RfmState *state);
+extern bytea *rfm_state_serialize(RfmState *state);
+extern RfmState *rfm_state_deserialize(bytea *bytes, MemoryContext mcxt);
+extern bool rfm_state_format_current(bytea *bytes);
+extern RfmState *rfm_state_create(TimestampTz as_of, MemoryContext mcxt);
+extern void rfm_state_add_purchase(RfmState *state, TimestampTz ts, Numeric amount, MemoryContext mcxt);
+extern void rfm_state_combine(RfmState *dst, RfmState *src, MemoryContext mcxt);
 
 /* ---- derived per-customer facts shared by the finals (rfm.c) ---- */
 
@@ -124,6 +151,7 @@ extern void rfm_facts_from_state(RfmState *state, RfmFacts *facts);
 extern DateADT cartera_timestamptz_day(TimestampTz ts);
 extern bool cartera_summary_history(HeapTupleHeader s, int unit_days, double *x, double *t_x, double *T);
 extern double cartera_summary_repeat_spend(HeapTupleHeader s);
+extern double cartera_numeric_float8(Numeric num, const char *what);
 
 /* ---- lifecycle (lifecycle.c) ---- */
 extern const char *lifecycle_classify(const RfmFacts *f);

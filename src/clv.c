@@ -58,13 +58,15 @@ cartera_clv_finalfn(PG_FUNCTION_ARGS)
 	RfmState   *s = rfm_state_from_arg(fcinfo);
 	RfmFacts	f;
 	Numeric		total;
+	ExactSum	gross;
 
 	if (s == NULL)
 		PG_RETURN_NULL();
 	rfm_facts_from_state(s, &f);
 	if (!f.has_purchase)
 		PG_RETURN_NUMERIC(int64_to_numeric(0));
-	total = exact_sum_get(&s->gross);
+	rfm_state_gross(s, &gross);
+	total = exact_sum_get(&gross);
 	if (!exact_sum_is_zero(&s->refunds))
 		total = numeric_add_opt_error(total, exact_sum_get(&s->refunds), NULL);
 	PG_RETURN_NUMERIC(clv_formula(total, f.as_of_day - f.first_day, s->lifespan_years));

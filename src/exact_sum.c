@@ -79,8 +79,8 @@ scale_up(cartera_acc v, int n, cartera_acc *out)
  * Returns false when it cannot be represented (special value, too many
  * decimals, or too large); the caller then takes the numeric path.
  */
-static bool
-numeric_decode_fixed(Numeric num, cartera_acc *ival, int *scale)
+bool
+exact_sum_decode_numeric(Numeric num, cartera_acc *ival, int *scale)
 {
 	const char *data = VARDATA_ANY(num);
 	Size		len = VARSIZE_ANY_EXHDR(num);
@@ -178,15 +178,19 @@ spill_add(ExactSum *s, Numeric num, MemoryContext mcxt)
 	s->spill = sum;
 }
 
-/* render acc / 10^scale as numeric */
-static Numeric
-acc_to_numeric(cartera_acc acc, int scale)
+/* render acc / 10^scale as numeric (display scale = scale) */
+Numeric
+exact_sum_acc_to_numeric(cartera_acc acc, int scale)
 {
 	char		buf[64];
 	char	   *p = buf + sizeof(buf) - 1;
 	bool		negative = acc < 0;
 	int			digits = 0;
 
+	/* the common case: no text round trip */
+	/* (int64_div_fast_to_numeric multiplies by up to 1000 in int64) */
+	if (acc > -INT64CONST(1000000000000000) && acc < INT64CONST(1000000000000000))
+		return int64_div_fast_to_numeric((int64) acc, scale);
 	*p = '\0';
 	/* work with negative values so the minimum int128 needs no special case */
 	if (!negative)
@@ -219,7 +223,7 @@ rescale(ExactSum *s, int newscale, MemoryContext mcxt)
 		return;
 	if (!scale_up(s->acc, newscale - s->scale, &v))
 	{
-		spill_add(s, acc_to_numeric(s->acc, s->scale), mcxt);
+		spill_add(s, exact_sum_acc_to_numeric(s->acc, s->scale), mcxt);
 		v = 0;
 	}
 	s->acc = v;
@@ -240,13 +244,22 @@ add_fixed(ExactSum *s, cartera_acc v, int vscale)
 	return true;
 }
 
+/* add v / 10^vscale (0 <= vscale <= EXACT_MAX_SCALE), as decoded above */
+void
+exact_sum_add_fixed(ExactSum *s, cartera_acc v, int vscale, MemoryContext mcxt)
+{
+	rescale(s, vscale, mcxt);
+	if (!add_fixed(s, v, vscale))
+		spill_add(s, exact_sum_acc_to_numeric(v, vscale), mcxt);
+}
+
 void
 exact_sum_add_numeric(ExactSum *s, Numeric num, MemoryContext mcxt)
 {
 	cartera_acc v;
 	int			vscale;
 
-	if (numeric_decode_fixed(num, &v, &vscale))
+	if (exact_sum_decode_numeric(num, &v, &vscale))
 	{
 		rescale(s, vscale, mcxt);
 		if (add_fixed(s, v, vscale))
@@ -268,7 +281,7 @@ exact_sum_add_sum(ExactSum *s, const ExactSum *other, MemoryContext mcxt)
 {
 	rescale(s, other->scale, mcxt);
 	if (!add_fixed(s, other->acc, other->scale))
-		spill_add(s, acc_to_numeric(other->acc, other->scale), mcxt);
+		spill_add(s, exact_sum_acc_to_numeric(other->acc, other->scale), mcxt);
 	if (other->spill != NULL)
 		spill_add(s, other->spill, mcxt);
 }
@@ -276,7 +289,7 @@ exact_sum_add_sum(ExactSum *s, const ExactSum *other, MemoryContext mcxt)
 Numeric
 exact_sum_get(const ExactSum *s)
 {
-	Numeric		fixed = acc_to_numeric(s->acc, s->scale);
+	Numeric		fixed = exact_sum_acc_to_numeric(s->acc, s->scale);
 
 	if (s->spill == NULL)
 		return fixed;

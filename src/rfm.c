@@ -13,6 +13,7 @@
 #include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(cartera_rfm_finalfn);
+PG_FUNCTION_INFO_V1(cartera_rfm_state_summary);
 
 /* attribute numbers of cartera.rfm_summary (keep in step with the SQL) */
 enum
@@ -104,7 +105,30 @@ cartera_summary_repeat_spend(HeapTupleHeader s)
 	bool		isnull;
 	Datum		d = GetAttributeByName(s, "repeat_avg", &isnull);
 
-	return isnull ? 0 : DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
+	return isnull ? 0 : cartera_numeric_float8(DatumGetNumeric(d), "repeat_avg");
+}
+
+/*
+ * A numeric as float8 for scoring and the models.  numeric_float8() refuses
+ * a value beyond the float8 range with a message that repeats the whole
+ * number (up to 131072 digits); here the message shows it in short
+ * scientific notation.  A value too small for float8 becomes 0 (or a
+ * denormal), as it would in float8 arithmetic; NaN and +/-Infinity pass
+ * through.
+ */
+double
+cartera_numeric_float8(Numeric num, const char *what)
+{
+	double		v = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+													 NumericGetDatum(num)));
+
+	if (isinf(v) && !numeric_is_inf(num))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s %s is out of range for type double precision",
+						what, numeric_out_sci(num, 3)),
+				 errdetail("Scores and model predictions work in double precision, up to about 1.8e308.")));
+	return v;
 }
 
 int
@@ -123,21 +147,72 @@ cartera_numeric_div_round(Numeric num, Numeric den, int extra_scale)
 											   Int32GetDatum(cartera_numeric_dscale(num) + extra_scale)));
 }
 
-Datum
-cartera_rfm_finalfn(PG_FUNCTION_ARGS)
+/*
+ * num / 10^scale divided by den > 0, rounded half away from zero to
+ * scale + extra decimals, in integers (what cartera_numeric_div_round does
+ * with numeric arithmetic, without its cost per customer).  False when an
+ * intermediate would overflow.
+ */
+static bool
+fixed_div_round(cartera_acc num, int scale, int64 den, int extra, Numeric *out)
 {
-	RfmState   *s = rfm_state_from_arg(fcinfo);
+	cartera_acc n = num,
+				q,
+				r;
+
+	for (int i = 0; i < extra; i++)
+		if (__builtin_mul_overflow(n, (cartera_acc) 10, &n))
+			return false;
+	q = n / den;
+	r = n % den;
+	if (r < 0)
+		r = -r;
+	if (r >= den - r)
+		q += (n < 0) ? -1 : 1;
+	*out = exact_sum_acc_to_numeric(q, scale + extra);
+	return true;
+}
+
+/* the blessed result row type, looked up once per query */
+static TupleDesc
+rfm_result_desc(FunctionCallInfo fcinfo)
+{
+	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
+
+	if (tupdesc == NULL)
+	{
+		MemoryContext old;
+
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		if (tupdesc->natts != RFM_NATTS)
+			elog(ERROR, "result type has %d attributes, expected %d", tupdesc->natts, RFM_NATTS);
+		old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = tupdesc;
+	}
+	return tupdesc;
+}
+
+/* the attributes of cartera.rfm_summary for a state */
+static void
+summary_values(RfmState *s, Datum *values, bool *nulls)
+{
 	RfmFacts	f;
-	Datum		values[RFM_NATTS];
-	bool		nulls[RFM_NATTS];
-	Numeric		total;
+	Numeric		total,
+				avg;
+	ExactSum	gross;
+	bool		exact;
 
-	if (s == NULL)
-		PG_RETURN_NULL();
 	rfm_facts_from_state(s, &f);
-	memset(nulls, true, sizeof(nulls));
+	memset(nulls, true, RFM_NATTS * sizeof(bool));
 
-	total = exact_sum_get(&s->gross);
+	rfm_state_gross(s, &gross);
+	/* the common case: no refunds, everything in the fixed-point sums */
+	exact = exact_sum_is_zero(&s->refunds) && gross.spill == NULL &&
+		s->first_day_amount.spill == NULL;
+	total = exact_sum_get(&gross);
 	if (!exact_sum_is_zero(&s->refunds))
 		total = numeric_add_opt_error(total, exact_sum_get(&s->refunds), NULL);
 
@@ -159,8 +234,9 @@ cartera_rfm_finalfn(PG_FUNCTION_ARGS)
 		values[RFM_RECENCY_DAYS] = Int32GetDatum(f.as_of_day - f.last_day);
 		values[RFM_AGE_DAYS] = Int32GetDatum(f.as_of_day - f.first_day);
 		values[RFM_T_X_DAYS] = Int32GetDatum(t_x);
-		values[RFM_AVG_TICKET] =
-			NumericGetDatum(cartera_numeric_div_round(total, int64_to_numeric(f.purchases), 2));
+		if (!exact || !fixed_div_round(gross.acc, gross.scale, f.purchases, 2, &avg))
+			avg = cartera_numeric_div_round(total, int64_to_numeric(f.purchases), 2);
+		values[RFM_AVG_TICKET] = NumericGetDatum(avg);
 		nulls[RFM_FIRST_PURCHASE] = nulls[RFM_LAST_PURCHASE] = false;
 		nulls[RFM_FREQUENCY] = nulls[RFM_RECENCY_DAYS] = false;
 		nulls[RFM_AGE_DAYS] = nulls[RFM_T_X_DAYS] = false;
@@ -168,12 +244,34 @@ cartera_rfm_finalfn(PG_FUNCTION_ARGS)
 		if (frequency > 0)
 		{
 			/* lifetimes' monetary_value: mean spend of the repeat purchase days */
-			Numeric		repeat = numeric_sub_opt_error(exact_sum_get(&s->gross),
-													   exact_sum_get(&s->first_day_amount),
-													   NULL);
+			const ExactSum *first = &s->first_day_amount;
+			int			sc = Max(gross.scale, first->scale);
+			cartera_acc g = gross.acc,
+						a = first->acc;
+			Numeric		ravg = NULL;
 
-			values[RFM_REPEAT_AVG] =
-				NumericGetDatum(cartera_numeric_div_round(repeat, int64_to_numeric(frequency), 2));
+			/* gross - first day amount at the larger scale, in integers */
+			if (exact)
+			{
+				bool		ok = true;
+
+				for (int i = gross.scale; i < sc && ok; i++)
+					ok = !__builtin_mul_overflow(g, (cartera_acc) 10, &g);
+				for (int i = first->scale; i < sc && ok; i++)
+					ok = !__builtin_mul_overflow(a, (cartera_acc) 10, &a);
+				if (!ok || __builtin_sub_overflow(g, a, &g) ||
+					!fixed_div_round(g, sc, frequency, 2, &ravg))
+					ravg = NULL;
+			}
+			if (ravg == NULL)
+			{
+				Numeric		repeat = numeric_sub_opt_error(exact_sum_get(&gross),
+														   exact_sum_get(first),
+														   NULL);
+
+				ravg = cartera_numeric_div_round(repeat, int64_to_numeric(frequency), 2);
+			}
+			values[RFM_REPEAT_AVG] = NumericGetDatum(ravg);
 			values[RFM_MEAN_GAP_DAYS] = Float8GetDatum((double) t_x / frequency);
 			values[RFM_LAST_GAP_DAYS] = Int32GetDatum(f.last_day - f.prev_day);
 			nulls[RFM_REPEAT_AVG] = nulls[RFM_MEAN_GAP_DAYS] = false;
@@ -185,6 +283,37 @@ cartera_rfm_finalfn(PG_FUNCTION_ARGS)
 		nulls[RFM_MONETARY_TOTAL] = nulls[RFM_AVG_TICKET] = true;
 		nulls[RFM_REPEAT_AVG] = true;
 	}
+}
 
-	PG_RETURN_DATUM(cartera_make_composite(fcinfo, values, nulls, RFM_NATTS));
+Datum
+cartera_rfm_finalfn(PG_FUNCTION_ARGS)
+{
+	RfmState   *s = rfm_state_from_arg(fcinfo);
+	Datum		values[RFM_NATTS];
+	bool		nulls[RFM_NATTS];
+
+	if (s == NULL)
+		PG_RETURN_NULL();
+	summary_values(s, values, nulls);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(rfm_result_desc(fcinfo), values, nulls)));
+}
+
+/*
+ * cartera.rfm_state_summary(bytea): the rfm_summary of a state serialized by
+ * cartera.rfm_state() or kept in customer_state.rfm_state.
+ */
+Datum
+cartera_rfm_state_summary(PG_FUNCTION_ARGS)
+{
+	bytea	   *bytes = PG_GETARG_BYTEA_PP(0);
+	Datum		values[RFM_NATTS];
+	bool		nulls[RFM_NATTS];
+
+	if (!rfm_state_format_current(bytes))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("not a cartera rfm state of this version"),
+				 errhint("Recompute it with cartera.rfm_state().")));
+	summary_values(rfm_state_deserialize(bytes, CurrentMemoryContext), values, nulls);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(rfm_result_desc(fcinfo), values, nulls)));
 }

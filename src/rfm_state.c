@@ -22,6 +22,7 @@
 #include "miscadmin.h"
 #include "pgtime.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/date.h"
 #include "utils/float.h"
 #include "utils/memutils.h"
@@ -50,9 +51,12 @@ typedef struct TransSignature
 	int			as_of_arg;		/* -1: transaction timestamp */
 	bool		as_of_is_date;
 	int			lifespan_arg;	/* -1 when none */
+	bool		as_of_seen;		/* as_of_first is set */
+	bool		as_of_varies;	/* rows have brought different as_of values */
+	TimestampTz as_of_first;	/* the as_of of the first row of the query */
 } TransSignature;
 
-static const TransSignature *
+static TransSignature *
 trans_signature(FunctionCallInfo fcinfo)
 {
 	TransSignature *sig = (TransSignature *) fcinfo->flinfo->fn_extra;
@@ -100,8 +104,41 @@ trans_signature(FunctionCallInfo fcinfo)
 }
 
 /*
+ * The UTC offset of the session TimeZone in microseconds if the zone has
+ * never had a transition (UTC, Etc/GMT+5, ...), else false.  Decided once
+ * per zone.
+ */
+static bool
+fixed_zone_offset(int64 *offset_usec)
+{
+	static pg_tz *checked_tz = NULL;
+	static bool fixed = false;
+	static int64 offset = 0;
+
+	if (checked_tz != session_timezone)
+	{
+		/* before any date a timestamptz can hold: 0 means no transition ever */
+		pg_time_t	t = (pg_time_t) INT64CONST(-300000000000);
+		long int	before_gmtoff,
+					after_gmtoff;
+		int			before_isdst,
+					after_isdst;
+		pg_time_t	boundary;
+
+		fixed = session_timezone != NULL &&
+			pg_next_dst_boundary(&t, &before_gmtoff, &before_isdst, &boundary,
+								 &after_gmtoff, &after_isdst, session_timezone) == 0;
+		offset = fixed ? (int64) before_gmtoff * USECS_PER_SEC : 0;
+		checked_tz = session_timezone;
+	}
+	*offset_usec = offset;
+	return fixed;
+}
+
+/*
  * Calendar day of an instant in the session TimeZone (the same as
- * ts::date).  Purchase logs are usually loaded in time order, so a one-entry
+ * ts::date).  In a zone without transitions it is plain arithmetic.
+ * Otherwise: purchase logs are usually loaded in time order, so a one-entry
  * cache of the last day's [start, end) range avoids most time zone lookups.
  */
 DateADT
@@ -113,9 +150,19 @@ cartera_timestamptz_day(TimestampTz ts)
 	static DateADT cached_day = 0;
 	DateADT		day;
 	int			overflow = 0;
+	int64		offset;
 
 	if (cached_tz == session_timezone && ts >= cached_start && ts < cached_end)
 		return cached_day;
+	if (!TIMESTAMP_NOT_FINITE(ts) && fixed_zone_offset(&offset))
+	{
+		int64		local = ts + offset;
+		int64		d = local / USECS_PER_DAY;
+
+		if (local % USECS_PER_DAY < 0)
+			d--;				/* floor, not truncation, before 2000 */
+		return (DateADT) d;
+	}
 	day = DatumGetDateADT(DirectFunctionCall1(timestamptz_date,
 											  TimestampTzGetDatum(ts)));
 	if (DATE_NOT_FINITE(day))
@@ -145,20 +192,42 @@ day_to_timestamptz(DateADT day)
 	return ts;
 }
 
+/* room for the state on a 64-byte boundary in a MAXALIGN'ed chunk */
+#define RFM_STATE_ALIGN 64
+#define RFM_STATE_ALLOC (sizeof(RfmState) + RFM_STATE_ALIGN - MAXIMUM_ALIGNOF)
+
 static RfmState *
 rfm_state_new(MemoryContext aggcontext, TimestampTz as_of)
 {
-	RfmState   *s = MemoryContextAllocZero(aggcontext, sizeof(RfmState));
+	/* 64-byte aligned (see cartera.h); states are never freed one by one */
+	char	   *raw = MemoryContextAllocZero(aggcontext, RFM_STATE_ALLOC);
+	RfmState   *s = (RfmState *) TYPEALIGN(RFM_STATE_ALIGN, raw);
+
+	StaticAssertStmt(RFM_STATE_ALLOC <= 256, "RfmState outgrew its 256-byte chunk");
 
 	s->as_of = as_of;
 	s->lifespan_years = get_float8_nan();
 	s->days = s->inline_days;
 	s->maxdays = RFM_INLINE_DAYS;
 	s->days_sorted = true;
+	s->fast_scale = -1;
 	exact_sum_init(&s->gross);
 	exact_sum_init(&s->refunds);
 	exact_sum_init(&s->first_day_amount);
 	return s;
+}
+
+/* the gross sum: the general accumulator plus the fast one */
+void
+rfm_state_gross(const RfmState *s, ExactSum *out)
+{
+	*out = s->gross;
+	if (s->fast_scale < 0)
+		return;
+	/* adding may replace (and free) the spill: work on a copy of it */
+	if (out->spill != NULL)
+		out->spill = DatumGetNumeric(datumCopy(NumericGetDatum(out->spill), false, -1));
+	exact_sum_add_fixed(out, s->fast_acc, s->fast_scale, CurrentMemoryContext);
 }
 
 static int
@@ -184,6 +253,8 @@ rfm_state_compact(RfmState *s)
 			s->days[n++] = s->days[i];
 	s->ndays = n;
 	s->days_sorted = true;
+	if (n > 0)
+		s->last_added = s->days[n - 1];
 }
 
 static void
@@ -216,11 +287,9 @@ day_extends(RfmState *s, DateADT day)
 {
 	if (s->ndays > 0)
 	{
-		DateADT		last = s->days[s->ndays - 1];
-
-		if (day == last)
+		if (day == s->last_added)
 			return false;
-		if (day < last)
+		if (day < s->last_added)
 			s->days_sorted = false;
 	}
 	return true;
@@ -240,6 +309,7 @@ add_day(RfmState *s, DateADT day, MemoryContext aggcontext)
 		reserve_days(s, s->ndays + 1, aggcontext);
 	}
 	s->days[s->ndays++] = day;
+	s->last_added = day;
 }
 
 static void
@@ -379,24 +449,123 @@ read_lifespan_years(FunctionCallInfo fcinfo, const TransSignature *sig)
 	return seconds / (365.25 * SECS_PER_DAY);
 }
 
+/*
+ * Add one purchase row (already known to have a date and, when the aggregate
+ * has an amount column, an amount) to the state.  day is valid when
+ * day_known (date input); otherwise it is derived from ts when the row counts.
+ * as_of is the state's (passed in: the transition function knows it without
+ * touching the state's cold part).
+ */
+static inline void
+accumulate(RfmState *s, TimestampTz ts, DateADT day, bool day_known,
+		   AmountKind kind, Datum amount, TimestampTz as_of, MemoryContext aggcontext)
+{
+	bool		refund = false;
+	bool		fixed = false;
+	cartera_acc v = 0;
+	int			vscale = 0;
+
+	/* after as_of: not yet happened from the point of view of the summary */
+	if (ts > as_of)
+		return;
+
+	if (kind != AMOUNT_NONE)
+	{
+		amount = checked_amount(kind, amount);
+		refund = amount_is_negative(kind, amount);
+	}
+
+	if (refund)
+	{
+		/* a refund lowers the total but is not a purchase */
+		add_amount(&s->refunds, kind, amount, aggcontext);
+		return;
+	}
+
+	if (!day_known)
+		day = cartera_timestamptz_day(ts);
+
+	/* decode the amount once into a scaled integer, when it fits one */
+	switch (kind)
+	{
+		case AMOUNT_NUMERIC:
+		case AMOUNT_FLOAT8:
+			fixed = exact_sum_decode_numeric(DatumGetNumeric(amount), &v, &vscale);
+			break;
+		case AMOUNT_INT8:
+			v = DatumGetInt64(amount);
+			vscale = 0;
+			fixed = true;
+			break;
+		case AMOUNT_NONE:
+			break;
+	}
+
+	if (s->purchases == 0 || day < s->first_day)
+	{
+		s->first_day = day;
+		reset_sum(&s->first_day_amount);
+	}
+	if (day == s->first_day && kind != AMOUNT_NONE)
+	{
+		if (fixed)
+			exact_sum_add_fixed(&s->first_day_amount, v, vscale, aggcontext);
+		else
+			add_amount(&s->first_day_amount, kind, amount, aggcontext);
+	}
+	if (s->purchases == 0 || ts < s->first_ts)
+		s->first_ts = ts;
+	if (s->purchases == 0 || ts > s->last_ts)
+		s->last_ts = ts;
+	s->purchases++;
+	add_day(s, day, aggcontext);
+	if (fixed)
+	{
+		int64		r;
+
+		if (vscale == s->fast_scale && v >= PG_INT64_MIN && v <= PG_INT64_MAX &&
+			!pg_add_s64_overflow(s->fast_acc, (int64) v, &r))
+			s->fast_acc = r;
+		else if (s->fast_scale < 0 && v >= PG_INT64_MIN && v <= PG_INT64_MAX)
+		{
+			s->fast_scale = (int8) vscale;
+			s->fast_acc = (int64) v;
+		}
+		else
+			exact_sum_add_fixed(&s->gross, v, vscale, aggcontext);
+	}
+	else if (kind != AMOUNT_NONE)
+		add_amount(&s->gross, kind, amount, aggcontext);
+}
+
 Datum
 cartera_rfm_transfn(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcontext;
-	const TransSignature *sig;
+	TransSignature *sig;
 	RfmState   *s;
+	TimestampTz as_of;
 	TimestampTz ts;
 	DateADT		day;
-	Datum		amount = (Datum) 0;
-	bool		refund = false;
 
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
 		elog(ERROR, "cartera_rfm_transfn called in non-aggregate context");
 	sig = trans_signature(fcinfo);
 
+	as_of = read_as_of(fcinfo, sig);
+	if (sig->as_of_arg >= 0)
+	{
+		if (!sig->as_of_seen)
+		{
+			sig->as_of_first = as_of;
+			sig->as_of_seen = true;
+		}
+		else if (as_of != sig->as_of_first)
+			sig->as_of_varies = true;
+	}
 	if (PG_ARGISNULL(0))
 	{
-		s = rfm_state_new(aggcontext, read_as_of(fcinfo, sig));
+		s = rfm_state_new(aggcontext, as_of);
 		if (sig->lifespan_arg >= 0)
 			s->lifespan_years = read_lifespan_years(fcinfo, sig);
 		s->has_amounts = sig->amount_kind != AMOUNT_NONE;
@@ -404,8 +573,15 @@ cartera_rfm_transfn(PG_FUNCTION_ARGS)
 	else
 	{
 		s = (RfmState *) PG_GETARG_POINTER(0);
-		/* as_of is normally a constant; a varying one would be meaningless */
-		if (sig->as_of_arg >= 0 && read_as_of(fcinfo, sig) != s->as_of)
+		/* the slot the next purchase day goes to is in another cache line: ask early */
+		__builtin_prefetch(s->days + s->ndays, 1);
+
+		/*
+		 * as_of is normally a constant; a varying one would be meaningless.
+		 * While every row of the query has brought the same value, every
+		 * state holds it: only look (a cache miss) when it varies.
+		 */
+		if (sig->as_of_varies && as_of != s->as_of)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("as_of must be the same for every row of a group")));
@@ -435,42 +611,9 @@ cartera_rfm_transfn(PG_FUNCTION_ARGS)
 		day = 0;				/* computed below, only if the row counts */
 	}
 
-	/* after as_of: not yet happened from the point of view of the summary */
-	if (ts > s->as_of)
-		PG_RETURN_POINTER(s);
-
-	if (sig->amount_arg >= 0)
-	{
-		amount = checked_amount(sig->amount_kind,
-								PG_GETARG_DATUM(sig->amount_arg));
-		refund = amount_is_negative(sig->amount_kind, amount);
-	}
-
-	if (refund)
-	{
-		/* a refund lowers the total but is not a purchase */
-		add_amount(&s->refunds, sig->amount_kind, amount, aggcontext);
-		PG_RETURN_POINTER(s);
-	}
-
-	if (!sig->at_is_date)
-		day = cartera_timestamptz_day(ts);
-
-	if (s->purchases == 0 || day < s->first_day)
-	{
-		s->first_day = day;
-		reset_sum(&s->first_day_amount);
-	}
-	if (day == s->first_day)
-		add_amount(&s->first_day_amount, sig->amount_kind, amount, aggcontext);
-	if (s->purchases == 0 || ts < s->first_ts)
-		s->first_ts = ts;
-	if (s->purchases == 0 || ts > s->last_ts)
-		s->last_ts = ts;
-	s->purchases++;
-	add_day(s, day, aggcontext);
-	add_amount(&s->gross, sig->amount_kind, amount, aggcontext);
-
+	accumulate(s, ts, day, sig->at_is_date, sig->amount_kind,
+			   sig->amount_arg >= 0 ? PG_GETARG_DATUM(sig->amount_arg) : (Datum) 0,
+			   as_of, aggcontext);
 	PG_RETURN_POINTER(s);
 }
 
@@ -504,8 +647,12 @@ rfm_state_merge(RfmState *dst, RfmState *src, MemoryContext aggcontext)
 		memcpy(dst->days + dst->ndays, src->days, src->ndays * sizeof(DateADT));
 		dst->ndays += src->ndays;
 		dst->days_sorted = false;
+		if (dst->ndays > 0)
+			dst->last_added = dst->days[dst->ndays - 1];
 	}
 	exact_sum_add_sum(&dst->gross, &src->gross, aggcontext);
+	if (src->fast_scale >= 0)
+		exact_sum_add_fixed(&dst->gross, src->fast_acc, src->fast_scale, aggcontext);
 	exact_sum_add_sum(&dst->refunds, &src->refunds, aggcontext);
 	dst->has_amounts |= src->has_amounts;
 }
@@ -527,7 +674,17 @@ cartera_rfm_combinefn(PG_FUNCTION_ARGS)
 	}
 	if (s1 == NULL)
 	{
-		/* the state we return must live in our aggcontext: copy s2 */
+		/*
+		 * A state our deserializer just made already lives in this
+		 * aggcontext and nobody else points at it: take it as it is (the
+		 * leader of a parallel GROUP BY gets one per group and worker).
+		 */
+		if (s2->adoptable)
+		{
+			s2->adoptable = false;
+			PG_RETURN_POINTER(s2);
+		}
+		/* otherwise the state we return must live in our aggcontext: copy s2 */
 		s1 = rfm_state_new(aggcontext, s2->as_of);
 		s1->lifespan_years = s2->lifespan_years;
 	}
@@ -538,14 +695,19 @@ cartera_rfm_combinefn(PG_FUNCTION_ARGS)
 /* format version, so a future layout can still read old partial states */
 #define RFM_STATE_FORMAT 1
 
-Datum
-cartera_rfm_serialfn(PG_FUNCTION_ARGS)
+bytea *
+rfm_state_serialize(RfmState *s)
 {
-	RfmState   *s = (RfmState *) PG_GETARG_POINTER(0);
 	StringInfoData buf;
+	ExactSum	gross;
 
 	rfm_state_compact(s);
-	pq_begintypsend(&buf);
+	/* pq_begintypsend() with a buffer of the right size (it allocates 1 kB) */
+	buf.maxlen = 128 + s->ndays * sizeof(int32);
+	buf.data = palloc(buf.maxlen);
+	buf.len = 0;
+	buf.cursor = 0;
+	appendBinaryStringInfo(&buf, "\0\0\0\0", 4);
 	pq_sendbyte(&buf, RFM_STATE_FORMAT);
 	pq_sendbyte(&buf, s->has_amounts ? 1 : 0);
 	pq_sendint64(&buf, s->as_of);
@@ -557,23 +719,28 @@ cartera_rfm_serialfn(PG_FUNCTION_ARGS)
 	pq_sendint32(&buf, s->ndays);
 	for (int i = 0; i < s->ndays; i++)
 		pq_sendint32(&buf, s->days[i]);
-	exact_sum_send(&buf, &s->gross);
+	/* the wire format has one gross sum: fold the fast accumulator in */
+	rfm_state_gross(s, &gross);
+	exact_sum_send(&buf, &gross);
 	exact_sum_send(&buf, &s->refunds);
 	exact_sum_send(&buf, &s->first_day_amount);
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+	return pq_endtypsend(&buf);
 }
 
-Datum
-cartera_rfm_deserialfn(PG_FUNCTION_ARGS)
+/* whether bytes were written by rfm_state_serialize of this layout */
+bool
+rfm_state_format_current(bytea *bytes)
 {
-	bytea	   *bytes = PG_GETARG_BYTEA_PP(0);
-	MemoryContext aggcontext;
+	return VARSIZE_ANY_EXHDR(bytes) > 0 &&
+		*(unsigned char *) VARDATA_ANY(bytes) == RFM_STATE_FORMAT;
+}
+
+RfmState *
+rfm_state_deserialize(bytea *bytes, MemoryContext mcxt)
+{
 	StringInfoData buf;
 	RfmState   *s;
 	int32		ndays;
-
-	if (!AggCheckCallContext(fcinfo, &aggcontext))
-		elog(ERROR, "cartera_rfm_deserialfn called in non-aggregate context");
 
 	buf.data = VARDATA_ANY(bytes);
 	buf.len = VARSIZE_ANY_EXHDR(bytes);
@@ -584,7 +751,7 @@ cartera_rfm_deserialfn(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("unsupported cartera aggregate state format")));
-	s = rfm_state_new(aggcontext, 0);
+	s = rfm_state_new(mcxt, 0);
 	s->has_amounts = pq_getmsgbyte(&buf) != 0;
 	s->as_of = pq_getmsgint64(&buf);
 	s->lifespan_years = pq_getmsgfloat8(&buf);
@@ -597,13 +764,69 @@ cartera_rfm_deserialfn(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("corrupt cartera aggregate state")));
-	reserve_days(s, ndays, aggcontext);
+	reserve_days(s, ndays, mcxt);
 	for (int i = 0; i < ndays; i++)
 		s->days[i] = pq_getmsgint(&buf, 4);
 	s->ndays = ndays;
-	exact_sum_recv(&buf, &s->gross, aggcontext);
-	exact_sum_recv(&buf, &s->refunds, aggcontext);
-	exact_sum_recv(&buf, &s->first_day_amount, aggcontext);
+	/* trust nothing: a state from elsewhere is sorted only if it says so */
+	for (int i = 1; i < ndays; i++)
+		if (s->days[i] <= s->days[i - 1])
+			s->days_sorted = false;
+	if (ndays > 0)
+		s->last_added = s->days[ndays - 1];
+	exact_sum_recv(&buf, &s->gross, mcxt);
+	exact_sum_recv(&buf, &s->refunds, mcxt);
+	exact_sum_recv(&buf, &s->first_day_amount, mcxt);
 	pq_getmsgend(&buf);
+	return s;
+}
+
+Datum
+cartera_rfm_serialfn(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BYTEA_P(rfm_state_serialize((RfmState *) PG_GETARG_POINTER(0)));
+}
+
+Datum
+cartera_rfm_deserialfn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	RfmState   *s;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "cartera_rfm_deserialfn called in non-aggregate context");
+	s = rfm_state_deserialize(PG_GETARG_BYTEA_PP(0), aggcontext);
+	/* made in aggcontext, pointed at by nobody else: the combine may keep it */
+	s->adoptable = true;
 	PG_RETURN_POINTER(s);
+}
+
+/*
+ * For the customer_state trigger (state_trigger.c): a state outside any
+ * aggregate, fed one (timestamptz, numeric) purchase at a time, and merged
+ * with a stored one.  Same rules as the transition function above.
+ */
+RfmState *
+rfm_state_create(TimestampTz as_of, MemoryContext mcxt)
+{
+	RfmState   *s = rfm_state_new(mcxt, as_of);
+
+	s->has_amounts = true;
+	return s;
+}
+
+void
+rfm_state_add_purchase(RfmState *s, TimestampTz ts, Numeric amount, MemoryContext mcxt)
+{
+	if (TIMESTAMP_NOT_FINITE(ts))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("purchase timestamp must be finite")));
+	accumulate(s, ts, 0, false, AMOUNT_NUMERIC, NumericGetDatum(amount), s->as_of, mcxt);
+}
+
+void
+rfm_state_combine(RfmState *dst, RfmState *src, MemoryContext mcxt)
+{
+	rfm_state_merge(dst, src, mcxt);
 }

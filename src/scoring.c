@@ -11,6 +11,7 @@
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "cartera.h"
+#include "common/int.h"
 #include "executor/executor.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
@@ -31,12 +32,26 @@ PG_FUNCTION_INFO_V1(cartera_rfm_segment);
 #define MIN_SCORES 2
 #define MAX_SCORES 9
 
+/*
+ * The values, kept exactly but compactly: a sorted array of distinct values
+ * with their counts, plus a buffer of raw values that is sorted and merged
+ * into it whenever it fills.  Money amounts and scores have few distinct
+ * values, so a partial state from a parallel worker is small (it used to
+ * ship every value), and memory grows with the distinct values, not rows.
+ */
+#define BREAKPOINTS_MIN_BUFFER 65536
+
 typedef struct BreakpointsState
 {
 	int32		nscores;
-	int64		count;
-	int64		capacity;
-	double	   *values;
+	int64		count;			/* values seen, duplicates included */
+	int64		ndistinct;		/* entries of vals[] / cnts[] */
+	double	   *vals;			/* sorted distinct values */
+	int64	   *cnts;			/* how often each occurs */
+	int64		nraw;			/* values waiting in raw[] */
+	int64		rawcap;
+	double	   *raw;
+	MemoryContext cxt;
 } BreakpointsState;
 
 static void
@@ -56,22 +71,108 @@ breakpoints_new(MemoryContext aggcontext, int32 nscores)
 	BreakpointsState *s = MemoryContextAllocZero(aggcontext, sizeof(BreakpointsState));
 
 	s->nscores = nscores;
+	s->cxt = aggcontext;
 	return s;
 }
 
-static void
-breakpoints_reserve(BreakpointsState *s, int64 needed, MemoryContext aggcontext)
+static int
+double_cmp(const void *a, const void *b)
 {
-	int64		newcap;
+	double		x = *(const double *) a;
+	double		y = *(const double *) b;
 
-	if (needed <= s->capacity)
+	return (x > y) - (x < y);
+}
+
+/*
+ * Merge the sorted (value, count) runs a and b into fresh arrays in s->cxt;
+ * counts of equal values are added.
+ */
+static void
+merge_runs(BreakpointsState *s,
+		   const double *av, const int64 *ac, int64 an,
+		   const double *bv, const int64 *bc, int64 bn)
+{
+	double	   *vals = MemoryContextAllocHuge(s->cxt, Max(an + bn, 1) * sizeof(double));
+	int64	   *cnts = MemoryContextAllocHuge(s->cxt, Max(an + bn, 1) * sizeof(int64));
+	int64		i = 0,
+				j = 0,
+				n = 0;
+
+	while (i < an || j < bn)
+	{
+		if (j >= bn || (i < an && av[i] < bv[j]))
+		{
+			vals[n] = av[i];
+			cnts[n++] = ac[i++];
+		}
+		else if (i >= an || bv[j] < av[i])
+		{
+			vals[n] = bv[j];
+			cnts[n++] = bc[j++];
+		}
+		else
+		{
+			vals[n] = av[i];
+			cnts[n++] = ac[i++] + bc[j++];
+		}
+	}
+	if (s->vals != NULL)
+	{
+		pfree(s->vals);
+		pfree(s->cnts);
+	}
+	s->vals = vals;
+	s->cnts = cnts;
+	s->ndistinct = n;
+}
+
+/* sort the raw buffer and merge it into the distinct values */
+static void
+breakpoints_compact(BreakpointsState *s)
+{
+	double	   *rv;
+	int64	   *rc;
+	int64		n = 0;
+
+	if (s->nraw == 0)
 		return;
-	newcap = Max(Max(s->capacity * 2, needed), 64);
-	if (s->values == NULL)
-		s->values = MemoryContextAllocHuge(aggcontext, newcap * sizeof(double));
-	else
-		s->values = repalloc_huge(s->values, newcap * sizeof(double));
-	s->capacity = newcap;
+	qsort(s->raw, s->nraw, sizeof(double), double_cmp);
+	/* runs of equal values in place: raw[] keeps the values, rc the counts */
+	rv = s->raw;
+	rc = MemoryContextAllocHuge(s->cxt, s->nraw * sizeof(int64));
+	for (int64 i = 0; i < s->nraw; i++)
+	{
+		if (n > 0 && rv[n - 1] == s->raw[i])
+			rc[n - 1]++;
+		else
+		{
+			rv[n] = s->raw[i];
+			rc[n++] = 1;
+		}
+	}
+	merge_runs(s, s->vals, s->cnts, s->ndistinct, rv, rc, n);
+	pfree(rc);
+	s->nraw = 0;
+}
+
+static void
+breakpoints_add(BreakpointsState *s, double v)
+{
+	if (s->nraw == s->rawcap)
+	{
+		breakpoints_compact(s);
+		/* a buffer as large as the distinct values keeps merging O(n log n) */
+		if (s->rawcap < Max(s->ndistinct, BREAKPOINTS_MIN_BUFFER))
+		{
+			if (s->raw != NULL)
+				pfree(s->raw);
+			s->rawcap = Max(s->ndistinct, BREAKPOINTS_MIN_BUFFER);
+			s->raw = MemoryContextAllocHuge(s->cxt, s->rawcap * sizeof(double));
+		}
+	}
+	s->raw[s->nraw++] = v + 0.0;	/* -0.0 and 0.0 are one value */
+	s->count++;
 }
 
 Datum
@@ -105,8 +206,7 @@ cartera_breakpoints_transfn(PG_FUNCTION_ARGS)
 	v = PG_GETARG_FLOAT8(1);
 	if (isnan(v))
 		PG_RETURN_POINTER(s);	/* NaN has no rank: skipped like NULL */
-	breakpoints_reserve(s, s->count + 1, aggcontext);
-	s->values[s->count++] = v;
+	breakpoints_add(s, v);
 	PG_RETURN_POINTER(s);
 }
 
@@ -131,24 +231,39 @@ cartera_breakpoints_combinefn(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("number of scores must be the same for every row")));
-	breakpoints_reserve(s1, s1->count + s2->count, aggcontext);
-	memcpy(s1->values + s1->count, s2->values, s2->count * sizeof(double));
+	breakpoints_compact(s1);
+	breakpoints_compact(s2);
+	merge_runs(s1, s1->vals, s1->cnts, s1->ndistinct, s2->vals, s2->cnts, s2->ndistinct);
 	s1->count += s2->count;
 	PG_RETURN_POINTER(s1);
 }
 
+/* format: nscores, count, ndistinct, then ndistinct (value, count) pairs in ascending order */
 Datum
 cartera_breakpoints_serialfn(PG_FUNCTION_ARGS)
 {
 	BreakpointsState *s = (BreakpointsState *) PG_GETARG_POINTER(0);
 	StringInfoData buf;
 
+	breakpoints_compact(s);
 	pq_begintypsend(&buf);
 	pq_sendint32(&buf, s->nscores);
 	pq_sendint64(&buf, s->count);
-	for (int64 i = 0; i < s->count; i++)
-		pq_sendfloat8(&buf, s->values[i]);
+	pq_sendint64(&buf, s->ndistinct);
+	for (int64 i = 0; i < s->ndistinct; i++)
+	{
+		pq_sendfloat8(&buf, s->vals[i]);
+		pq_sendint64(&buf, s->cnts[i]);
+	}
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+static void
+corrupt_state(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+			 errmsg("corrupt cartera breakpoints state")));
 }
 
 Datum
@@ -158,7 +273,9 @@ cartera_breakpoints_deserialfn(PG_FUNCTION_ARGS)
 	MemoryContext aggcontext;
 	StringInfoData buf;
 	BreakpointsState *s;
-	int64		count;
+	int64		count,
+				n,
+				total = 0;
 
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
 		elog(ERROR, "cartera_breakpoints_deserialfn called in non-aggregate context");
@@ -168,25 +285,26 @@ cartera_breakpoints_deserialfn(PG_FUNCTION_ARGS)
 	buf.cursor = 0;
 	s = breakpoints_new(aggcontext, pq_getmsgint(&buf, 4));
 	count = pq_getmsgint64(&buf);
-	if (count < 0 || count > (int64) (buf.len - buf.cursor) / (int64) sizeof(double))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("corrupt cartera breakpoints state")));
-	breakpoints_reserve(s, count, aggcontext);
-	for (int64 i = 0; i < count; i++)
-		s->values[i] = pq_getmsgfloat8(&buf);
+	n = pq_getmsgint64(&buf);
+	if (count < 0 || n < 0 || n > (int64) (buf.len - buf.cursor) / (int64) (sizeof(double) + sizeof(int64)))
+		corrupt_state();
+	s->vals = MemoryContextAllocHuge(aggcontext, Max(n, 1) * sizeof(double));
+	s->cnts = MemoryContextAllocHuge(aggcontext, Max(n, 1) * sizeof(int64));
+	for (int64 i = 0; i < n; i++)
+	{
+		s->vals[i] = pq_getmsgfloat8(&buf);
+		s->cnts[i] = pq_getmsgint64(&buf);
+		/* ascending, no NaN, positive counts that add up to count */
+		if (isnan(s->vals[i]) || s->cnts[i] <= 0 || (i > 0 && !(s->vals[i] > s->vals[i - 1])) ||
+			pg_add_s64_overflow(total, s->cnts[i], &total))
+			corrupt_state();
+	}
+	if (total != count)
+		corrupt_state();
+	s->ndistinct = n;
 	s->count = count;
 	pq_getmsgend(&buf);
 	PG_RETURN_POINTER(s);
-}
-
-static int
-double_cmp(const void *a, const void *b)
-{
-	double		x = *(const double *) a;
-	double		y = *(const double *) b;
-
-	return (x > y) - (x < y);
 }
 
 /*
@@ -199,6 +317,7 @@ cartera_breakpoints_finalfn(PG_FUNCTION_ARGS)
 	BreakpointsState *s;
 	Datum	   *cuts;
 	int			ncuts;
+	int64		cum = 0;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "cartera_breakpoints_finalfn called in non-aggregate context");
@@ -207,15 +326,18 @@ cartera_breakpoints_finalfn(PG_FUNCTION_ARGS)
 	s = (BreakpointsState *) PG_GETARG_POINTER(0);
 	if (s->count == 0)
 		PG_RETURN_NULL();
-	/* sorting in place is fine: the final function may run more than once, the order stays valid */
-	qsort(s->values, s->count, sizeof(double), double_cmp);
+	/* compacting in place is fine: the final function may run more than once */
+	breakpoints_compact(s);
 	ncuts = s->nscores - 1;
 	cuts = palloc(ncuts * sizeof(Datum));
-	for (int k = 1; k <= ncuts; k++)
+	for (int k = 1, i = 0; k <= ncuts; k++)
 	{
-		int64		rank = (k * s->count + s->nscores - 1) / s->nscores;
+		int64		rank = Max((k * s->count + s->nscores - 1) / s->nscores, 1);
 
-		cuts[k - 1] = Float8GetDatum(s->values[Max(rank, 1) - 1]);
+		/* the value at rank (1-based) of the sorted values: walk the counts */
+		while (cum + s->cnts[i] < rank)
+			cum += s->cnts[i++];
+		cuts[k - 1] = Float8GetDatum(s->vals[i]);
 	}
 	PG_RETURN_ARRAYTYPE_P(construct_array(cuts, ncuts, FLOAT8OID, sizeof(float8),
 										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
@@ -291,7 +413,7 @@ summary_field(HeapTupleHeader t, const char *name, bool is_numeric, bool *isnull
 	if (*isnull)
 		return 0;
 	if (is_numeric)
-		return DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
+		return cartera_numeric_float8(DatumGetNumeric(d), name);
 	return (double) DatumGetInt32(d);
 }
 

@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # pg_dump of a database holding cartera data, restored into a new database,
-# gives the same portfolio: customers, purchases, customer_state, alerts,
-# transitions, edited segment names and occasions, tracked tables.  Runs
-# against the cluster in $PG* (tools/run-suites); prints TAP.
+# gives the same portfolio: every table of schema cartera (listed from the
+# catalog), tracked tables, and a user table with a column of every cartera
+# type (listed from the catalog) and of its array.  Both formats: plain
+# (psql) and custom (pg_dump -Fc, pg_restore).  The user table also goes
+# through COPY ... (FORMAT binary), which uses the types' send/receive
+# functions.  Then DROP EXTENSION cartera must leave the database as it was
+# before CREATE EXTENSION: every object of the main catalogs (by
+# pg_identify_object), dependencies, comments, initial privileges, roles and
+# event triggers are compared.  Runs against the cluster in $PG*
+# (tools/run-suites); prints TAP.
 #
 # The dump also holds the derived tables (customer_state, alerts), so the
 # restore must not fire cartera's triggers: restore with
@@ -12,24 +19,31 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 a=cartera_dump_source
 b=cartera_dump_target
+c=cartera_dump_target_fc
+d=cartera_drop
+tmp=${TMPDIR:-/tmp}
 n=0
 fail=0
-check() {  # check "description" "sql"  -- the sql must give the same text in both databases
+check() {  # check "description" "sql" [target db]  -- the sql must give the same text in the source and the target
   n=$((n + 1))
   local x y
   x=$(psql -X -At -d "$a" -c "$2" 2>&1)
-  y=$(psql -X -At -d "$b" -c "$2" 2>&1)
+  y=$(psql -X -At -d "${3:-$b}" -c "$2" 2>&1)
   if [ "$x" = "$y" ] && [ -n "$x" ]; then echo "ok $n - $1"; else echo "not ok $n - $1"; echo "# source: ${x:0:300}"; echo "# target: ${y:0:300}"; fail=1; fi
 }
-ok() {  # ok "description" "sql returning t"
+ok() {  # ok "description" "sql returning t" [db]
   n=$((n + 1))
   local r
-  r=$(psql -X -q -At -d "$b" -c "$2" 2>&1)
+  r=$(psql -X -q -At -d "${3:-$b}" -c "$2" 2>&1)
   if [ "$r" = "t" ]; then echo "ok $n - $1"; else echo "not ok $n - $1"; echo "# got: ${r:0:300}"; fail=1; fi
 }
+tap() {  # tap "description" status [diagnostics]
+  n=$((n + 1))
+  if [ "$2" -eq 0 ]; then echo "ok $n - $1"; else echo "not ok $n - $1"; [ -n "${3:-}" ] && echo "$3" | head -20 | sed 's/^/# /'; fail=1; fi
+}
 
-dropdb --if-exists "$a" >/dev/null 2>&1; dropdb --if-exists "$b" >/dev/null 2>&1
-createdb "$a" && createdb "$b" || { echo "Bail out! cannot create databases"; exit 1; }
+for x in "$a" "$b" "$c" "$d"; do dropdb --if-exists "$x" >/dev/null 2>&1; done
+createdb "$a" && createdb "$b" && createdb "$c" || { echo "Bail out! cannot create databases"; exit 1; }
 psql -X -q -v ON_ERROR_STOP=1 -d "$a" >/dev/null <<'SQL' || { echo "Bail out! cannot build the source database"; exit 1; }
 SET client_min_messages = warning;
 CREATE EXTENSION cartera;
@@ -55,6 +69,41 @@ CREATE TABLE shop_orders (id serial, client bigint, ordered_on date, total numer
 CREATE INDEX ON shop_orders (client);
 INSERT INTO shop_orders (client, ordered_on, total) VALUES (1, '1998-01-01', 20);
 SELECT cartera.track_purchases('shop_orders', 'client', 'ordered_on', 'total');
+INSERT INTO cartera.agent_target (agent_id, month, revenue_target, retention_target)
+  SELECT agent_id, date '1998-06-01', 5000, 0.5 FROM cartera.agent;
+UPDATE cartera.customer SET email = 'twin@example.com' WHERE customer_id IN (5, 6);
+SELECT cartera.merge_customers(5, 6);
+-- a user table with a column of every cartera type, and of its array, each
+-- filled from a cartera table column of that type or from a literal
+DO $$
+DECLARE
+  t regtype;
+  v text;
+BEGIN
+  CREATE TABLE public.all_types (id int PRIMARY KEY);
+  INSERT INTO public.all_types VALUES (1), (2);
+  FOR t IN SELECT ty.oid FROM pg_type ty
+            WHERE ty.typnamespace = 'cartera'::regnamespace AND ty.typcategory <> 'A'
+              AND (ty.typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = ty.typrelid) = 'c')
+            ORDER BY ty.oid LOOP
+    EXECUTE format('ALTER TABLE public.all_types ADD COLUMN %I %s, ADD COLUMN %I %s[]',
+                   'c_' || (SELECT typname FROM pg_type WHERE oid = t), t, 'a_' || (SELECT typname FROM pg_type WHERE oid = t), t);
+    SELECT format('(SELECT %I FROM %s WHERE %1$I IS NOT NULL ORDER BY 1::int LIMIT 1)', a.attname, a.attrelid::regclass) INTO v
+      FROM pg_attribute a JOIN pg_class cl ON cl.oid = a.attrelid
+     WHERE a.atttypid = t AND cl.relnamespace = 'cartera'::regnamespace AND cl.relkind = 'r' AND NOT a.attisdropped
+     ORDER BY cl.relname, a.attnum LIMIT 1;
+    IF t = 'cartera.state_transition'::regtype THEN
+      v := $v$ROW(1, 'lead', 'new', NULL, '555')::cartera.state_transition$v$;
+    ELSIF v IS NULL THEN
+      RAISE EXCEPTION 'no value for type %', t;
+    END IF;
+    EXECUTE format('UPDATE public.all_types SET %I = %s, %I = ARRAY[%s, NULL]', 'c_' || (SELECT typname FROM pg_type WHERE oid = t), v,
+                   'a_' || (SELECT typname FROM pg_type WHERE oid = t), v) ;
+  END LOOP;
+  -- row 2: every value of the enum, the lowest and the highest segment
+  UPDATE public.all_types SET a_lifecycle_status = enum_range(NULL::cartera.lifecycle_status), c_segment = '111', a_segment = '{111,999,555}'
+   WHERE id = 2;
+END $$;
 SQL
 
 pg_dump -d "$a" > "${TMPDIR:-/tmp}/cartera_dump.sql" || { echo "Bail out! pg_dump failed"; exit 1; }
@@ -64,17 +113,120 @@ rc=$?
 n=$((n + 1))
 if [ $rc -eq 0 ]; then echo "ok $n - restore without errors"; else echo "not ok $n - restore without errors"; sed 's/^/# /' "${TMPDIR:-/tmp}/cartera_restore.err" | head -20; fail=1; fi
 
-for t in customer purchase customer_state status_transition alert interaction segment_map occasion cross_sell_rule purchase_source portfolio_model agent; do
-  check "cartera.$t has the same rows" "SELECT count(*) || ' ' || md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) FROM cartera.$t x"
-done
-check "the tracked table keeps its triggers" "SELECT string_agg(tgname, ',' ORDER BY tgname) FROM pg_trigger WHERE tgrelid = 'public.shop_orders'::regclass"
-ok "after the restore new purchases keep the state (identity, triggers)" \
-  "INSERT INTO cartera.purchase (customer_id, purchased_at, amount) VALUES (2, now(), 10);
-   SELECT (summary).purchases = (SELECT count(*) FROM cartera.purchase WHERE customer_id = 2) FROM cartera.customer_state WHERE customer_id = 2"
-ok "after the restore the tracked table still feeds the state" \
-  "INSERT INTO shop_orders (client, ordered_on, total) VALUES (3, current_date, 5);
-   SELECT (summary).last_purchase::date = current_date FROM cartera.customer_state WHERE customer_id = 3"
+tables=$(psql -X -At -d "$a" -c "SELECT string_agg(relname, ' ' ORDER BY relname) FROM pg_class WHERE relnamespace = 'cartera'::regnamespace AND relkind = 'r'")
+ok "the source has rows in every cartera table" \
+  "SELECT bool_and(n > 0) FROM (SELECT (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM cartera.%I', relname), false, true, '')))[1]::text::int AS n
+                                  FROM pg_class WHERE relnamespace = 'cartera'::regnamespace AND relkind = 'r') x" "$a"
+ok "the source's user table holds a non-NULL value of every cartera type and of its array" \
+  "SELECT bool_and(e.v <> 'null'::jsonb) FROM public.all_types t, jsonb_each(to_jsonb(t)) e(k, v)" "$a"
+ok "every cartera type has a column in the user table" \
+  "SELECT count(*) = 0 FROM pg_type ty WHERE ty.typnamespace = 'cartera'::regnamespace AND ty.typcategory <> 'A'
+     AND (ty.typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = ty.typrelid) = 'c')
+     AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = 'public.all_types'::regclass AND a.atttypid = ty.oid)" "$a"
+same_rows() {  # same_rows TARGET LABEL
+  for t in $tables; do
+    check "$2: cartera.$t has the same rows" "SELECT count(*) || ' ' || md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) FROM cartera.$t x" "$1"
+  done
+  check "$2: the user table with every cartera type has the same rows" "SELECT count(*) || ' ' || md5(string_agg(x::text, '|' ORDER BY x.id)) FROM public.all_types x" "$1"
+  check "$2: the tracked table has the same rows and keeps its triggers" \
+    "SELECT (SELECT string_agg(tgname, ',' ORDER BY tgname) FROM pg_trigger WHERE tgrelid = 'public.shop_orders'::regclass)
+            || (SELECT string_agg(x::text, '|' ORDER BY x.id) FROM public.shop_orders x)" "$1"
+  check "$2: the grants survive" "SELECT count(*) FROM information_schema.role_table_grants WHERE table_schema = 'cartera'" "$1"
+  ok "$2: after the restore new purchases keep the state (identity, triggers)" \
+    "INSERT INTO cartera.purchase (customer_id, purchased_at, amount) VALUES (2, now(), 10);
+     SELECT (summary).purchases = (SELECT count(*) FROM cartera.purchase WHERE customer_id = 2) FROM cartera.customer_state WHERE customer_id = 2" "$1"
+  ok "$2: after the restore the tracked table still feeds the state" \
+    "INSERT INTO shop_orders (client, ordered_on, total) VALUES (3, current_date, 5);
+     SELECT (summary).last_purchase::date = current_date FROM cartera.customer_state WHERE customer_id = 3" "$1"
+}
+same_rows "$b" "plain"
 
-dropdb "$a"; dropdb "$b"
+# custom format
+pg_dump -Fc -d "$a" -f "$tmp/cartera_dump.fc" || { echo "Bail out! pg_dump -Fc failed"; exit 1; }
+PGOPTIONS='-c session_replication_role=replica' pg_restore -d "$c" "$tmp/cartera_dump.fc" 2>"$tmp/cartera_restore_fc.err"
+tap "pg_restore of the custom-format dump without errors" $? "$(cat "$tmp/cartera_restore_fc.err")"
+same_rows "$c" "custom"
+
+# binary COPY of the user table: send/receive of every type
+psql -X -q -d "$c" -c "CREATE TABLE all_types_binary (LIKE public.all_types)" &&
+psql -X -q -d "$a" -c "COPY public.all_types TO STDOUT (FORMAT binary)" | psql -X -q -d "$c" -c "COPY all_types_binary FROM STDIN (FORMAT binary)"
+tap "binary COPY of the user table with every cartera type loads" $?
+ok "and gives the same rows" "SELECT NOT EXISTS (SELECT * FROM public.all_types EXCEPT SELECT * FROM all_types_binary)
+                                AND NOT EXISTS (SELECT * FROM all_types_binary EXCEPT SELECT * FROM public.all_types)" "$c"
+
+# DROP EXTENSION leaves nothing behind
+snapshot() {
+  psql -X -At -d "$d" <<'SQL'
+SELECT x.type || ' ' || coalesce(x.identity, '?')
+  FROM (SELECT 'pg_class'::regclass AS cat, oid FROM pg_class UNION ALL SELECT 'pg_proc', oid FROM pg_proc
+        UNION ALL SELECT 'pg_type', oid FROM pg_type UNION ALL SELECT 'pg_operator', oid FROM pg_operator
+        UNION ALL SELECT 'pg_cast', oid FROM pg_cast UNION ALL SELECT 'pg_namespace', oid FROM pg_namespace
+        UNION ALL SELECT 'pg_opclass', oid FROM pg_opclass UNION ALL SELECT 'pg_opfamily', oid FROM pg_opfamily
+        UNION ALL SELECT 'pg_amop', oid FROM pg_amop UNION ALL SELECT 'pg_amproc', oid FROM pg_amproc
+        UNION ALL SELECT 'pg_trigger', oid FROM pg_trigger UNION ALL SELECT 'pg_policy', oid FROM pg_policy
+        UNION ALL SELECT 'pg_event_trigger', oid FROM pg_event_trigger UNION ALL SELECT 'pg_constraint', oid FROM pg_constraint
+        UNION ALL SELECT 'pg_attrdef', oid FROM pg_attrdef UNION ALL SELECT 'pg_rewrite', oid FROM pg_rewrite
+        UNION ALL SELECT 'pg_collation', oid FROM pg_collation UNION ALL SELECT 'pg_conversion', oid FROM pg_conversion
+        UNION ALL SELECT 'pg_ts_config', oid FROM pg_ts_config UNION ALL SELECT 'pg_ts_dict', oid FROM pg_ts_dict
+        UNION ALL SELECT 'pg_language', oid FROM pg_language UNION ALL SELECT 'pg_extension', oid FROM pg_extension
+        UNION ALL SELECT 'pg_foreign_data_wrapper', oid FROM pg_foreign_data_wrapper
+        UNION ALL SELECT 'pg_foreign_server', oid FROM pg_foreign_server UNION ALL SELECT 'pg_statistic_ext', oid FROM pg_statistic_ext
+        UNION ALL SELECT 'pg_transform', oid FROM pg_transform UNION ALL SELECT 'pg_publication', oid FROM pg_publication
+        UNION ALL SELECT 'pg_default_acl', oid FROM pg_default_acl) o,
+       pg_identify_object(o.cat, o.oid, 0) x
+UNION ALL SELECT 'role ' || rolname FROM pg_roles
+UNION ALL SELECT 'count pg_depend ' || count(*) FROM pg_depend
+UNION ALL SELECT 'count pg_shdepend ' || count(*) FROM pg_shdepend WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+UNION ALL SELECT 'count pg_description ' || count(*) FROM pg_description
+UNION ALL SELECT 'count pg_init_privs ' || count(*) FROM pg_init_privs
+UNION ALL SELECT 'count pg_seclabel ' || count(*) FROM pg_seclabel
+UNION ALL SELECT 'columns of shop_orders ' || string_agg(attname || ' ' || atttypid::regtype, ', ' ORDER BY attnum)
+            FROM pg_attribute WHERE attrelid = 'public.shop_orders'::regclass AND attnum > 0 AND NOT attisdropped
+ORDER BY 1
+SQL
+}
+createdb "$d" || { echo "Bail out! cannot create $d"; exit 1; }
+psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP ROLE IF EXISTS cartera_drop_agent" -c "CREATE ROLE cartera_drop_agent" >/dev/null
+psql -X -q -d "$d" -c "CREATE TABLE shop_orders (id serial PRIMARY KEY, client bigint, ordered_on date, total numeric)" \
+  -c "INSERT INTO shop_orders (client, ordered_on, total) VALUES (1, '2020-01-01', 10), (2, '2020-02-01', 20)" >/dev/null
+snapshot >"$tmp/cartera_before_create"
+psql -X -q -v ON_ERROR_STOP=1 -d "$d" >/dev/null 2>"$tmp/cartera_drop.err" <<'SQL'
+SET client_min_messages = error;
+CREATE EXTENSION cartera;
+SELECT cartera.grant_agent_role('cartera_drop_agent');
+INSERT INTO cartera.agent (name, login) VALUES ('Ana', 'cartera_drop_agent');
+INSERT INTO cartera.customer (customer_id, full_name) VALUES (1, 'Uno'), (2, 'Dos');
+INSERT INTO cartera.purchase (customer_id, purchased_at, amount) VALUES (1, now() - interval '10 days', 10), (2, now() - interval '1 day', 20);
+INSERT INTO cartera.interaction (customer_id, channel, is_complaint) VALUES (1, 'phone', true);
+SELECT cartera.track_purchases('shop_orders', 'client', 'ordered_on', 'total');
+SELECT cartera.refresh();
+SELECT cartera.run_followups();
+SELECT cartera.segment_map_customize();
+SELECT cartera.occasion_customize();
+CREATE TABLE uses_types (id int, s cartera.segment, st cartera.lifecycle_status, r cartera.rfm_summary);
+INSERT INTO uses_types SELECT 1, segment, status, summary FROM cartera.customer_state LIMIT 1;
+SQL
+tap "the extension is installed and used in $d (data, grants, a tracked table, a user table of cartera types)" $? "$(cat "$tmp/cartera_drop.err")"
+out=$(psql -X -q -d "$d" -v VERBOSITY=verbose -c "DROP EXTENSION cartera" 2>&1)
+echo "$out" | grep -q 'ERROR:  2BP01'
+tap "DROP EXTENSION cartera without CASCADE refuses while user objects depend on it (2BP01)" $? "$out"
+out=$(psql -X -q -d "$d" -c "DROP EXTENSION cartera CASCADE" 2>&1)
+tap "DROP EXTENSION cartera CASCADE succeeds" $? "$out"
+ok "CASCADE dropped the user table's columns of cartera types, and kept the table" \
+  "SELECT string_agg(attname, ',' ORDER BY attnum) = 'id' FROM pg_attribute WHERE attrelid = 'uses_types'::regclass AND attnum > 0 AND NOT attisdropped" "$d"
+ok "the tracked table keeps its rows, without cartera's triggers" \
+  "SELECT count(*) = 2 AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'shop_orders'::regclass) FROM shop_orders" "$d"
+ok "no schema cartera, no extension, no object of pg_depend refers to an extension" \
+  "SELECT NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'cartera') AND NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'cartera')
+      AND NOT EXISTS (SELECT 1 FROM pg_depend WHERE refclassid = 'pg_extension'::regclass AND refobjid NOT IN (SELECT oid FROM pg_extension))" "$d"
+psql -X -q -d "$d" -c "DROP TABLE uses_types" >/dev/null
+snapshot >"$tmp/cartera_after_drop"
+diffs=$(diff "$tmp/cartera_before_create" "$tmp/cartera_after_drop")
+tap "after DROP EXTENSION the catalogs hold exactly what they held before CREATE EXTENSION ($(wc -l <"$tmp/cartera_before_create") objects and counts compared)" \
+  "$([ -z "$diffs" ]; echo $?)" "$diffs"
+psql -X -q -d "$d" -c "DROP OWNED BY cartera_drop_agent" >/dev/null 2>&1
+dropdb "$d"; psql -X -q -d postgres -c "DROP ROLE cartera_drop_agent" >/dev/null
+
+dropdb "$a"; dropdb "$b"; dropdb "$c"
 echo "1..$n"
 exit $fail

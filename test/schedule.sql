@@ -4,8 +4,8 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS cartera;
-SELECT plan(4);
-SELECT skip('pg_cron is not preloaded in this cluster', 4)
+SELECT plan(6);
+SELECT skip('pg_cron is not preloaded in this cluster', 6)
   WHERE current_setting('shared_preload_libraries') NOT LIKE '%pg_cron%';
 CREATE EXTENSION IF NOT EXISTS pg_cron;
 SELECT ok(cartera.schedule() > 0, 'schedule() registers a job');
@@ -15,5 +15,10 @@ SELECT is((SELECT schedule || ' ' || command FROM cron.job WHERE jobname = 'cart
 SELECT lives_ok($$ SELECT cartera.schedule('30 6 * * 1-5') $$, 'scheduling again changes the time');
 SELECT is((SELECT count(*) FROM cron.job WHERE jobname = 'cartera-followups'), 1::bigint,
           'there is still one job (by name), not two');
+-- pg_cron's job table is not part of cartera: DROP EXTENSION leaves the job
+-- (docs/scheduling.md says to unschedule it first)
+SELECT lives_ok('DROP EXTENSION cartera', 'DROP EXTENSION cartera with a scheduled job');
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname = 'cartera-followups'), 1::bigint,
+          'leaves the pg_cron job, which must be unscheduled by hand (cron.unschedule)');
 SELECT * FROM finish();
 ROLLBACK;

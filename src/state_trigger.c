@@ -1,0 +1,550 @@
+/*
+ * state_trigger.c — the INSERT statement trigger of every purchase source:
+ * keeps cartera.customer_state up to date by merging the new rows into each
+ * customer's stored aggregate state (customer_state.rfm_state), instead of
+ * reading the customer's whole purchase history again.
+ *
+ * Why C: a purchase is usually one row.  The PL/pgSQL trigger paid for
+ * dynamic SQL over the transition table and a plan per statement (about a
+ * millisecond); here the transition table is read directly, the RFM state is
+ * merged in memory and two cached plans lock and store the states.
+ *
+ * Steps, per statement:
+ *   1. read the new rows: refuse purchases in the future, aggregate them per
+ *      customer into fresh RFM states (one hash entry per customer);
+ *   2. lock the customers' state rows in customer order (two writers never
+ *      deadlock) and read their stored states;
+ *   3. a customer whose stored state is missing or unusable (NULL after a
+ *      load with triggers off, another layout, rows beyond its as_of) is
+ *      recomputed from all purchase sources by cartera.recompute_state();
+ *      the others get stored state + new rows, summarised and scored by the
+ *      statement cartera.state_update_sql() builds (the same one
+ *      recompute_state() runs), which also logs status/segment transitions;
+ *   4. cartera.raise_purchase_alerts() gets the transitions (and the new
+ *      purchase ids, when cross-sell rules exist).
+ *
+ * Trigger arguments: customer column, purchase time column, amount column
+ * and, for cartera.purchase, the purchase id column (for cross-sell rules).
+ */
+#include "postgres.h"
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
+
+#include "cartera.h"
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "storage/lmgr.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+PG_FUNCTION_INFO_V1(cartera_purchase_rows_added);
+
+/* one customer touched by the statement */
+typedef struct CustomerEntry
+{
+	int64		customer_id;	/* hash key */
+	RfmState   *fresh;			/* the statement's rows of this customer */
+} CustomerEntry;
+
+/* where the trigger's columns are, and how to read them */
+typedef struct SourceColumns
+{
+	AttrNumber	customer;
+	AttrNumber	at;
+	AttrNumber	amount;
+	AttrNumber	id;				/* InvalidAttrNumber: no cross-sell */
+	Oid			customer_type;
+	Oid			at_type;
+	Oid			amount_type;
+	Oid			id_type;
+} SourceColumns;
+
+/* plans kept for the session (SPI_keepplan); revalidated by the plan cache */
+static SPIPlanPtr rules_plan = NULL;
+static SPIPlanPtr lock_plan = NULL;
+static SPIPlanPtr store_plan = NULL;
+static SPIPlanPtr recompute_plan = NULL;
+static SPIPlanPtr alerts_plan = NULL;
+
+/*
+ * Generic plans: the statements are the same every time, and re-planning
+ * them for each purchase (what the plan cache's custom-plan heuristic did)
+ * cost more than running them.
+ */
+static SPIPlanPtr
+keep_plan(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
+
+	if (plan == NULL)
+		elog(ERROR, "cartera: SPI_prepare failed (%s): %s",
+			 SPI_result_code_string(SPI_result), sql);
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "cartera: SPI_keepplan failed");
+	return plan;
+}
+
+static Oid
+transition_array_type(void)
+{
+	Oid			nsp = get_namespace_oid("cartera", false);
+	Oid			typ = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+									  CStringGetDatum("state_transition"),
+									  ObjectIdGetDatum(nsp));
+
+	if (!OidIsValid(typ) || !OidIsValid(get_array_type(typ)))
+		elog(ERROR, "type cartera.state_transition does not exist");
+	return get_array_type(typ);
+}
+
+static void
+prepare_plans(void)
+{
+	Oid			lock_args[1] = {INT8ARRAYOID};
+	Oid			store_args[4] = {INT8ARRAYOID, TIMESTAMPTZOID, INTERVALOID, BYTEAARRAYOID};
+	Oid			recompute_args[2] = {INT8ARRAYOID, TIMESTAMPTZOID};
+	Oid			alerts_args[4];
+	char	   *store_sql;
+
+	if (alerts_plan != NULL)
+		return;
+	/* the statement that scores and stores states, shared with recompute_state() */
+	if (SPI_execute("SELECT cartera.state_update_sql("
+					"'SELECT u.customer_id, u.state, true AS complete "
+					"FROM unnest($1::bigint[], $4::bytea[]) AS u(customer_id, state)', "
+					"'SELECT array_agg(ROW(l.*)::cartera.state_transition) FROM logged l')",
+					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "cartera: cannot read cartera.state_update_sql()");
+	store_sql = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (store_sql == NULL)
+		elog(ERROR, "cartera: cartera.state_update_sql() returned NULL");
+	alerts_args[0] = alerts_args[1] = transition_array_type();
+	alerts_args[2] = INT8ARRAYOID;
+	alerts_args[3] = TIMESTAMPTZOID;
+
+	/* alerts_plan last: it marks the set as complete */
+	rules_plan = keep_plan("SELECT EXISTS (SELECT 1 FROM cartera.cross_sell_rule r WHERE r.active)", 0, NULL);
+	lock_plan = keep_plan("SELECT s.customer_id, s.rfm_state FROM cartera.customer_state s "
+						  "WHERE s.customer_id = ANY ($1) ORDER BY s.customer_id FOR UPDATE OF s",
+						  1, lock_args);
+	store_plan = keep_plan(store_sql, 4, store_args);
+	recompute_plan = keep_plan("SELECT array_agg(ROW(t.*)::cartera.state_transition) "
+							   "FROM cartera.recompute_state($1, $2) t", 2, recompute_args);
+	alerts_plan = keep_plan("SELECT count(*) FROM cartera.raise_purchase_alerts("
+							"array_cat($1, $2), $3, $4)", 4, alerts_args);
+}
+
+static AttrNumber
+column_of(Relation rel, const char *name, const char *role)
+{
+	int			attno = SPI_fnumber(RelationGetDescr(rel), name);
+
+	if (attno <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" (the %s) does not exist in table %s",
+						name, role, RelationGetRelationName(rel)),
+				 errhint("Attach purchase tables with cartera.track_purchases().")));
+	return (AttrNumber) attno;
+}
+
+/* same words as the PL/pgSQL check of purchase_rows_sql() */
+static void
+unsupported_type(Relation rel, const char *role, const char *column)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATATYPE_MISMATCH),
+			 errmsg("the %s column \"%s\" of %s.%s is no longer a table column of a type cartera reads",
+					role, column, get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel)),
+			 errdetail("A tracked table must keep the columns given to cartera.track_purchases(), of a built-in integer, date/timestamp or numeric type."),
+			 errhint("Run cartera.untrack_purchases() on it, fix the table, then cartera.track_purchases() again.")));
+}
+
+static void
+read_arguments(TriggerData *td, SourceColumns *cols)
+{
+	Trigger    *tg = td->tg_trigger;
+	Relation	rel = td->tg_relation;
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	if (tg->tgnargs != 3 && tg->tgnargs != 4)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cartera.purchase_rows_added() needs 3 or 4 trigger arguments"),
+				 errdetail("The customer, purchase time and amount columns, and optionally the purchase id column.")));
+	cols->customer = column_of(rel, tg->tgargs[0], "customer");
+	cols->at = column_of(rel, tg->tgargs[1], "purchase time");
+	cols->amount = column_of(rel, tg->tgargs[2], "amount");
+	cols->id = tg->tgnargs == 4 ? column_of(rel, tg->tgargs[3], "purchase id") : InvalidAttrNumber;
+
+	cols->customer_type = TupleDescAttr(desc, cols->customer - 1)->atttypid;
+	cols->at_type = TupleDescAttr(desc, cols->at - 1)->atttypid;
+	cols->amount_type = TupleDescAttr(desc, cols->amount - 1)->atttypid;
+	cols->id_type = cols->id != InvalidAttrNumber ? TupleDescAttr(desc, cols->id - 1)->atttypid : InvalidOid;
+
+	if (cols->customer_type != INT8OID && cols->customer_type != INT4OID && cols->customer_type != INT2OID)
+		unsupported_type(rel, "customer", tg->tgargs[0]);
+	if (cols->at_type != TIMESTAMPTZOID && cols->at_type != TIMESTAMPOID && cols->at_type != DATEOID)
+		unsupported_type(rel, "purchase time", tg->tgargs[1]);
+	if (cols->amount_type != NUMERICOID && cols->amount_type != INT8OID && cols->amount_type != INT4OID &&
+		cols->amount_type != INT2OID && cols->amount_type != FLOAT8OID && cols->amount_type != FLOAT4OID)
+		unsupported_type(rel, "amount", tg->tgargs[2]);
+	if (cols->id != InvalidAttrNumber && cols->id_type != INT8OID && cols->id_type != INT4OID)
+		unsupported_type(rel, "purchase id", tg->tgargs[3]);
+}
+
+static int64
+integer_value(Datum d, Oid type)
+{
+	switch (type)
+	{
+		case INT2OID:
+			return DatumGetInt16(d);
+		case INT4OID:
+			return DatumGetInt32(d);
+		default:
+			return DatumGetInt64(d);
+	}
+}
+
+/* the value as ::timestamptz would give it (session TimeZone) */
+static TimestampTz
+timestamptz_value(Datum d, Oid type)
+{
+	switch (type)
+	{
+		case DATEOID:
+			return DatumGetTimestampTz(DirectFunctionCall1(date_timestamptz, d));
+		case TIMESTAMPOID:
+			return DatumGetTimestampTz(DirectFunctionCall1(timestamp_timestamptz, d));
+		default:
+			return DatumGetTimestampTz(d);
+	}
+}
+
+/* the value as ::numeric would give it; short varlena headers kept as is */
+static Numeric
+numeric_value(Datum d, Oid type)
+{
+	switch (type)
+	{
+		case INT2OID:
+			return DatumGetNumeric(DirectFunctionCall1(int2_numeric, d));
+		case INT4OID:
+			return DatumGetNumeric(DirectFunctionCall1(int4_numeric, d));
+		case INT8OID:
+			return DatumGetNumeric(DirectFunctionCall1(int8_numeric, d));
+		case FLOAT4OID:
+			return DatumGetNumeric(DirectFunctionCall1(float4_numeric, d));
+		case FLOAT8OID:
+			return DatumGetNumeric(DirectFunctionCall1(float8_numeric, d));
+		default:
+			return (Numeric) PG_DETOAST_DATUM_PACKED(d);
+	}
+}
+
+static void
+refuse_future(Relation rel, const char *column, TimestampTz latest, TimestampTz now)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg("purchase date %s is in the future", timestamptz_to_str(latest)),
+			 errdetail("Table %s.%s, column %s; the server time is %s.",
+					   get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel),
+					   quote_identifier(column), timestamptz_to_str(now)),
+			 errhint("Record purchases when they happen; planned orders are not purchases yet.")));
+}
+
+static int
+int64_cmp(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+static Datum
+int64_array(int64 *values, int n)
+{
+	Datum	   *elems = palloc(Max(n, 1) * sizeof(Datum));
+
+	for (int i = 0; i < n; i++)
+		elems[i] = Int64GetDatum(values[i]);
+	return PointerGetDatum(construct_array(elems, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/* run a kept plan that returns one row with one column; *isnull if no row */
+static Datum
+run_single(SPIPlanPtr plan, Datum *values, const char *nulls, bool *isnull)
+{
+	int			rc = SPI_execute_plan(plan, values, nulls, false, 1);
+
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "cartera: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+	{
+		*isnull = true;
+		return (Datum) 0;
+	}
+	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
+}
+
+Datum
+cartera_purchase_rows_added(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	SourceColumns cols;
+	MemoryContext stmt_cxt;
+	MemoryContext row_cxt;
+	MemoryContext old_cxt;
+	HASHCTL		hctl;
+	HTAB	   *customers;
+	TupleTableSlot *slot;
+	Tuplestorestate *rows;
+	TimestampTz start = GetCurrentTimestamp();
+	TimestampTz as_of;
+	TimestampTz latest = DT_NOBEGIN;
+	bool		want_ids = false;
+	int64	   *ids = NULL;
+	int			nids = 0;
+	int			maxids = 0;
+	int64	   *keys;
+	int			nkeys;
+	HASH_SEQ_STATUS seq;
+	CustomerEntry *entry;
+	int64	   *fast_ids;
+	Datum	   *fast_states;
+	int			nfast = 0;
+	int64	   *slow_ids;
+	int			nslow = 0;
+	Datum		transitions[2] = {(Datum) 0, (Datum) 0};
+	bool		transitions_null[2] = {true, true};
+	bool		isnull;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("cartera.purchase_rows_added() must be called as a trigger")));
+	if (!TRIGGER_FIRED_AFTER(td->tg_event) || !TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) ||
+		!TRIGGER_FIRED_BY_INSERT(td->tg_event) || td->tg_newtable == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("cartera.purchase_rows_added() must be an AFTER INSERT ... FOR EACH STATEMENT trigger with REFERENCING NEW TABLE")));
+	read_arguments(td, &cols);
+
+	stmt_cxt = AllocSetContextCreate(CurrentMemoryContext, "cartera purchase trigger",
+									 ALLOCSET_DEFAULT_SIZES);
+	row_cxt = AllocSetContextCreate(stmt_cxt, "cartera purchase row", ALLOCSET_SMALL_SIZES);
+	old_cxt = MemoryContextSwitchTo(stmt_cxt);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "cartera: SPI_connect failed");
+	prepare_plans();
+	if (cols.id != InvalidAttrNumber)
+		want_ids = DatumGetBool(run_single(rules_plan, NULL, NULL, &isnull)) && !isnull;
+
+	/* 1. the new rows, aggregated per customer (as_of set once locked) */
+	MemSet(&hctl, 0, sizeof(hctl));
+	hctl.keysize = sizeof(int64);
+	hctl.entrysize = sizeof(CustomerEntry);
+	hctl.hcxt = stmt_cxt;
+	customers = hash_create("cartera customers of a purchase statement", 64, &hctl,
+							HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	rows = td->tg_newtable;
+	slot = MakeSingleTupleTableSlot(RelationGetDescr(td->tg_relation), &TTSOpsMinimalTuple);
+	{
+		/* our own read pointer: other triggers may read the same table */
+		int			ptr = tuplestore_alloc_read_pointer(rows, 0);
+
+		tuplestore_select_read_pointer(rows, ptr);
+		tuplestore_rescan(rows);
+	}
+	while (tuplestore_gettupleslot(rows, true, false, slot))
+	{
+		Datum		d;
+		int64		customer;
+		bool		found;
+
+		CHECK_FOR_INTERRUPTS();
+		d = slot_getattr(slot, cols.customer, &isnull);
+		if (isnull)
+			continue;
+		customer = integer_value(d, cols.customer_type);
+		entry = hash_search(customers, &customer, HASH_ENTER, &found);
+		if (!found)
+			entry->fresh = rfm_state_create(DT_NOEND, stmt_cxt);
+
+		if (want_ids)
+		{
+			d = slot_getattr(slot, cols.id, &isnull);
+			if (!isnull)
+			{
+				if (nids == maxids)
+				{
+					maxids = Max(16, maxids * 2);
+					ids = ids == NULL ? palloc(maxids * sizeof(int64)) : repalloc(ids, maxids * sizeof(int64));
+				}
+				ids[nids++] = integer_value(d, cols.id_type);
+			}
+		}
+
+		d = slot_getattr(slot, cols.at, &isnull);
+		if (!isnull)
+		{
+			Datum		amount;
+			bool		amount_null;
+			TimestampTz ts;
+
+			MemoryContextSwitchTo(row_cxt);
+			ts = timestamptz_value(d, cols.at_type);
+			if (ts > latest)
+				latest = ts;
+			amount = slot_getattr(slot, cols.amount, &amount_null);
+			/* NULL amounts are skipped, as by cartera.rfm() */
+			if (!amount_null)
+				rfm_state_add_purchase(entry->fresh, ts, numeric_value(amount, cols.amount_type), stmt_cxt);
+			MemoryContextSwitchTo(stmt_cxt);
+			MemoryContextReset(row_cxt);
+		}
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	if (latest > start)
+		refuse_future(td->tg_relation, td->tg_trigger->tgargs[1], latest, start);
+
+	nkeys = hash_get_num_entries(customers);
+	if (nkeys == 0)
+		goto done;
+	keys = palloc(Max(nkeys, 1) * sizeof(int64));
+	nkeys = 0;
+	hash_seq_init(&seq, customers);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+		keys[nkeys++] = entry->customer_id;
+	qsort(keys, nkeys, sizeof(int64), int64_cmp);
+
+	/*
+	 * 2. lock the state rows in customer order, read the stored states.  The
+	 * table lock the UPDATE needs is taken first: holding only FOR UPDATE's
+	 * weaker one would let refresh() take its SHARE ROW EXCLUSIVE lock in
+	 * between, and each would then wait for the other.
+	 */
+	LockRelationOid(get_relname_relid("customer_state", get_namespace_oid("cartera", false)),
+					RowExclusiveLock);
+	fast_ids = palloc(Max(nkeys, 1) * sizeof(int64));
+	fast_states = palloc(Max(nkeys, 1) * sizeof(Datum));
+	slow_ids = palloc(Max(nkeys, 1) * sizeof(int64));
+	{
+		Datum		arg = int64_array(keys, nkeys);
+		uint64		locked;
+		uint64		j = 0;
+		int			rc = SPI_execute_plan(lock_plan, &arg, NULL, false, 0);
+
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "cartera: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+		locked = SPI_processed;
+
+		/* now: later than every purchase committed before our locks */
+		as_of = GetCurrentTimestamp();
+
+		for (int i = 0; i < nkeys; i++)
+		{
+			int64		customer = keys[i];
+			bytea	   *stored = NULL;
+			RfmState   *state;
+
+			CHECK_FOR_INTERRUPTS();
+			/* both lists are in customer order */
+			if (j < locked &&
+				DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 1, &isnull)) == customer)
+			{
+				Datum		d = SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 2, &isnull);
+
+				if (!isnull)
+					stored = DatumGetByteaPP(d);
+				j++;
+			}
+			if (stored == NULL || !rfm_state_format_current(stored))
+			{
+				/* no row (a source without registry) or no usable state */
+				slow_ids[nslow++] = customer;
+				continue;
+			}
+			state = rfm_state_deserialize(stored, stmt_cxt);
+			if (state->purchases > 0 && state->last_ts > as_of)
+			{
+				/* a clock step backwards: let the full recomputation decide */
+				slow_ids[nslow++] = customer;
+				continue;
+			}
+			entry = hash_search(customers, &customer, HASH_FIND, NULL);
+			state->as_of = as_of;
+			entry->fresh->as_of = as_of;
+			rfm_state_combine(state, entry->fresh, stmt_cxt);
+			fast_ids[nfast] = customer;
+			fast_states[nfast] = PointerGetDatum(rfm_state_serialize(state));
+			nfast++;
+		}
+	}
+
+	/* 3. store merged states; recompute the others */
+	if (nfast > 0)
+	{
+		Datum		args[4];
+
+		args[0] = int64_array(fast_ids, nfast);
+		args[1] = TimestampTzGetDatum(as_of);
+		args[2] = IntervalPGetDatum(&cartera_clv_lifespan);
+		args[3] = PointerGetDatum(construct_array(fast_states, nfast, BYTEAOID, -1, false, TYPALIGN_INT));
+		transitions[0] = run_single(store_plan, args, NULL, &transitions_null[0]);
+	}
+	if (nslow > 0)
+	{
+		Datum		args[2];
+
+		args[0] = int64_array(slow_ids, nslow);
+		args[1] = TimestampTzGetDatum(as_of);
+		transitions[1] = run_single(recompute_plan, args, NULL, &transitions_null[1]);
+	}
+
+	/* 4. alerts: only when something changed or cross-sell rules may apply */
+	if (!transitions_null[0] || !transitions_null[1] || nids > 0)
+	{
+		Datum		args[4];
+		char		nulls[4] = {' ', ' ', ' ', ' '};
+		int			rc;
+
+		args[0] = transitions[0];
+		args[1] = transitions[1];
+		args[2] = nids > 0 ? int64_array(ids, nids) : (Datum) 0;
+		args[3] = TimestampTzGetDatum(as_of);
+		if (transitions_null[0])
+			nulls[0] = 'n';
+		if (transitions_null[1])
+			nulls[1] = 'n';
+		if (nids == 0)
+			nulls[2] = 'n';
+		rc = SPI_execute_plan(alerts_plan, args, nulls, false, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "cartera: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	}
+
+done:
+	SPI_finish();
+	MemoryContextSwitchTo(old_cxt);
+	MemoryContextDelete(stmt_cxt);
+	return PointerGetDatum(NULL);
+}
