@@ -414,19 +414,24 @@ BEGIN
   -- (a bulk load brings tens of thousands of changes, over at most 729 cells)
   RETURN QUERY
   WITH t AS (SELECT * FROM unnest(changes)),
+  -- first the Champions among the segments left (usually none), then the
+  -- names of the segments those customers moved to
+  champion AS (
+    SELECT x.s, cartera.segment_label(x.s) AS shown
+      FROM (SELECT DISTINCT t.from_segment AS s FROM t WHERE t.from_segment IS NOT NULL) x
+     WHERE cartera.segment_label(x.s, 'en') = 'Champions'),
+  moved AS (
+    SELECT t.*, ch.shown AS from_shown FROM t JOIN champion ch ON ch.s = t.from_segment),
   label AS (
     SELECT x.s, cartera.segment_label(x.s, 'en') AS en, cartera.segment_label(x.s) AS shown
-      FROM (SELECT t.from_segment AS s FROM t UNION SELECT t.to_segment FROM t) x
-     WHERE x.s IS NOT NULL)
+      FROM (SELECT DISTINCT m.to_segment AS s FROM moved m WHERE m.to_segment IS NOT NULL) x)
   SELECT r.kind, r.raised FROM (
-    SELECT array_agg(t.customer_id) AS ids, array_agg('champion_at_risk'::text) AS kinds,
+    SELECT array_agg(m.customer_id) AS ids, array_agg('champion_at_risk'::text) AS kinds,
            array_agg(NULL::date) AS dues,
-           array_agg(format('%s -> %s', lf.shown, coalesce(lt.shown, t.to_status::text))) AS details,
+           array_agg(format('%s -> %s', m.from_shown, coalesce(lt.shown, m.to_status::text))) AS details,
            array_agg(NULL::bigint) AS agents
-      FROM t JOIN label lf ON lf.s = t.from_segment
-      LEFT JOIN label lt ON lt.s = t.to_segment
-     WHERE lf.en = 'Champions'
-       AND (lt.en = 'At Risk' OR (t.to_status = 'at_risk' AND t.from_status <> 'at_risk'))) c,
+      FROM moved m LEFT JOIN label lt ON lt.s = m.to_segment
+     WHERE lt.en = 'At Risk' OR (m.to_status = 'at_risk' AND m.from_status <> 'at_risk')) c,
     LATERAL cartera.raise_alerts(c.ids, c.kinds, c.dues, c.details, c.agents, as_of) r
    WHERE c.ids IS NOT NULL;
 END
