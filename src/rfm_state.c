@@ -599,8 +599,22 @@ cartera_rfm_deserialfn(PG_FUNCTION_ARGS)
 				 errmsg("corrupt cartera aggregate state")));
 	reserve_days(s, ndays, aggcontext);
 	for (int i = 0; i < ndays; i++)
+	{
 		s->days[i] = pq_getmsgint(&buf, 4);
+		/* serialfn sends them compacted: the finals rely on that */
+		if (i > 0 && s->days[i] <= s->days[i - 1])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("corrupt cartera aggregate state"),
+					 errdetail("Purchase days out of order.")));
+	}
 	s->ndays = ndays;
+	/* the finals read days[ndays - 1] whenever there is a purchase */
+	if (s->purchases < ndays || (s->purchases > 0) != (ndays > 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("corrupt cartera aggregate state"),
+				 errdetail("%lld purchases on %d days.", (long long) s->purchases, ndays)));
 	exact_sum_recv(&buf, &s->gross, aggcontext);
 	exact_sum_recv(&buf, &s->refunds, aggcontext);
 	exact_sum_recv(&buf, &s->first_day_amount, aggcontext);
