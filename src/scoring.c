@@ -131,9 +131,12 @@ cartera_breakpoints_combinefn(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("number of scores must be the same for every row")));
-	breakpoints_reserve(s1, s1->count + s2->count, aggcontext);
-	memcpy(s1->values + s1->count, s2->values, s2->count * sizeof(double));
-	s1->count += s2->count;
+	if (s2->count > 0)			/* values is NULL in an empty state */
+	{
+		breakpoints_reserve(s1, s1->count + s2->count, aggcontext);
+		memcpy(s1->values + s1->count, s2->values, s2->count * sizeof(double));
+		s1->count += s2->count;
+	}
 	PG_RETURN_POINTER(s1);
 }
 
@@ -168,10 +171,12 @@ cartera_breakpoints_deserialfn(PG_FUNCTION_ARGS)
 	buf.cursor = 0;
 	s = breakpoints_new(aggcontext, pq_getmsgint(&buf, 4));
 	count = pq_getmsgint64(&buf);
-	if (count < 0 || count > (int64) (buf.len - buf.cursor) / (int64) sizeof(double))
+	if (s->nscores < MIN_SCORES || s->nscores > MAX_SCORES ||
+		count < 0 || count > (int64) (buf.len - buf.cursor) / (int64) sizeof(double))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("corrupt cartera breakpoints state")));
+				 errmsg("corrupt cartera breakpoints state"),
+				 errdetail("%d scores, %lld values.", s->nscores, (long long) count)));
 	breakpoints_reserve(s, count, aggcontext);
 	for (int64 i = 0; i < count; i++)
 		s->values[i] = pq_getmsgfloat8(&buf);
