@@ -401,7 +401,8 @@ cartera_histogram_deserialfn(PG_FUNCTION_ARGS)
 			v[d] = pq_getmsgfloat8(&buf);
 		weight = pq_getmsgfloat8(&buf);
 		/* what the transition functions let in; the fits take it as given */
-		if (!(weight > 0) || isinf(weight) || !(v[0] >= 0) || isinf(v[0]) ||
+		/* a weight counts customers: at most int64, so sums of them stay finite */
+		if (!(weight > 0 && weight <= (double) PG_INT64_MAX) || !(v[0] >= 0) || isinf(v[0]) ||
 			(ndims == 3 ? !(v[1] >= 0 && v[1] <= v[2] && v[2] > 0) || isinf(v[2])
 			 : !(v[1] > 0) || isinf(v[1])))
 			corrupt_fit_state("Entry %lld out of range.", (long long) i);
