@@ -13,6 +13,7 @@
 #include "btyd.h"
 #include "cartera.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "executor/executor.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -306,8 +307,11 @@ cartera_histogram_combinefn(PG_FUNCTION_ARGS)
 	hash_seq_init(&seq, s2->htab);
 	while ((e = (HistEntry *) hash_seq_search(&seq)) != NULL)
 		hist_add(s1, e->key.v, e->weight);
-	s1->rows += s2->rows;
-	s1->excluded += s2->excluded;
+	if (pg_add_s64_overflow(s1->rows, s2->rows, &s1->rows) ||
+		pg_add_s64_overflow(s1->excluded, s2->excluded, &s1->excluded))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("customer count out of range")));
 	PG_RETURN_POINTER(s1);
 }
 
@@ -336,6 +340,25 @@ cartera_histogram_serialfn(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
+static void
+corrupt_fit_state(const char *detail_fmt,...) pg_attribute_printf(1, 2);
+
+/* the state a parallel worker sent cannot have come from the transition functions */
+static void
+corrupt_fit_state(const char *detail_fmt,...)
+{
+	char		detail[128];
+	va_list		args;
+
+	va_start(args, detail_fmt);
+	vsnprintf(detail, sizeof(detail), detail_fmt, args);
+	va_end(args);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+			 errmsg("corrupt cartera fit state"),
+			 errdetail("%s", detail)));
+}
+
 Datum
 cartera_histogram_deserialfn(PG_FUNCTION_ARGS)
 {
@@ -353,27 +376,37 @@ cartera_histogram_deserialfn(PG_FUNCTION_ARGS)
 	buf.maxlen = buf.len;
 	buf.cursor = 0;
 	ndims = pq_getmsgint(&buf, 4);
-	if (ndims < 1 || ndims > HIST_MAX_DIMS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("corrupt cartera fit state")));
+	/* 3: bgnbd_fit's (x, t_x, T), 2: gamma_gamma_fit's (x, m) */
+	if (ndims < 2 || ndims > HIST_MAX_DIMS)
+		corrupt_fit_state("%d dimensions.", ndims);
 	s = hist_new(aggcontext, ndims);
 	s->unit_days = pq_getmsgint(&buf, 4);
 	s->penalizer = pq_getmsgfloat8(&buf);
 	s->rows = pq_getmsgint64(&buf);
 	s->excluded = pq_getmsgint64(&buf);
 	n = pq_getmsgint64(&buf);
+	if (s->unit_days != 0 && cartera_time_unit_name(s->unit_days) == NULL)
+		corrupt_fit_state("Time unit of %d days.", s->unit_days);
+	if (!(s->penalizer >= 0) || isinf(s->penalizer) || s->rows < 0 || s->excluded < 0)
+		corrupt_fit_state("Penalizer %g, %lld rows, %lld excluded.", s->penalizer,
+						  (long long) s->rows, (long long) s->excluded);
 	if (n < 0 || n > (buf.len - buf.cursor) / (int64) (sizeof(double) * (ndims + 1)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("corrupt cartera fit state")));
+		corrupt_fit_state("%lld entries in %d bytes.", (long long) n, buf.len - buf.cursor);
 	for (int64 i = 0; i < n; i++)
 	{
 		double		v[HIST_MAX_DIMS];
+		double		weight;
 
 		for (int d = 0; d < ndims; d++)
 			v[d] = pq_getmsgfloat8(&buf);
-		hist_add(s, v, pq_getmsgfloat8(&buf));
+		weight = pq_getmsgfloat8(&buf);
+		/* what the transition functions let in; the fits take it as given */
+		/* a weight counts customers: at most int64, so sums of them stay finite */
+		if (!(weight > 0 && weight <= (double) PG_INT64_MAX) || !(v[0] >= 0) || isinf(v[0]) ||
+			(ndims == 3 ? !(v[1] >= 0 && v[1] <= v[2] && v[2] > 0) || isinf(v[2])
+			 : !(v[1] > 0) || isinf(v[1])))
+			corrupt_fit_state("Entry %lld out of range.", (long long) i);
+		hist_add(s, v, weight);
 	}
 	pq_getmsgend(&buf);
 	PG_RETURN_POINTER(s);

@@ -357,6 +357,12 @@ exact_sum_recv(StringInfo buf, ExactSum *s, MemoryContext mcxt)
 	uint64		lo;
 
 	s->scale = (int16) pq_getmsgint(buf, 2);
+	/* acc_to_numeric() renders at most EXACT_MAX_SCALE decimals */
+	if (s->scale < 0 || s->scale > EXACT_MAX_SCALE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("corrupt cartera aggregate state"),
+				 errdetail("Sum with %d decimals.", s->scale)));
 	hi = pq_getmsgint64(buf);
 	lo = (uint64) pq_getmsgint64(buf);
 #ifdef HAVE_INT128
@@ -376,5 +382,11 @@ exact_sum_recv(StringInfo buf, ExactSum *s, MemoryContext mcxt)
 													   ObjectIdGetDatum(InvalidOid),
 													   Int32GetDatum(-1)));
 		MemoryContextSwitchTo(old);
+		/* the aggregates never add NaN or infinity */
+		if (exact_sum_numeric_is_special(s->spill))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("corrupt cartera aggregate state"),
+					 errdetail("Sum of \"%s\".", str)));
 	}
 }

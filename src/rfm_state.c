@@ -766,12 +766,22 @@ rfm_state_deserialize(bytea *bytes, MemoryContext mcxt)
 				 errmsg("corrupt cartera aggregate state")));
 	reserve_days(s, ndays, mcxt);
 	for (int i = 0; i < ndays; i++)
+	{
 		s->days[i] = pq_getmsgint(&buf, 4);
+		/* serialfn sends them compacted: the finals rely on that */
+		if (i > 0 && s->days[i] <= s->days[i - 1])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("corrupt cartera aggregate state"),
+					 errdetail("Purchase days out of order.")));
+	}
 	s->ndays = ndays;
-	/* trust nothing: a state from elsewhere is sorted only if it says so */
-	for (int i = 1; i < ndays; i++)
-		if (s->days[i] <= s->days[i - 1])
-			s->days_sorted = false;
+	/* the finals read days[ndays - 1] whenever there is a purchase */
+	if (s->purchases < ndays || (s->purchases > 0) != (ndays > 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("corrupt cartera aggregate state"),
+				 errdetail("%lld purchases on %d days.", (long long) s->purchases, ndays)));
 	if (ndays > 0)
 		s->last_added = s->days[ndays - 1];
 	exact_sum_recv(&buf, &s->gross, mcxt);

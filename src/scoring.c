@@ -233,8 +233,11 @@ cartera_breakpoints_combinefn(PG_FUNCTION_ARGS)
 				 errmsg("number of scores must be the same for every row")));
 	breakpoints_compact(s1);
 	breakpoints_compact(s2);
+	if (pg_add_s64_overflow(s1->count, s2->count, &s1->count))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("too many values for breakpoints")));
 	merge_runs(s1, s1->vals, s1->cnts, s1->ndistinct, s2->vals, s2->cnts, s2->ndistinct);
-	s1->count += s2->count;
 	PG_RETURN_POINTER(s1);
 }
 
@@ -286,7 +289,8 @@ cartera_breakpoints_deserialfn(PG_FUNCTION_ARGS)
 	s = breakpoints_new(aggcontext, pq_getmsgint(&buf, 4));
 	count = pq_getmsgint64(&buf);
 	n = pq_getmsgint64(&buf);
-	if (count < 0 || n < 0 || n > (int64) (buf.len - buf.cursor) / (int64) (sizeof(double) + sizeof(int64)))
+	if (s->nscores < MIN_SCORES || s->nscores > MAX_SCORES ||
+		count < 0 || n < 0 || n > (int64) (buf.len - buf.cursor) / (int64) (sizeof(double) + sizeof(int64)))
 		corrupt_state();
 	s->vals = MemoryContextAllocHuge(aggcontext, Max(n, 1) * sizeof(double));
 	s->cnts = MemoryContextAllocHuge(aggcontext, Max(n, 1) * sizeof(int64));

@@ -1,0 +1,136 @@
+/*
+ * fuzz_histogram — cartera_histogram_deserialfn() on arbitrary bytes: the
+ * partial state of bgnbd_fit() (x, t_x, T histogram) and gamma_gamma_fit()
+ * ((x, m) histogram).  An accepted state must be one the transition functions
+ * could have built (2 or 3 dimensions, a known time unit, a finite penalizer
+ * >= 0, counts >= 0, finite keys, positive finite weights; for 3 dimensions
+ * 0 <= t_x <= T, T > 0; for 2, m > 0): the fits take them as given.  Then
+ * combine (with itself) and serialize -> deserialize must agree.
+ */
+#include "fz.h"
+
+#include <math.h>
+
+#include "cartera.h"
+#include "utils/hsearch.h"
+
+extern Datum cartera_histogram_deserialfn(PG_FUNCTION_ARGS);
+extern Datum cartera_histogram_serialfn(PG_FUNCTION_ARGS);
+extern Datum cartera_histogram_combinefn(PG_FUNCTION_ARGS);
+
+/* btyd_agg.c's state, as laid out there (the harness reads it) */
+typedef struct HistState
+{
+	int32		ndims;
+	int32		unit_days;
+	double		penalizer;
+	int64		rows;
+	int64		excluded;
+	HTAB	   *htab;
+	MemoryContext cxt;
+} HistState;
+
+typedef struct HistEntry
+{
+	double		v[3];
+	double		weight;
+} HistEntry;
+
+/* rfm.c is not linked here */
+bool
+cartera_summary_history(HeapTupleHeader s, int unit_days, double *x, double *t_x, double *T)
+{
+	fz_fail("cartera_summary_history reached");
+}
+
+double
+cartera_summary_repeat_spend(HeapTupleHeader s)
+{
+	fz_fail("cartera_summary_repeat_spend reached");
+}
+
+Datum
+cartera_make_composite(FunctionCallInfo fcinfo, Datum *values, bool *nulls, int natts)
+{
+	fz_fail("cartera_make_composite reached");
+}
+
+static void
+check_state(const HistState *s)
+{
+	HASH_SEQ_STATUS seq;
+	HistEntry  *e;
+
+	if (s->ndims < 2 || s->ndims > 3)
+		fz_fail("histogram with %d dimensions", s->ndims);
+	if (s->unit_days != 0 && s->unit_days != 1 && s->unit_days != 7)
+		fz_fail("histogram with time unit %d days", s->unit_days);
+	if (!(s->penalizer >= 0) || isinf(s->penalizer))
+		fz_fail("histogram with penalizer %g", s->penalizer);
+	if (s->rows < 0 || s->excluded < 0)
+		fz_fail("histogram with %lld rows, %lld excluded", (long long) s->rows, (long long) s->excluded);
+	hash_seq_init(&seq, s->htab);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		for (int d = 0; d < 3; d++)
+			if (!isfinite(e->v[d]))
+				fz_fail("histogram key with %g", e->v[d]);
+		if (!(e->weight > 0) || isinf(e->weight))
+			fz_fail("histogram weight %g", e->weight);
+		if (e->v[0] < 0)
+			fz_fail("histogram frequency %g", e->v[0]);
+		if (s->ndims == 3 && !(e->v[1] >= 0 && e->v[1] <= e->v[2] && e->v[2] > 0))
+			fz_fail("histogram t_x %g, T %g", e->v[1], e->v[2]);
+		if (s->ndims == 2 && !(e->v[1] > 0))
+			fz_fail("histogram spend %g", e->v[1]);
+	}
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	sigjmp_buf	jb;
+	volatile int stage = 0;
+
+	fz_begin();
+	fz_catch = &jb;
+	if (sigsetjmp(jb, 0) == 0)
+	{
+		bool		isnull;
+		HistState  *s = (HistState *) DatumGetPointer(fz_call1(cartera_histogram_deserialfn,
+																PointerGetDatum(fz_bytea(data, size)), &isnull));
+		HistState  *m;
+		bytea	   *b;
+		HistState  *again;
+
+		stage = 1;
+		check_state(s);
+		m = (HistState *) DatumGetPointer(fz_call2(cartera_histogram_combinefn, (Datum) 0, true,
+												   PointerGetDatum(s), false, &isnull));
+		m = (HistState *) DatumGetPointer(fz_call2(cartera_histogram_combinefn, PointerGetDatum(m), false,
+												   PointerGetDatum(s), false, &isnull));
+		/* weights are customer counts; doubling 1e308 is the harness's doing */
+		{
+			HASH_SEQ_STATUS seq;
+			HistEntry  *e;
+
+			hash_seq_init(&seq, m->htab);
+			while ((e = hash_seq_search(&seq)) != NULL)
+				if (isinf(e->weight))
+				{
+					fz_end();
+					return 0;
+				}
+		}
+		b = DatumGetByteaP(fz_call1(cartera_histogram_serialfn, PointerGetDatum(m), &isnull));
+		again = (HistState *) DatumGetPointer(fz_call1(cartera_histogram_deserialfn, PointerGetDatum(b), &isnull));
+		if (hash_get_num_entries(again->htab) != hash_get_num_entries(s->htab) ||
+			again->rows != 2 * s->rows)
+			fz_fail("combine + serialize changed the histogram");
+	}
+	else if (stage == 0 ? !fz_error_is("08P01 22P03 54000 53200")
+			 : !fz_error_is("22003"))
+		fz_fail("stage %d raised %s: %s", stage, fz_error.sqlstate, fz_error.message);
+	fz_end();
+	return 0;
+}
