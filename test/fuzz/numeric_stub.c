@@ -536,3 +536,43 @@ int64_to_numeric(int64 v)
 	fz_num_from_int64(v, &n);
 	return fz_num_encode(&n, true);
 }
+
+/* val / 10^log10val2 with that many decimals, as PostgreSQL's helper */
+Numeric
+int64_div_fast_to_numeric(int64 val1, int log10val2)
+{
+	char		text[64];
+	uint64		mag = val1 < 0 ? (uint64) 0 - (uint64) val1 : (uint64) val1;
+	char		digits[32];
+	int			nd;
+	int			pos = 0;
+
+	if (log10val2 < 0 || log10val2 > 18)
+		fz_fail("int64_div_fast_to_numeric: scale out of range");
+	nd = snprintf(digits, sizeof(digits), "%llu", (unsigned long long) mag);
+	if (val1 < 0)
+		text[pos++] = '-';
+	if (nd <= log10val2)
+	{
+		text[pos++] = '0';
+		text[pos++] = '.';
+		for (int i = 0; i < log10val2 - nd; i++)
+			text[pos++] = '0';
+		memcpy(text + pos, digits, nd);
+		pos += nd;
+	}
+	else
+	{
+		memcpy(text + pos, digits, nd - log10val2);
+		pos += nd - log10val2;
+		if (log10val2 > 0)
+		{
+			text[pos++] = '.';
+			memcpy(text + pos, digits + nd - log10val2, log10val2);
+			pos += log10val2;
+		}
+	}
+	text[pos] = '\0';
+	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(text),
+											   ObjectIdGetDatum(0), Int32GetDatum(-1)));
+}
