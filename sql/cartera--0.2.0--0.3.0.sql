@@ -527,7 +527,6 @@ DECLARE
   customer_column name := TG_ARGV[0];
   at_column name := TG_ARGV[1];
   customers bigint[];
-  purchase_ids bigint[];
   latest timestamptz;
   now_ts timestamptz := clock_timestamp();
 BEGIN
@@ -541,7 +540,7 @@ BEGIN
     PERFORM cartera.recompute_state(NULL, now_ts);
     RETURN NULL;
   END IF;
-  IF TG_OP IN ('INSERT', 'UPDATE') THEN
+  IF TG_OP = 'UPDATE' THEN
     EXECUTE format('SELECT max(%I::timestamptz) FROM new_rows', at_column) INTO latest;
     IF latest > now_ts THEN
       RAISE EXCEPTION 'purchase date % is in the future', latest
@@ -551,26 +550,24 @@ BEGIN
     END IF;
   END IF;
   EXECUTE CASE TG_OP
-    WHEN 'INSERT' THEN format('SELECT array_agg(DISTINCT %I::bigint) FROM new_rows', customer_column)
     WHEN 'DELETE' THEN format('SELECT array_agg(DISTINCT %I::bigint) FROM old_rows', customer_column)
     ELSE format('SELECT array_agg(DISTINCT c) FROM (SELECT %1$I::bigint FROM new_rows UNION ALL SELECT %1$I::bigint FROM old_rows) r(c)',
                 customer_column) END
     INTO customers;
   IF customers IS NOT NULL THEN
-    -- cross-sell rules look at the products of newly inserted cartera.purchase
-    -- rows (an UPDATE, e.g. a merge moving purchases, is not a new sale)
-    IF TG_OP = 'INSERT' AND TG_RELID = 'cartera.purchase'::regclass THEN
-      SELECT array_agg(n.purchase_id) INTO purchase_ids FROM new_rows n;
-    END IF;
-    -- a purchase is an event: welcome, welcome back, cross-sell and
-    -- transition alerts are raised now (cartera_alerts.sql)
+    -- welcome, welcome back and transition alerts are raised now
+    -- (cartera_alerts.sql); cross-sell rules look only at inserted purchases,
+    -- which purchase_rows_added() handles (an UPDATE, e.g. a merge moving
+    -- purchases, is not a new sale)
     PERFORM cartera.raise_purchase_alerts(
       ARRAY(SELECT ROW(t.*)::cartera.state_transition FROM cartera.recompute_state(customers, now_ts) t),
-      purchase_ids, now_ts);
+      NULL, now_ts);
   END IF;
   RETURN NULL;
 END
 $fn$;
+COMMENT ON FUNCTION cartera.purchase_rows_changed() IS
+  'UPDATE, DELETE and TRUNCATE statement trigger of every purchase source (INSERT: purchase_rows_added()): refuses future purchase dates and recomputes the state of the customers touched';
 
 -- rfm(), lifecycle() and clv() state size for the planner (SSPACE = 288 in
 -- the install script): CREATE AGGREGATE has no ALTER for it.
