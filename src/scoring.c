@@ -336,7 +336,9 @@ cartera_breakpoints_finalfn(PG_FUNCTION_ARGS)
 	cuts = palloc(ncuts * sizeof(Datum));
 	for (int k = 1, i = 0; k <= ncuts; k++)
 	{
-		int64		rank = Max((k * s->count + s->nscores - 1) / s->nscores, 1);
+		/* k * count overflows int64 for counts near its range (a state decoded
+		 * from bytes can say so); the rank itself is at most count */
+		int64		rank = Max((int64) (((int128) k * s->count + s->nscores - 1) / s->nscores), 1);
 
 		/* the value at rank (1-based) of the sorted values: walk the counts */
 		while (cum + s->cnts[i] < rank)
