@@ -45,6 +45,7 @@
 #include "storage/lmgr.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
@@ -77,12 +78,51 @@ typedef struct SourceColumns
 	Oid			id_type;
 } SourceColumns;
 
-/* plans kept for the session (SPI_keepplan); revalidated by the plan cache */
+/*
+ * Plans kept for the session (SPI_keepplan).  The plan cache revalidates
+ * them when the tables change, by parsing the same text again; but two
+ * things it cannot see are fixed when they are prepared: the OID of the
+ * parameter type cartera.state_transition[] and the text of the scoring
+ * statement, read from cartera.state_update_sql().  DROP and CREATE
+ * EXTENSION, or an ALTER EXTENSION UPDATE that replaces that function, in a
+ * session that has already inserted purchases would leave them stale; so any
+ * change to a type or a function marks the set for preparing again.
+ */
 static SPIPlanPtr rules_plan = NULL;
 static SPIPlanPtr lock_plan = NULL;
 static SPIPlanPtr store_plan = NULL;
 static SPIPlanPtr recompute_plan = NULL;
 static SPIPlanPtr alerts_plan = NULL;
+static bool plans_stale = false;
+static bool callbacks_registered = false;
+
+/* syscache hash values of what the plans depend on (0: nothing yet) */
+static uint32 transition_type_hash = 0;
+static uint32 transition_array_hash = 0;
+static uint32 update_sql_proc_hash = 0;
+
+/* syscache callback: only our own type and function matter (0 = all) */
+static void
+mark_plans_stale(Datum arg, int cacheid, uint32 hashvalue)
+{
+	if (hashvalue == 0 ||
+		(cacheid == TYPEOID && (hashvalue == transition_type_hash || hashvalue == transition_array_hash)) ||
+		(cacheid == PROCOID && hashvalue == update_sql_proc_hash))
+		plans_stale = true;
+}
+
+static void
+free_plans(void)
+{
+	SPIPlanPtr *plans[] = {&rules_plan, &lock_plan, &store_plan, &recompute_plan, &alerts_plan};
+
+	for (size_t i = 0; i < lengthof(plans); i++)
+	{
+		if (*plans[i] != NULL)
+			SPI_freeplan(*plans[i]);
+		*plans[i] = NULL;
+	}
+}
 
 static SPIPlanPtr
 keep_plan(const char *sql, int nargs, Oid *argtypes)
@@ -97,6 +137,7 @@ keep_plan(const char *sql, int nargs, Oid *argtypes)
 	return plan;
 }
 
+/* the array type of cartera.state_transition; remembers what to watch */
 static Oid
 transition_array_type(void)
 {
@@ -104,10 +145,13 @@ transition_array_type(void)
 	Oid			typ = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
 									  CStringGetDatum("state_transition"),
 									  ObjectIdGetDatum(nsp));
+	Oid			arr = OidIsValid(typ) ? get_array_type(typ) : InvalidOid;
 
-	if (!OidIsValid(typ) || !OidIsValid(get_array_type(typ)))
+	if (!OidIsValid(arr))
 		elog(ERROR, "type cartera.state_transition does not exist");
-	return get_array_type(typ);
+	transition_type_hash = GetSysCacheHashValue1(TYPEOID, ObjectIdGetDatum(typ));
+	transition_array_hash = GetSysCacheHashValue1(TYPEOID, ObjectIdGetDatum(arr));
+	return arr;
 }
 
 static void
@@ -118,19 +162,35 @@ prepare_plans(void)
 	Oid			recompute_args[2] = {INT8ARRAYOID, TIMESTAMPTZOID};
 	Oid			alerts_args[4];
 	char	   *store_sql;
+	bool		isnull;
 
+	if (!callbacks_registered)
+	{
+		CacheRegisterSyscacheCallback(TYPEOID, mark_plans_stale, (Datum) 0);
+		CacheRegisterSyscacheCallback(PROCOID, mark_plans_stale, (Datum) 0);
+		callbacks_registered = true;
+	}
+	if (plans_stale)
+	{
+		free_plans();
+		plans_stale = false;
+	}
 	if (alerts_plan != NULL)
 		return;
+	free_plans();				/* a set an error left incomplete */
 	/* the statement that scores and stores states, shared with recompute_state() */
 	if (SPI_execute("SELECT cartera.state_update_sql("
 					"'SELECT u.customer_id, u.state, true AS complete "
 					"FROM unnest($1::bigint[], $4::bytea[]) AS u(customer_id, state)', "
-					"'SELECT array_agg(ROW(l.*)::cartera.state_transition) FROM logged l')",
+					"'SELECT array_agg(ROW(l.*)::cartera.state_transition) FROM logged l'), "
+					"'cartera.state_update_sql(text, text)'::pg_catalog.regprocedure::pg_catalog.oid",
 					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "cartera: cannot read cartera.state_update_sql()");
 	store_sql = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	if (store_sql == NULL)
 		elog(ERROR, "cartera: cartera.state_update_sql() returned NULL");
+	update_sql_proc_hash = GetSysCacheHashValue1(PROCOID,
+												 SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	alerts_args[0] = alerts_args[1] = transition_array_type();
 	alerts_args[2] = INT8ARRAYOID;
 	alerts_args[3] = TIMESTAMPTZOID;
