@@ -296,6 +296,38 @@ def case3(db, end, runs):
     return plans
 
 
+def case10(db, end, runs, quick=False):
+    """How the per-customer GROUP BY grows: with the number of customers at a fixed
+    number of purchases each, and with purchases per customer at a fixed number of
+    customers.  Each point is a table of C customers with exactly K purchases each,
+    spread over five years, stored in time order."""
+    say('case 10: growth of rfm() GROUP BY with customers and purchases per customer (serial)')
+    points = [(10000, 1), (10000, 10), (10000, 100), (100000, 1), (100000, 10), (1000, 1000)]
+    if quick:
+        points = [(1000, 1), (1000, 10), (10000, 1), (100, 100)]
+    for c, k in points:
+        psql(db, PRELUDE + """
+SELECT setseed(0.42);
+DROP TABLE IF EXISTS bench.g;
+CREATE TABLE bench.g AS
+  SELECT customer_id, purchased_at, amount FROM (
+    SELECT c AS customer_id, timestamptz '%(end)s' - random() * interval '1825 days' AS purchased_at,
+           round(exp(3.5 + random())::numeric, 2) AS amount
+      FROM generate_series(1, %(c)d) c, generate_series(1, %(k)d) k) x
+   ORDER BY purchased_at;
+VACUUM ANALYZE bench.g;
+""" % dict(end=end, c=c, k=k))
+        qr = "SELECT customer_id, cartera.rfm(purchased_at, amount, timestamptz '%s') FROM bench.g GROUP BY customer_id" % end
+        qf = 'SELECT customer_id, count(*), sum(amount), min(purchased_at), max(purchased_at) FROM bench.g GROUP BY customer_id'
+        r = compare(db, [('rfm', SERIAL, qr, ''), ('floor', SERIAL, qf, '')], runs)
+        o, f = med(r['rfm']), med(r['floor'])
+        say('  %d customers x %d purchases: runs (ms) %s' % (c, k, r))
+        record('10. growth: %s customers x %d purchases each (%s rows), rfm() vs floor; rfm() %.3f us per purchase'
+               % (format(c, ','), k, format(c * k, ','), 1000.0 * o / (c * k)),
+               fmt_s(o), fmt_s(f), '%.2fx' % (o / f), 'informational', None)
+    psql(db, 'DROP TABLE bench.g;')
+
+
 def case7(db, end, runs):
     say('case 7: bgnbd_fit / gamma_gamma_fit on all customers (serial)')
     cells = value(db, """SELECT format('%s customers; BG/NBD: %s distinct (x, t_x, T) cells; Gamma-Gamma: %s distinct (x, repeat_avg) cells',
@@ -530,6 +562,8 @@ def main():
             case1_2(SMALL, end, a.runs, '%dk / %dk' % (a.small_purchases // 1000, a.small_customers // 1000))
         if '3' not in skip:
             plans = case3(BIG, end, a.runs)
+        if '10' not in skip:
+            case10(SMALL, end, a.runs, a.quick)
         if '7' not in skip:
             case7(BIG, end, a.runs)
         if '9' not in skip and rfm_big:
