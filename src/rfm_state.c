@@ -340,6 +340,18 @@ add_amount(ExactSum *sum, AmountKind kind, Datum amount, MemoryContext aggcontex
 	}
 }
 
+/*
+ * The amount as checked_amount() left it: detoasted, but a short (1-byte)
+ * header kept.  DatumGetNumeric() would copy every such value into a new
+ * palloc'd 4-byte-header one (a palloc, a copy and a context reset per
+ * row); the readers below go through VARDATA_ANY and need no copy.
+ */
+static inline Numeric
+packed_numeric(Datum amount)
+{
+	return (Numeric) DatumGetPointer(amount);
+}
+
 static bool
 amount_is_negative(AmountKind kind, Datum amount)
 {
@@ -347,7 +359,7 @@ amount_is_negative(AmountKind kind, Datum amount)
 	{
 		case AMOUNT_NUMERIC:
 		case AMOUNT_FLOAT8:
-			return exact_sum_is_negative_numeric(DatumGetNumeric(amount));
+			return exact_sum_is_negative_numeric(packed_numeric(amount));
 		case AMOUNT_INT8:
 			return DatumGetInt64(amount) < 0;
 		case AMOUNT_NONE:
@@ -490,7 +502,7 @@ accumulate(RfmState *s, TimestampTz ts, DateADT day, bool day_known,
 	{
 		case AMOUNT_NUMERIC:
 		case AMOUNT_FLOAT8:
-			fixed = exact_sum_decode_numeric(DatumGetNumeric(amount), &v, &vscale);
+			fixed = exact_sum_decode_numeric(packed_numeric(amount), &v, &vscale);
 			break;
 		case AMOUNT_INT8:
 			v = DatumGetInt64(amount);
