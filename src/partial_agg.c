@@ -365,7 +365,11 @@ sum_ok(const ExactSum *s)
 		(s->spill == NULL || !exact_sum_numeric_is_special(s->spill));
 }
 
-/* the per-customer state is public (cartera.h): check it once deserialized */
+/*
+ * The per-customer state is public (cartera.h): check it once deserialized.
+ * rfm_state_deserialize() has already refused counts that disagree and days
+ * out of order; what the finals further need is checked here.
+ */
 static void
 check_rfm(const RfmState *s)
 {
@@ -373,11 +377,8 @@ check_rfm(const RfmState *s)
 		corrupt(PARTIAL_RFM, "as_of is not finite.");
 	if (!isnan(s->lifespan_years) && !(s->lifespan_years >= 0 && !isinf(s->lifespan_years)))
 		corrupt(PARTIAL_RFM, "Invalid lifespan.");
-	if (s->purchases < 0 || s->ndays < 0 || s->ndays > s->purchases ||
-		(s->purchases > 0) != (s->ndays > 0))
-		corrupt(PARTIAL_RFM, "The purchase and day counts disagree.");
 	for (int i = 0; i < s->ndays; i++)
-		if (DATE_NOT_FINITE(s->days[i]) || (i > 0 && s->days[i] <= s->days[i - 1]))
+		if (DATE_NOT_FINITE(s->days[i]))
 			corrupt(PARTIAL_RFM, "The purchase days are not finite and ascending.");
 	if (s->purchases > 0 &&
 		(s->first_day != s->days[0] || TIMESTAMP_NOT_FINITE(s->first_ts) ||

@@ -629,9 +629,12 @@ cartera_rfm_transfn(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(s);
 }
 
-/* merge src into dst (dst lives in aggcontext) */
-static void
-rfm_state_merge(RfmState *dst, RfmState *src, MemoryContext aggcontext)
+/*
+ * Merge src into dst (dst lives in aggcontext): the combine function's work,
+ * and the insert trigger's (stored state + the statement's new rows).
+ */
+void
+rfm_state_combine(RfmState *dst, RfmState *src, MemoryContext aggcontext)
 {
 	if (dst->as_of != src->as_of)
 		ereport(ERROR,
@@ -700,7 +703,7 @@ cartera_rfm_combinefn(PG_FUNCTION_ARGS)
 		s1 = rfm_state_new(aggcontext, s2->as_of);
 		s1->lifespan_years = s2->lifespan_years;
 	}
-	rfm_state_merge(s1, s2, aggcontext);
+	rfm_state_combine(s1, s2, aggcontext);
 	PG_RETURN_POINTER(s1);
 }
 
@@ -845,10 +848,4 @@ rfm_state_add_purchase(RfmState *s, TimestampTz ts, Numeric amount, MemoryContex
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("purchase timestamp must be finite")));
 	accumulate(s, ts, 0, false, AMOUNT_NUMERIC, NumericGetDatum(amount), s->as_of, mcxt);
-}
-
-void
-rfm_state_combine(RfmState *dst, RfmState *src, MemoryContext mcxt)
-{
-	rfm_state_merge(dst, src, mcxt);
 }

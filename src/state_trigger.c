@@ -170,14 +170,11 @@ prepare_plans(void)
 		CacheRegisterSyscacheCallback(PROCOID, mark_plans_stale, (Datum) 0);
 		callbacks_registered = true;
 	}
-	if (plans_stale)
-	{
-		free_plans();
-		plans_stale = false;
-	}
-	if (alerts_plan != NULL)
+	if (alerts_plan != NULL && !plans_stale)
 		return;
-	free_plans();				/* a set an error left incomplete */
+	/* stale, or a set an error left incomplete: start over */
+	free_plans();
+	plans_stale = false;
 	/* the statement that scores and stores states, shared with recompute_state() */
 	if (SPI_execute("SELECT cartera.state_update_sql("
 					"'SELECT u.customer_id, u.state, true AS complete "
