@@ -63,17 +63,31 @@ rfm_facts_from_state(RfmState *s, RfmFacts *f)
 	}
 }
 
-/* a row of the calling function's declared composite result type */
+/*
+ * A row of the calling function's declared composite result type.  The
+ * blessed row type is looked up once per query and kept in fn_extra (a
+ * final function runs once per group: get_call_result_type() each time was
+ * a visible share of rfm() GROUP BY), so a caller must not use fn_extra for
+ * anything else.
+ */
 Datum
 cartera_make_composite(FunctionCallInfo fcinfo, Datum *values, bool *nulls, int natts)
 {
-	TupleDesc	tupdesc;
+	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	tupdesc = BlessTupleDesc(tupdesc);
-	if (tupdesc->natts != natts)
-		elog(ERROR, "result type has %d attributes, expected %d", tupdesc->natts, natts);
+	if (tupdesc == NULL)
+	{
+		MemoryContext old;
+
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		if (tupdesc->natts != natts)
+			elog(ERROR, "result type has %d attributes, expected %d", tupdesc->natts, natts);
+		old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = tupdesc;
+	}
 	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 }
 
@@ -171,28 +185,6 @@ fixed_div_round(cartera_acc num, int scale, int64 den, int extra, Numeric *out)
 		q += (n < 0) ? -1 : 1;
 	*out = exact_sum_acc_to_numeric(q, scale + extra);
 	return true;
-}
-
-/* the blessed result row type, looked up once per query */
-static TupleDesc
-rfm_result_desc(FunctionCallInfo fcinfo)
-{
-	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
-
-	if (tupdesc == NULL)
-	{
-		MemoryContext old;
-
-		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "return type must be a row type");
-		if (tupdesc->natts != RFM_NATTS)
-			elog(ERROR, "result type has %d attributes, expected %d", tupdesc->natts, RFM_NATTS);
-		old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
-		MemoryContextSwitchTo(old);
-		fcinfo->flinfo->fn_extra = tupdesc;
-	}
-	return tupdesc;
 }
 
 /* the attributes of cartera.rfm_summary for a state */
@@ -295,7 +287,7 @@ cartera_rfm_finalfn(PG_FUNCTION_ARGS)
 	if (s == NULL)
 		PG_RETURN_NULL();
 	summary_values(s, values, nulls);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(rfm_result_desc(fcinfo), values, nulls)));
+	PG_RETURN_DATUM(cartera_make_composite(fcinfo, values, nulls, RFM_NATTS));
 }
 
 /*
@@ -315,5 +307,5 @@ cartera_rfm_state_summary(PG_FUNCTION_ARGS)
 				 errmsg("not a cartera rfm state of this version"),
 				 errhint("Recompute it with cartera.rfm_state().")));
 	summary_values(rfm_state_deserialize(bytes, CurrentMemoryContext), values, nulls);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(rfm_result_desc(fcinfo), values, nulls)));
+	PG_RETURN_DATUM(cartera_make_composite(fcinfo, values, nulls, RFM_NATTS));
 }
