@@ -2,7 +2,7 @@
 -- as a fresh install (a finer catalog comparison is in sql/setup.sql).
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(12);
+SELECT plan(15);
 
 -- A purchase first, so that this session keeps the insert trigger's plans
 -- (state_trigger.c); they must follow the extension through the drops,
@@ -28,7 +28,7 @@ CREATE EXTENSION cartera VERSION '0.1.0';
 SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'cartera'), '0.1.0', 'the first release installs');
 CREATE TEMP TABLE v010 AS SELECT * FROM pg_temp.objects();
 ALTER EXTENSION cartera UPDATE;
-SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'cartera'), '0.3.0', 'and updates to 0.3.0');
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'cartera'), '0.4.0', 'and updates to 0.4.0');
 CREATE TEMP TABLE updated AS SELECT * FROM pg_temp.objects();
 SELECT lives_ok($$ SELECT pg_temp.buy(77002) $$, 'a purchase in the same session after DROP, CREATE 0.1.0 and UPDATE');
 DROP EXTENSION cartera;
@@ -36,6 +36,11 @@ CREATE EXTENSION cartera VERSION '0.2.0';
 SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'cartera'), '0.2.0', 'the second release installs');
 ALTER EXTENSION cartera UPDATE;
 CREATE TEMP TABLE updated2 AS SELECT * FROM pg_temp.objects();
+DROP EXTENSION cartera;
+CREATE EXTENSION cartera VERSION '0.3.0';
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'cartera'), '0.3.0', 'the third release installs');
+ALTER EXTENSION cartera UPDATE;
+CREATE TEMP TABLE updated3 AS SELECT * FROM pg_temp.objects();
 DROP EXTENSION cartera;
 CREATE EXTENSION cartera;
 CREATE TEMP TABLE fresh AS SELECT * FROM pg_temp.objects();
@@ -51,5 +56,7 @@ SELECT is_empty($$ SELECT item FROM updated EXCEPT SELECT item FROM fresh $$, 't
 
 SELECT is_empty($$ SELECT item FROM fresh EXCEPT SELECT item FROM updated2 $$, 'from 0.2.0: nothing of a fresh install is missing after the update');
 SELECT is_empty($$ SELECT item FROM updated2 EXCEPT SELECT item FROM fresh $$, 'from 0.2.0: the update leaves nothing a fresh install does not have');
+SELECT is_empty($$ SELECT item FROM fresh EXCEPT SELECT item FROM updated3 $$, 'from 0.3.0: nothing of a fresh install is missing after the update');
+SELECT is_empty($$ SELECT item FROM updated3 EXCEPT SELECT item FROM fresh $$, 'from 0.3.0: the update leaves nothing a fresh install does not have');
 SELECT * FROM finish();
 ROLLBACK;
