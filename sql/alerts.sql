@@ -4,6 +4,9 @@ SET search_path = public, cartera;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
 SET cartera.language = 'en';
+-- what is stored (alert messages included) follows the portfolio's settings,
+-- not the session's: the portfolio speaks English for this test
+INSERT INTO portfolio_setting (name, value) VALUES ('cartera.language', 'en');
 
 SELECT kind, colour, category, due_days, cooldown FROM alert_kind ORDER BY array_position(ARRAY['red', 'amber', 'green', 'blue'], colour), kind;
 
@@ -81,12 +84,16 @@ SELECT complete_alert(alert_id) FROM alert WHERE kind = 'cant_lose';
 SELECT snooze_alert(alert_id, date '2000-01-01') FROM alert WHERE kind = 'exit_survey';
 SELECT acknowledge_alert(-1);
 
--- The contact policy caps contact alerts per customer and window.
-SET cartera.max_contacts = 1;
+-- The contact policy caps contact alerts per customer and window: the
+-- portfolio's cap (a session's own SET cartera.max_contacts changes nothing
+-- that is stored).
+SET cartera.max_contacts = 1000;
+INSERT INTO portfolio_setting (name, value) VALUES ('cartera.max_contacts', '1');
 INSERT INTO customer (customer_id, full_name, marketing_consent, owner_agent_id) VALUES (208, 'Hugo (capped)', true, 11);
 INSERT INTO purchase (customer_id, purchased_at, amount, category) VALUES (208, now() - interval '1 day', 30000, 'cars');
 SELECT kind FROM alert WHERE customer_id = 208 ORDER BY kind;
 RESET cartera.max_contacts;
+DELETE FROM portfolio_setting WHERE name = 'cartera.max_contacts';
 
 -- At most one open alert per (customer, kind), enforced by a unique index.
 INSERT INTO alert (customer_id, agent_id, kind, colour, raised_at, due_on, message)
@@ -138,4 +145,5 @@ DELETE FROM agent WHERE agent_id IN (11, 12);
 DELETE FROM occasion;
 DELETE FROM segment_map;
 DELETE FROM status_transition;
+DELETE FROM portfolio_setting;
 SELECT (SELECT count(*) FROM customer) AS customers, (SELECT count(*) FROM customer_state) AS states;

@@ -334,10 +334,10 @@ CREATE FUNCTION cartera.raise_alerts(customer_ids bigint[], kinds text[], due_da
 AS $fn$
 #variable_conflict use_column
 DECLARE
-  -- same defaults as the cartera.* settings in guc.c (the library may not be loaded yet)
-  max_contacts integer := coalesce(current_setting('cartera.max_contacts', true), '3')::integer;
-  contact_window interval := coalesce(current_setting('cartera.contact_window', true), '30 days')::interval;
-  lang text := coalesce(current_setting('cartera.language', true), 'es');
+  settings boolean := cartera.use_portfolio_settings();   -- first: the others read them
+  max_contacts integer := current_setting('cartera.max_contacts')::integer;
+  contact_window interval := current_setting('cartera.contact_window')::interval;
+  lang text := current_setting('cartera.language');
 BEGIN
   IF coalesce(array_length(kinds, 1), 0) = 0 THEN
     RETURN;                     -- nothing proposed: skip the policy queries
@@ -355,7 +355,7 @@ BEGIN
       JOIN cartera.alert_kind k ON k.kind = c.kind AND k.enabled
       LEFT JOIN cartera.customer cu ON cu.customer_id = c.customer_id
       LEFT JOIN cartera.agent ag ON ag.agent_id = c.agent_id
-     WHERE (c.customer_id IS NULL OR cu.customer_id IS NOT NULL)
+     WHERE (c.customer_id IS NULL OR (cu.customer_id IS NOT NULL AND cu.forgotten_at IS NULL))
        AND (k.category <> 'marketing' OR cu.marketing_consent)
        -- (two tests, not one with OR: each can use its index)
        AND NOT EXISTS (SELECT 1 FROM cartera.alert a
@@ -406,6 +406,8 @@ CREATE FUNCTION cartera.raise_transition_alerts(changes cartera.state_transition
   SET search_path = pg_catalog, cartera, pg_temp
 AS $fn$
 #variable_conflict use_column
+DECLARE
+  settings boolean := cartera.use_portfolio_settings();   -- segment names in the portfolio's language
 BEGIN
   IF coalesce(array_length(changes, 1), 0) = 0 THEN
     RETURN;
@@ -451,6 +453,7 @@ AS $fn$
 -- Small statements, each skipped when it has nothing to do: this runs for
 -- every purchase statement whose customers change status or segment.
 DECLARE
+  settings boolean := cartera.use_portfolio_settings();
   ids bigint[];
   kinds text[];
   dues date[];
@@ -663,10 +666,11 @@ CREATE FUNCTION cartera.run_followups(as_of date DEFAULT current_date)
 AS $fn$
 #variable_conflict use_column
 DECLARE
+  settings boolean := cartera.use_portfolio_settings();   -- first: the others read them
   -- the end of the day, but never later than now
   as_ts timestamptz := least((as_of + 1)::timestamptz, clock_timestamp());
-  idle interval := coalesce(current_setting('cartera.lead_idle_after', true), '14 days')::interval;
-  horizon interval := coalesce(current_setting('cartera.occasion_horizon', true), '7 days')::interval;
+  idle interval := current_setting('cartera.lead_idle_after')::interval;
+  horizon interval := current_setting('cartera.occasion_horizon')::interval;
   changes cartera.state_transition[];
   high_value numeric;
 BEGIN
@@ -843,11 +847,12 @@ BEGIN
     RETURN NEXT format(CASE WHEN en
         THEN 'Thresholds: at risk after %s, dormant after %s, lost after %s, new within %s (mode %s); the gap before the last purchase was %s days.'
         ELSE 'Umbrales: en riesgo tras %s, dormido tras %s, perdido tras %s, nuevo dentro de %s (modo %s); el hueco antes de la última compra fue de %s días.' END,
-      coalesce(current_setting('cartera.at_risk_after', true), '60 days'),
-      coalesce(current_setting('cartera.dormant_after', true), '120 days'),
-      coalesce(current_setting('cartera.lost_after', true), '365 days'),
-      coalesce(current_setting('cartera.new_window', true), '30 days'),
-      coalesce(current_setting('cartera.lifecycle_mode', true), 'fixed'),
+      -- the portfolio's thresholds, by which the stored status was decided
+      cartera.portfolio_setting_value('cartera.at_risk_after'),
+      cartera.portfolio_setting_value('cartera.dormant_after'),
+      cartera.portfolio_setting_value('cartera.lost_after'),
+      cartera.portfolio_setting_value('cartera.new_window'),
+      cartera.portfolio_setting_value('cartera.lifecycle_mode'),
       coalesce((s.summary).last_gap_days::text, '-'));
     IF s.segment IS NOT NULL THEN
       RETURN NEXT format(CASE WHEN en

@@ -53,7 +53,8 @@ CREATE TABLE cartera.customer (
   life_events        jsonb NOT NULL DEFAULT '[]'
                        CONSTRAINT customer_life_events_array CHECK (jsonb_typeof(life_events) = 'array'),
   created_at         timestamptz NOT NULL DEFAULT now(),
-  CONSTRAINT customer_not_own_referrer CHECK (referred_by <> customer_id)
+  CONSTRAINT customer_not_own_referrer CHECK (referred_by <> customer_id),
+  forgotten_at       timestamptz
 );
 CREATE INDEX customer_owner_idx ON cartera.customer (owner_agent_id);
 CREATE INDEX customer_email_idx ON cartera.customer (lower(email));
@@ -66,6 +67,7 @@ COMMENT ON COLUMN cartera.customer.referred_by IS 'the customer who referred thi
 COMMENT ON COLUMN cartera.customer.owner_agent_id IS 'the agent whose portfolio this customer is in';
 COMMENT ON COLUMN cartera.customer.marketing_consent IS 'whether the customer accepted marketing contact (alerts of marketing kinds need it)';
 COMMENT ON COLUMN cartera.customer.lost_reason IS 'why a lost customer left, as they told us';
+COMMENT ON COLUMN cartera.customer.forgotten_at IS 'when cartera.forget_customer() erased the customer''s personal data (NULL: never); no alert is raised for them again';
 COMMENT ON COLUMN cartera.customer.life_events IS 'life events as a JSON array of {"event": ..., "date": ...} (bought a car, moved, had a child...)';
 
 CREATE TABLE cartera.purchase (
@@ -99,6 +101,79 @@ CREATE TABLE cartera.purchase_source (
 COMMENT ON TABLE cartera.purchase_source IS 'tables whose rows are purchases kept in customer_state (cartera.purchase and tracked tables)';
 INSERT INTO cartera.purchase_source VALUES ('cartera.purchase', 'customer_id', 'purchased_at', 'amount');
 
+-- The portfolio's own settings (src/portfolio_setting.c).  What cartera
+-- stores and the portfolio-wide thresholds of its jobs follow these, never
+-- the settings of whichever session writes: an agent's SET cartera.* changes
+-- only her own ad-hoc queries.  A setting without a row has its built-in
+-- default; TimeZone without a row is the writing session's (the calendar
+-- day of a purchase), and pins the portfolio's calendar when set.
+CREATE TABLE cartera.portfolio_setting (
+  name   text PRIMARY KEY
+           CONSTRAINT portfolio_setting_known CHECK (name IN (
+             'cartera.language', 'cartera.lifecycle_mode', 'cartera.at_risk_after', 'cartera.dormant_after',
+             'cartera.lost_after', 'cartera.new_window', 'cartera.at_risk_factor', 'cartera.dormant_factor',
+             'cartera.clv_lifespan', 'cartera.max_contacts', 'cartera.contact_window', 'cartera.lead_idle_after',
+             'cartera.occasion_horizon', 'TimeZone')),
+  value  text NOT NULL
+);
+COMMENT ON TABLE cartera.portfolio_setting IS
+  'the portfolio''s settings, edited by managers: stored states, alerts and the daily job use these values, not the writing session''s (cartera.portfolio_settings shows every one with its default)';
+COMMENT ON COLUMN cartera.portfolio_setting.name IS 'a cartera.* setting that changes what is stored, or TimeZone (the calendar of purchase days)';
+COMMENT ON COLUMN cartera.portfolio_setting.value IS 'the value, as SET would take it (checked when written)';
+CREATE FUNCTION cartera.portfolio_setting_check() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'cartera_portfolio_setting_check' LANGUAGE C;
+REVOKE EXECUTE ON FUNCTION cartera.portfolio_setting_check() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.portfolio_setting_check() IS
+  'row trigger of cartera.portfolio_setting: the value must be one the setting accepts';
+CREATE TRIGGER portfolio_setting_valid BEFORE INSERT OR UPDATE ON cartera.portfolio_setting
+  FOR EACH ROW EXECUTE FUNCTION cartera.portfolio_setting_check();
+
+-- The built-in defaults are those of src/guc.c (test/portfolio_settings.sql
+-- compares them with pg_settings.boot_val).
+CREATE VIEW cartera.portfolio_settings WITH (security_invoker = true) AS
+  SELECT d.name, coalesce(s.value, d.default_value) AS value, d.default_value, s.name IS NULL AS is_default, d.description
+    FROM (VALUES
+      ('cartera.language', 'es', 'language of stored alert messages (es, en)'),
+      ('cartera.lifecycle_mode', 'fixed', 'fixed thresholds or adaptive to each customer''s purchase rhythm'),
+      ('cartera.at_risk_after', '60 days', 'time without purchases after which a customer is at risk'),
+      ('cartera.dormant_after', '120 days', 'time without purchases after which a customer is dormant'),
+      ('cartera.lost_after', '365 days', 'time without purchases after which a customer is lost'),
+      ('cartera.new_window', '30 days', 'a customer whose first purchase is this recent is new'),
+      ('cartera.at_risk_factor', '2', 'adaptive mode: at risk after this many mean purchase gaps'),
+      ('cartera.dormant_factor', '4', 'adaptive mode: dormant after this many mean purchase gaps'),
+      ('cartera.clv_lifespan', '3 years', 'relationship lifespan of the formula CLV stored in customer_state'),
+      ('cartera.max_contacts', '3', 'most contact alerts per customer within contact_window'),
+      ('cartera.contact_window', '30 days', 'window over which max_contacts is counted'),
+      ('cartera.lead_idle_after', '14 days', 'a lead idle this long raises an idle-lead alert'),
+      ('cartera.occasion_horizon', '7 days', 'birthdays and occasions this close raise a green alert'),
+      ('TimeZone', NULL, 'calendar of purchase days; NULL: the writing session''s TimeZone')
+    ) d(name, default_value, description)
+    LEFT JOIN cartera.portfolio_setting s ON s.name = d.name;
+COMMENT ON VIEW cartera.portfolio_settings IS
+  'every portfolio setting with the value maintenance uses: the row of cartera.portfolio_setting, else the built-in default';
+COMMENT ON COLUMN cartera.portfolio_settings.name IS 'the setting';
+COMMENT ON COLUMN cartera.portfolio_settings.value IS 'the value stored states, alerts and the daily job use';
+COMMENT ON COLUMN cartera.portfolio_settings.default_value IS 'the built-in default (a NULL TimeZone: the writing session''s)';
+COMMENT ON COLUMN cartera.portfolio_settings.is_default IS 'true when cartera.portfolio_setting has no row for it';
+COMMENT ON COLUMN cartera.portfolio_settings.description IS 'what it changes';
+
+-- Called first by every maintenance function (a DECLARE initialiser in
+-- plpgsql): sets the portfolio's values until that function returns.  It
+-- changes no data; what it sets lasts until the innermost calling function
+-- with a SET clause returns (or the transaction ends, called at top level).
+CREATE FUNCTION cartera.use_portfolio_settings() RETURNS boolean
+  AS 'MODULE_PATHNAME', 'cartera_use_portfolio_settings' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+REVOKE EXECUTE ON FUNCTION cartera.use_portfolio_settings() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.use_portfolio_settings() IS
+  'set every portfolio setting (cartera.portfolio_settings) until the calling function returns; maintenance calls it first so that stored values never follow the writing session''s settings';
+
+-- One setting's value for the portfolio (read by explain()).
+CREATE FUNCTION cartera.portfolio_setting_value(setting text) RETURNS text
+  LANGUAGE sql STABLE PARALLEL SAFE
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$ SELECT s.value FROM cartera.portfolio_settings s WHERE s.name = setting $fn$;
+COMMENT ON FUNCTION cartera.portfolio_setting_value(text) IS 'the value of one portfolio setting (cartera.portfolio_settings); NULL for an unknown name';
+
 -- The portfolio-wide model behind segments and predictions, set by refresh().
 CREATE TABLE cartera.portfolio_model (
   singleton        boolean PRIMARY KEY DEFAULT true CONSTRAINT portfolio_model_one_row CHECK (singleton),
@@ -131,7 +206,7 @@ COMMENT ON TABLE cartera.customer_state IS
 COMMENT ON COLUMN cartera.customer_state.summary IS 'rfm() of all the customer''s purchase rows at (summary).as_of';
 COMMENT ON COLUMN cartera.customer_state.status IS 'life-cycle status at (summary).as_of';
 COMMENT ON COLUMN cartera.customer_state.segment IS 'RFM cell from the portfolio breakpoints of the last refresh(); NULL for leads or before the first refresh()';
-COMMENT ON COLUMN cartera.customer_state.clv IS 'seed formula CLV with lifespan cartera.clv_lifespan';
+COMMENT ON COLUMN cartera.customer_state.clv IS 'seed formula CLV with the portfolio''s lifespan (cartera.clv_lifespan in cartera.portfolio_settings)';
 COMMENT ON COLUMN cartera.customer_state.p_alive IS 'purchase probability: BG/NBD P(alive) from the last refresh() model';
 COMMENT ON COLUMN cartera.customer_state.expected_purchases_12m IS 'BG/NBD expected repeat purchases in the next 52 weeks';
 COMMENT ON COLUMN cartera.customer_state.clv_predicted_12m IS 'BG/NBD + Gamma-Gamma CLV over the next 12 months, 1 % monthly discount';
@@ -300,9 +375,9 @@ CREATE FUNCTION cartera.recompute_state(customers bigint[], as_of timestamptz)
 AS $fn$
 #variable_conflict use_column
 DECLARE
+  settings boolean := cartera.use_portfolio_settings();   -- first: the others read them
   sources text := cartera.purchase_rows_sql();
-  -- the library may not be loaded yet in this session: fall back to the default
-  lifespan interval := coalesce(current_setting('cartera.clv_lifespan', true), '3 years')::interval;
+  lifespan interval := current_setting('cartera.clv_lifespan')::interval;
 BEGIN
   IF customers IS NOT NULL THEN
     INSERT INTO cartera.customer_state AS s (customer_id, summary, status)
@@ -356,6 +431,7 @@ CREATE FUNCTION cartera.purchase_rows_changed() RETURNS trigger
   SET search_path = pg_catalog, cartera, pg_temp
 AS $fn$
 DECLARE
+  settings boolean := cartera.use_portfolio_settings();   -- first: the portfolio's calendar
   customer_column name := TG_ARGV[0];
   at_column name := TG_ARGV[1];
   customers bigint[];
@@ -419,6 +495,8 @@ CREATE FUNCTION cartera.customer_rows_changed() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, cartera, pg_temp
 AS $fn$
+DECLARE
+  top bigint;
 BEGIN
   IF TG_OP = 'INSERT' THEN
     INSERT INTO cartera.customer_state (customer_id, summary, status, rfm_state)
@@ -427,21 +505,78 @@ BEGIN
              'lead', (SELECT cartera.rfm_state(NULL::timestamptz, NULL::numeric, now()))
         FROM new_rows n
       ON CONFLICT (customer_id) DO NOTHING;
+    -- ids given explicitly (a loader bringing its own, as the owner: agents
+    -- and managers cannot) move the sequence past them, so that the next
+    -- customer added without an id does not collide with them
+    top := (SELECT max(n.customer_id) FROM new_rows n);
+    IF top > (SELECT CASE WHEN q.is_called THEN q.last_value ELSE q.last_value - 1 END
+                FROM cartera.customer_customer_id_seq q) THEN
+      PERFORM pg_catalog.setval('cartera.customer_customer_id_seq', top);
+    END IF;
   ELSE
+    -- nothing about a deleted customer outlives them (alerts and interactions
+    -- go by ON DELETE CASCADE): no later customer can inherit their history
     DELETE FROM cartera.customer_state s USING old_rows o WHERE s.customer_id = o.customer_id;
+    DELETE FROM cartera.status_transition t USING old_rows o WHERE t.customer_id = o.customer_id;
+    DELETE FROM cartera.customer_merge m USING old_rows o WHERE m.keep_id = o.customer_id;
   END IF;
   RETURN NULL;
 END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.customer_rows_changed() FROM PUBLIC;
 COMMENT ON FUNCTION cartera.customer_rows_changed() IS
-  'statement trigger of cartera.customer: a new customer starts as a lead in customer_state; a deleted one leaves it';
+  'statement trigger of cartera.customer: a new customer starts as a lead in customer_state (explicit ids move the id sequence past them); a deleted one takes its state, transitions and merge records with it';
 CREATE TRIGGER cartera_customer_insert AFTER INSERT ON cartera.customer
   REFERENCING NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION cartera.customer_rows_changed();
 CREATE TRIGGER cartera_customer_delete AFTER DELETE ON cartera.customer
   REFERENCING OLD TABLE AS old_rows
   FOR EACH STATEMENT EXECUTE FUNCTION cartera.customer_rows_changed();
+
+-- A customer's id never changes: states, transitions, alerts, merges and
+-- tracked tables all refer to it (an UPDATE of it left an orphan state row).
+CREATE FUNCTION cartera.customer_id_fixed() RETURNS trigger
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+BEGIN
+  IF NEW.customer_id IS DISTINCT FROM OLD.customer_id THEN
+    RAISE EXCEPTION 'the id of customer % cannot change', OLD.customer_id
+      USING ERRCODE = 'feature_not_supported',
+            DETAIL = format('The update would make it %s; purchases, states, alerts and history refer to the id.', NEW.customer_id),
+            HINT = 'To join two records of one customer, use cartera.merge_customers(keep, drop).';
+  END IF;
+  RETURN NEW;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.customer_id_fixed() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.customer_id_fixed() IS 'row trigger of cartera.customer: refuses a change of customer_id';
+CREATE TRIGGER customer_id_fixed BEFORE UPDATE OF customer_id ON cartera.customer
+  FOR EACH ROW EXECUTE FUNCTION cartera.customer_id_fixed();
+
+-- Every path that changes a customer's owner (assign_owner(), merge, or a
+-- manager's UPDATE ... SET owner_agent_id) moves the open alerts with them,
+-- so that the new owner works them and load balancing counts them there.
+CREATE FUNCTION cartera.customer_owner_changed() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+BEGIN
+  UPDATE cartera.alert a SET agent_id = n.owner_agent_id
+    FROM new_rows n JOIN old_rows o ON o.customer_id = n.customer_id
+   WHERE n.owner_agent_id IS DISTINCT FROM o.owner_agent_id
+     AND a.customer_id = n.customer_id
+     AND a.status IN ('open', 'acknowledged', 'snoozed')
+     AND a.agent_id IS DISTINCT FROM n.owner_agent_id;
+  RETURN NULL;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.customer_owner_changed() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.customer_owner_changed() IS
+  'statement trigger of cartera.customer: a customer whose owner changed takes their open alerts to the new owner';
+CREATE TRIGGER customer_owner_changed AFTER UPDATE ON cartera.customer
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION cartera.customer_owner_changed();
 
 -- Attach a purchases table the DBA already has.
 CREATE FUNCTION cartera.track_purchases(source regclass, customer_column name,
@@ -528,6 +663,7 @@ CREATE FUNCTION cartera.refresh(as_of timestamptz DEFAULT now(), time_unit text 
   SET search_path = pg_catalog, cartera, pg_temp
 AS $fn$
 DECLARE
+  settings boolean := cartera.use_portfolio_settings();
   changes cartera.state_transition[];
 BEGIN
   IF lower(time_unit) NOT IN ('days', 'weeks') THEN
@@ -571,6 +707,7 @@ SELECT pg_catalog.pg_extension_config_dump('cartera.customer', '');
 SELECT pg_catalog.pg_extension_config_dump('cartera.purchase', '');
 SELECT pg_catalog.pg_extension_config_dump('cartera.purchase_source', 'WHERE source <> ''cartera.purchase''::regclass');
 SELECT pg_catalog.pg_extension_config_dump('cartera.portfolio_model', '');
+SELECT pg_catalog.pg_extension_config_dump('cartera.portfolio_setting', '');
 SELECT pg_catalog.pg_extension_config_dump('cartera.customer_state', '');
 SELECT pg_catalog.pg_extension_config_dump('cartera.status_transition', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('cartera.agent', 'agent_id'), '');

@@ -142,6 +142,34 @@ COMMENT ON POLICY agent_own ON cartera.agent_target IS 'an agent sees their own 
 
 -- The privileges of an agent role.  Run by the DBA (or the extension owner)
 -- once per group role, and again after an upgrade that adds views.
+-- Keys that cartera assigns are assigned by it only: INSERT and UPDATE are
+-- granted on every column but the identity columns (and the columns named in
+-- excluded), so an agent or a manager can neither choose an id (one ahead of
+-- the sequence made later inserts by everyone else fail) nor change one.
+-- A table-level grant of the same privilege, as 0.3.0 made, is revoked first.
+CREATE FUNCTION cartera.grant_columns(privilege text, tab regclass, grantee regrole, excluded name[] DEFAULT '{}')
+  RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  cols text;
+BEGIN
+  IF privilege NOT IN ('INSERT', 'UPDATE') THEN
+    RAISE EXCEPTION 'privilege must be INSERT or UPDATE, not %', privilege USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
+    FROM pg_catalog.pg_attribute a
+   WHERE a.attrelid = tab AND a.attnum > 0 AND NOT a.attisdropped
+     AND a.attidentity = '' AND a.attname <> ALL (excluded);
+  EXECUTE format('REVOKE %s ON %s FROM %s', privilege, tab, grantee);
+  EXECUTE format('GRANT %s (%s) ON %s TO %s', privilege, cols, tab, grantee);
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.grant_columns(text, regclass, regrole, name[]) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.grant_columns(text, regclass, regrole, name[]) IS
+  'grant INSERT or UPDATE on every column of a table except its identity columns and the excluded ones (used by the grant helpers: ids are assigned by cartera only)';
+
 CREATE FUNCTION cartera.grant_agent_role(grantee regrole) RETURNS void
   LANGUAGE plpgsql
   SET search_path = pg_catalog, cartera, pg_temp
@@ -154,15 +182,22 @@ BEGIN
   END IF;
   EXECUTE format('GRANT USAGE ON SCHEMA cartera TO %s', grantee);
   -- the portfolio: row-level security keeps it to the agent's own rows
-  EXECUTE format('GRANT SELECT, INSERT, UPDATE ON cartera.customer TO %s', grantee);
-  EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON cartera.purchase, cartera.interaction TO %s', grantee);
+  -- (ids and the erasure mark are never an agent's to write)
+  EXECUTE format('GRANT SELECT ON cartera.customer TO %s', grantee);
+  PERFORM cartera.grant_columns('INSERT', 'cartera.customer', grantee, '{forgotten_at}');
+  PERFORM cartera.grant_columns('UPDATE', 'cartera.customer', grantee, '{forgotten_at}');
+  EXECUTE format('GRANT SELECT, DELETE ON cartera.purchase, cartera.interaction TO %s', grantee);
+  PERFORM cartera.grant_columns('INSERT', 'cartera.purchase', grantee);
+  PERFORM cartera.grant_columns('UPDATE', 'cartera.purchase', grantee);
+  PERFORM cartera.grant_columns('INSERT', 'cartera.interaction', grantee);
+  PERFORM cartera.grant_columns('UPDATE', 'cartera.interaction', grantee);
   -- alerts are raised by the system; agents only move them along
   EXECUTE format('GRANT SELECT, UPDATE (status, snoozed_until, closed_at, resolution) ON cartera.alert TO %s', grantee);
   EXECUTE format('GRANT SELECT ON cartera.customer_state, cartera.status_transition, cartera.agent, '
                  'cartera.agent_target TO %s', grantee);
   -- configuration and the portfolio-wide model (no customer data)
   EXECUTE format('GRANT SELECT ON cartera.segment_map, cartera.occasion, cartera.cross_sell_rule, '
-                 'cartera.alert_kind, cartera.portfolio_model TO %s', grantee);
+                 'cartera.alert_kind, cartera.portfolio_model, cartera.portfolio_setting TO %s', grantee);
   EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.alert_set_status(bigint, text, date, text), '
                  'cartera.acknowledge_alert(bigint), cartera.complete_alert(bigint, text), '
                  'cartera.snooze_alert(bigint, date), cartera.dismiss_alert(bigint, text) TO %s', grantee);
@@ -206,9 +241,17 @@ BEGIN
             HINT = format('GRANT cartera_manager TO %s;', grantee);
   END IF;
   PERFORM cartera.grant_agent_role(grantee);
-  EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON cartera.agent, cartera.agent_target, cartera.customer, '
+  EXECUTE format('GRANT SELECT, DELETE ON cartera.agent, cartera.agent_target, cartera.customer, '
                  'cartera.purchase, cartera.interaction, cartera.alert, cartera.segment_map, cartera.occasion, '
-                 'cartera.cross_sell_rule, cartera.alert_kind TO %s', grantee);
+                 'cartera.cross_sell_rule, cartera.alert_kind, cartera.portfolio_setting TO %s', grantee);
+  -- every column but the ids (cartera assigns them)
+  PERFORM cartera.grant_columns(p, t, grantee)
+     FROM unnest(ARRAY['INSERT', 'UPDATE']) p,
+          unnest(ARRAY['cartera.agent', 'cartera.agent_target', 'cartera.customer', 'cartera.purchase',
+                       'cartera.interaction', 'cartera.alert', 'cartera.segment_map', 'cartera.occasion',
+                       'cartera.cross_sell_rule', 'cartera.alert_kind', 'cartera.portfolio_setting']::regclass[]) t;
+  EXECUTE format('GRANT SELECT, UPDATE (dropped_row) ON cartera.customer_merge TO %s', grantee);
+  EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.forget_customer(bigint) TO %s', grantee);
   EXECUTE format('GRANT SELECT ON cartera.purchase_source TO %s', grantee);
   EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.assign_owner(bigint, boolean) TO %s', grantee);
 END

@@ -843,7 +843,8 @@ BEGIN
   -- what the triggers logged for drop while it emptied is not history
   DELETE FROM cartera.status_transition t WHERE t.customer_id = drop_row.customer_id;
 
-  -- 5. audit, delete, recompute
+  -- 5. audit (earlier merges into drop now belong to keep), delete, recompute
+  UPDATE cartera.customer_merge m SET keep_id = keep_row.customer_id WHERE m.keep_id = drop_row.customer_id;
   INSERT INTO cartera.customer_merge (keep_id, drop_id, dropped_row, moved)
     VALUES (keep_row.customer_id, drop_row.customer_id, to_jsonb(drop_row), moved)
     RETURNING * INTO result;
@@ -858,6 +859,68 @@ COMMENT ON FUNCTION cartera.merge_customers(bigint, bigint) IS
 
 -- user data survives pg_dump
 SELECT pg_catalog.pg_extension_config_dump('cartera.customer_merge', '');
+
+-- An erasure request ("right to be forgotten"): the customer's personal data
+-- is removed everywhere cartera stores it, in one call, while the anonymous
+-- facts stay (purchases, amounts and dates, the state, segment and status
+-- history, counts in every view), so that the portfolio's aggregates, models
+-- and KPIs do not change.  What is erased:
+--   customer: the name (replaced by "customer N"), company, billing id,
+--     e-mail, phones, addresses, city, birthday, referral source and
+--     referrer, lost reason, life events; marketing consent is withdrawn;
+--     country and region stay (aggregates by region);
+--   alert: messages and details (which quote names and complaint notes) are
+--     rewritten without them, resolutions cleared, open alerts dismissed;
+--   interaction: needs and notes;
+--   customer_merge: the registry rows kept by merges into or from them.
+-- forgotten_at records when; no alert is raised for them afterwards.
+-- Purchases' product, category and external id are business data and stay;
+-- so do the ids.  Runs with the caller's rights (a manager).
+CREATE FUNCTION cartera.forget_customer(customer_id bigint) RETURNS jsonb
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  n bigint;
+  erased jsonb := '{}';
+BEGIN
+  IF customer_id IS NULL THEN
+    RAISE EXCEPTION 'customer to forget must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  UPDATE cartera.customer c
+     SET full_name = format('customer %s', c.customer_id), company = NULL, billing_id = NULL, email = NULL,
+         phone = NULL, mobile_phone = NULL, postal_address = NULL, work_address = NULL, city = NULL,
+         birthday = NULL, referral_source = NULL, referred_by = NULL, marketing_consent = false,
+         lost_reason = NULL, life_events = '[]', forgotten_at = coalesce(c.forgotten_at, clock_timestamp())
+   WHERE c.customer_id = forget_customer.customer_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'customer % does not exist', customer_id USING ERRCODE = 'no_data_found';
+  END IF;
+  UPDATE cartera.alert a
+     SET message = format('%s (customer %s, personal data erased)', a.kind, a.customer_id), detail = NULL,
+         resolution = CASE WHEN a.status IN ('open', 'acknowledged', 'snoozed') THEN 'customer data erased'
+                           WHEN a.resolution IS NOT NULL THEN 'erased' END,
+         status = CASE WHEN a.status IN ('open', 'acknowledged', 'snoozed') THEN 'dismissed' ELSE a.status END,
+         snoozed_until = NULL,
+         closed_at = CASE WHEN a.status IN ('open', 'acknowledged', 'snoozed') THEN clock_timestamp() ELSE a.closed_at END
+   WHERE a.customer_id = forget_customer.customer_id;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  erased := erased || jsonb_build_object('alerts', n);
+  UPDATE cartera.interaction i SET need = NULL, note = NULL
+   WHERE i.customer_id = forget_customer.customer_id AND (i.need IS NOT NULL OR i.note IS NOT NULL);
+  GET DIAGNOSTICS n = ROW_COUNT;
+  erased := erased || jsonb_build_object('interactions', n);
+  UPDATE cartera.customer_merge m
+     SET dropped_row = jsonb_build_object('customer_id', m.dropped_row -> 'customer_id', 'erased', true)
+   WHERE m.keep_id = forget_customer.customer_id OR m.drop_id = forget_customer.customer_id;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  erased := erased || jsonb_build_object('merge_records', n);
+  RETURN jsonb_build_object('customer_id', customer_id) || erased;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.forget_customer(bigint) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.forget_customer(bigint) IS
+  'erasure request: remove a customer''s personal data from the registry, alert messages, interaction notes and merge records, keeping the anonymous facts (purchases, states, history); returns what was erased';
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('cartera.customer_merge', 'merge_id'), '');
 COMMENT ON SEQUENCE cartera.customer_merge_merge_id_seq IS 'identity of cartera.customer_merge';
 

@@ -42,6 +42,9 @@ extern int	cartera_max_contacts;
 
 extern void cartera_define_gucs(void);
 
+/* portfolio_setting.c: the portfolio's own settings, for maintenance code */
+extern void cartera_apply_portfolio_settings(void);
+
 /* ---- exact decimal sum (exact_sum.c) ---- */
 
 /*

@@ -412,6 +412,16 @@ cartera_purchase_rows_added(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "cartera: SPI_connect failed");
 	prepare_plans();
+
+	/*
+	 * What is stored follows the portfolio's settings (cartera.portfolio_
+	 * setting), not this session's: they are set here, before the purchase
+	 * days are taken, and restored with everything else set below when the
+	 * trigger returns (AtEOXact_GUC), or by the abort on error.
+	 */
+	guc_level = NewGUCNestLevel();
+	cartera_apply_portfolio_settings();
+
 	if (cols.id != InvalidAttrNumber)
 		want_ids = DatumGetBool(run_single(rules_plan, NULL, NULL, &isnull)) && !isnull;
 
@@ -500,7 +510,6 @@ cartera_purchase_rows_added(PG_FUNCTION_ARGS)
 	 * array sizes (a generic plan assumes ten elements and may join them by
 	 * nested loops).  Restored when the trigger returns, and on error.
 	 */
-	guc_level = NewGUCNestLevel();
 	(void) set_config_option("plan_cache_mode",
 							 nkeys <= FEW_CUSTOMERS ? "force_generic_plan" : "force_custom_plan",
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
@@ -611,8 +620,8 @@ cartera_purchase_rows_added(PG_FUNCTION_ARGS)
 			elog(ERROR, "cartera: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 	}
 
-	AtEOXact_GUC(true, guc_level);
 done:
+	AtEOXact_GUC(true, guc_level);
 	SPI_finish();
 	MemoryContextSwitchTo(old_cxt);
 	MemoryContextDelete(stmt_cxt);

@@ -98,8 +98,8 @@ SELECT is((SELECT count(*) FROM cartera.alert WHERE kind = 'below_target' AND ag
 SELECT is((SELECT raised FROM first_run WHERE kind = 'reactivation'), 1::bigint, 'run_followups reports the alerts it raised per kind');
 SELECT is((SELECT sum(raised) FROM cartera.run_followups()), 0::numeric, 'a second run the same day raises nothing');
 
--- the cap: at most cartera.max_contacts contact alerts per customer and window
-SET cartera.max_contacts = 1;
+-- the cap: at most cartera.max_contacts (the portfolio's) contact alerts per customer and window
+INSERT INTO cartera.portfolio_setting (name, value) VALUES ('cartera.max_contacts', '1') ON CONFLICT (name) DO UPDATE SET value = excluded.value;
 INSERT INTO cartera.customer (customer_id, full_name, owner_agent_id, marketing_consent) VALUES (7030, 'capped', 71, true);
 INSERT INTO cartera.purchase (customer_id, purchased_at, amount, category) VALUES (7030, now() - interval '1 day', 300, 'bikes');
 SELECT is((SELECT count(*) FROM cartera.alert a JOIN cartera.alert_kind k USING (kind)
@@ -107,7 +107,7 @@ SELECT is((SELECT count(*) FROM cartera.alert a JOIN cartera.alert_kind k USING 
           'cap: one contact alert when cartera.max_contacts = 1 (welcome and cross-sell were both due)');
 INSERT INTO cartera.interaction (customer_id, channel, is_complaint) VALUES (7030, 'phone', true);
 SELECT is(pg_temp.n(7030, 'complaint'), 1::bigint, 'cap: complaints are never capped');
-RESET cartera.max_contacts;
+DELETE FROM cartera.portfolio_setting WHERE name = 'cartera.max_contacts';
 
 -- transitions: a Champion who falls to At Risk raises one alert at once
 INSERT INTO cartera.customer (customer_id, full_name, owner_agent_id) VALUES (7040, 'champion', 71);

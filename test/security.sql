@@ -142,8 +142,9 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure FROM pg_proc p
                    AND has_function_privilege('cartera_manager', p.oid, 'EXECUTE') ORDER BY p.proname),
           ARRAY['cartera.acknowledge_alert(bigint)', 'cartera.alert_set_status(bigint,text,date,text)',
                 'cartera.assign_owner(bigint,boolean)', 'cartera.complete_alert(bigint,text)',
-                'cartera.dismiss_alert(bigint,text)', 'cartera.snooze_alert(bigint,date)']::regprocedure[],
-          'managers also assign owners, and run no maintenance job');
+                'cartera.dismiss_alert(bigint,text)', 'cartera.forget_customer(bigint)',
+                'cartera.snooze_alert(bigint,date)']::regprocedure[],
+          'managers also assign owners and answer erasure requests, and run no maintenance job');
 SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.pronamespace = 'cartera'::regnamespace AND p.proparallel <> 's'
                    AND has_function_privilege('public', p.oid, 'EXECUTE') ORDER BY 1),

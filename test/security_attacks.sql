@@ -120,6 +120,7 @@ BEGIN
   END LOOP;
 END $$;
 GRANT DELETE ON cartera.customer TO sa_operator;
+GRANT INSERT (customer_id) ON cartera.customer TO sa_operator;   -- a loader's explicit ids
 GRANT TRUNCATE ON cartera.purchase TO sa_operator;
 -- as if public were writable, as it was before PostgreSQL 15
 GRANT CREATE ON SCHEMA public TO sa_operator;
@@ -195,6 +196,7 @@ INSERT INTO trigger_statement VALUES
   ('cartera.purchase', 'TRUNCATE', $s$TRUNCATE cartera.purchase$s$),
   ('cartera.customer', 'INSERT', $s$INSERT INTO cartera.customer (customer_id, full_name, country) VALUES (8399, 'Nuevo', 'ES')$s$),
   ('cartera.customer', 'DELETE', $s$DELETE FROM cartera.customer WHERE customer_id OPERATOR(pg_catalog.=) 8302$s$),
+  ('cartera.customer', 'UPDATE', $s$UPDATE cartera.customer SET city = 'Cádiz' WHERE customer_id OPERATOR(pg_catalog.=) 8301$s$),
   ('cartera.interaction', 'INSERT', $s$INSERT INTO cartera.interaction (customer_id, channel, is_complaint, note)
                                        VALUES (8301, 'phone', true, 'queja')$s$);
 INSERT INTO hijack_call
@@ -674,6 +676,8 @@ CREATE TEMP TABLE nobody_fn AS
                 (SELECT string_agg(coalesce(replace(pg_temp.agent_literal(t.typ, p.proname, t.ord::int), '$1', '87654321'),
                                             CASE WHEN t.typ = 'regrole'::regtype THEN '''sa_nobody''::regrole'
                                                  WHEN t.typ = 'name'::regtype THEN '''customer_id''::name'
+                                                 WHEN t.typ = 'name[]'::regtype THEN '''{forgotten_at}''::name[]'
+                                                 WHEN t.typ = 'regclass'::regtype THEN '''cartera.customer''::regclass'
                                                  WHEN t.typ = 'bigint[]'::regtype THEN '''{87654321}''::bigint[]'
                                                  WHEN t.typ = 'text[]'::regtype THEN '''{complaint}''::text[]'
                                                  WHEN t.typ = 'date[]'::regtype THEN '''{2020-01-01}''::date[]'

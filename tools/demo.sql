@@ -3,6 +3,8 @@
 SET TimeZone = 'UTC';
 CREATE EXTENSION cartera;
 SET cartera.language = 'en';
+-- the language of stored alert messages is the portfolio's (a manager's setting)
+INSERT INTO cartera.portfolio_setting (name, value) VALUES ('cartera.language', 'en');
 
 CREATE TABLE purchase (customer_id int, purchased_at date, cds int, amount numeric);
 CREATE TEMP TABLE raw (line text);
