@@ -1,11 +1,13 @@
 /*
- * cartera.c — module magic and _PG_init for the cartera extension.
- * Everything else lives in a file named after its concept.
+ * cartera.c — module magic, _PG_init, and the small helpers every concept's
+ * file shares.  Everything else lives in a file named after its concept.
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "cartera.h"
 #include "fmgr.h"
+#include "funcapi.h"
 
 PG_MODULE_MAGIC;
 
@@ -15,4 +17,32 @@ void
 _PG_init(void)
 {
 	cartera_define_gucs();
+}
+
+/*
+ * A row of the calling function's declared composite result type.  The
+ * blessed row type is looked up once per query and kept in fn_extra (a
+ * final function runs once per group: get_call_result_type() each time was
+ * a visible share of rfm() GROUP BY), so a caller must not use fn_extra for
+ * anything else.
+ */
+Datum
+cartera_make_composite(FunctionCallInfo fcinfo, Datum *values, bool *nulls, int natts)
+{
+	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
+
+	if (tupdesc == NULL)
+	{
+		MemoryContext old;
+
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		if (tupdesc->natts != natts)
+			elog(ERROR, "result type has %d attributes, expected %d", tupdesc->natts, natts);
+		old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = tupdesc;
+	}
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 }

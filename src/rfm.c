@@ -64,34 +64,6 @@ rfm_facts_from_state(RfmState *s, RfmFacts *f)
 }
 
 /*
- * A row of the calling function's declared composite result type.  The
- * blessed row type is looked up once per query and kept in fn_extra (a
- * final function runs once per group: get_call_result_type() each time was
- * a visible share of rfm() GROUP BY), so a caller must not use fn_extra for
- * anything else.
- */
-Datum
-cartera_make_composite(FunctionCallInfo fcinfo, Datum *values, bool *nulls, int natts)
-{
-	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
-
-	if (tupdesc == NULL)
-	{
-		MemoryContext old;
-
-		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "return type must be a row type");
-		if (tupdesc->natts != natts)
-			elog(ERROR, "result type has %d attributes, expected %d", tupdesc->natts, natts);
-		old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
-		MemoryContextSwitchTo(old);
-		fcinfo->flinfo->fn_extra = tupdesc;
-	}
-	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
-}
-
-/*
  * x (frequency), t_x and T of a stored rfm_summary in a time unit of
  * unit_days days (t_x may be NULL when only x is wanted); false for a lead.
  */
