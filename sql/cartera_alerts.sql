@@ -660,9 +660,10 @@ CREATE TRIGGER customer_assign_owner AFTER INSERT ON cartera.customer
 -- statuses move to the end of that day (never later than now) and the alerts
 -- are dated then.  It must be finite, at most one day after current_date (a
 -- scheduler whose local date is already tomorrow), and not before the day of
--- the latest stored state (the portfolio's clock only moves forward: a day
--- in the past is allowed only when the states are as of that day or earlier,
--- as after refresh('1998-06-30'), which replays the job of that day).
+-- the latest stored state when it is a past day (the portfolio's clock only
+-- moves forward: a day in the past is allowed only when the states are as of
+-- that day or earlier, as after refresh('1998-06-30'), which replays the job
+-- of that day; today is always allowed).
 CREATE FUNCTION cartera.run_followups(as_of date DEFAULT current_date)
   RETURNS TABLE (kind text, raised bigint)
   LANGUAGE plpgsql SECURITY DEFINER
@@ -694,8 +695,12 @@ BEGIN
                             current_date, current_setting('TimeZone')),
             HINT = 'Omit the argument to run the job for today (current_date).';
   END IF;
-  -- the portfolio's clock: the latest moment a state was computed at
-  SELECT max((s.summary).as_of) INTO latest FROM cartera.customer_state s;
+  -- the portfolio's clock: the latest moment a state was computed at (a run
+  -- for today is never refused: a purchase recorded after midnight, while the
+  -- job of the day before runs, is not the job going back)
+  IF as_of < current_date THEN
+    SELECT max((s.summary).as_of) INTO latest FROM cartera.customer_state s;
+  END IF;
   IF as_of < latest::date THEN
     RAISE EXCEPTION 'as_of % is before the portfolio''s latest state (as of %)', as_of, latest
       USING ERRCODE = 'invalid_parameter_value',
@@ -801,7 +806,7 @@ END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.run_followups(date) FROM PUBLIC;
 COMMENT ON FUNCTION cartera.run_followups(date) IS
-  'the daily follow-up job for day as_of (default current_date; not null, finite, at most tomorrow, not before the day of the latest stored state): moves statuses to the end of that day (never past now) and raises the alerts of every rule through the contact policy; returns alerts raised per kind';
+  'the daily follow-up job for day as_of (default current_date; not null, finite, at most tomorrow; a past day not before the day of the latest stored state): moves statuses to the end of that day (never past now) and raises the alerts of every rule through the contact policy; returns alerts raised per kind';
 
 -- Register the daily job with pg_cron.
 CREATE FUNCTION cartera.schedule(cron text DEFAULT '0 7 * * *') RETURNS bigint

@@ -18,7 +18,7 @@ CREATE VIEW cartera.security_probe WITH (security_invoker = true) AS
     FROM cartera.customer c LEFT JOIN cartera.purchase p USING (customer_id)
    GROUP BY c.owner_agent_id;
 
-SELECT plan(167 + 4 * (SELECT count(*)::int FROM pg_views WHERE schemaname = 'cartera'));
+SELECT plan(168 + 4 * (SELECT count(*)::int FROM pg_views WHERE schemaname = 'cartera'));
 
 -- the DBA's part (docs/security.md)
 CREATE ROLE cartera_agent NOLOGIN;
@@ -157,6 +157,8 @@ SELECT ok(NOT has_schema_privilege('cartera_agent', 'cartera', 'CREATE')
           AND NOT has_schema_privilege('cartera_manager', 'cartera', 'CREATE'), 'nobody but the owner creates objects in schema cartera');
 SELECT throws_ok($$SELECT cartera.grant_manager_role('luis')$$, '0LP01', 'role luis is not a member of cartera_manager',
                  'grant_manager_role refuses a role that row-level security would not treat as a manager');
+SELECT throws_ok($$SELECT cartera.set_session_defaults(NULL)$$, '22004', 'a role is needed',
+                 'set_session_defaults (lock and idle timeouts of agents and managers, test/agent_locks.sh) needs a role');
 
 ------------------------------------------------------------------------------
 -- Who is who
