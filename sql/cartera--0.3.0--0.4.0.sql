@@ -2,14 +2,17 @@
 -- release (sql/cartera--0.3.0.sql is frozen).  Every statement here has its
 -- twin in sql/cartera.sql or the portfolio scripts; test/upgrade.sql and
 -- sql/setup.sql check that an updated database equals a fresh install.
+-- What changed (issue 13): the portfolio's own settings; deleted customers
+-- take their history along and forget_customer() answers erasure requests;
+-- ids are assigned by cartera only and a customer's id never changes; owner
+-- changes move open alerts; the jobs' as_of is checked; managers merge
+-- duplicates; purchase amounts are checked at the door (C); session defaults
+-- against lock stalls.
 \echo Use "ALTER EXTENSION cartera UPDATE TO '0.4.0'" to load this file. \quit
 
-
 ------------------------------------------------------------------------------
--- Issue 13: the portfolio's own settings, deleted and forgotten customers,
--- ids assigned by cartera only, owner changes move open alerts.
+-- 1. New tables, views and columns
 ------------------------------------------------------------------------------
-
 -- The portfolio's own settings (src/portfolio_setting.c).  What cartera
 -- stores and the portfolio-wide thresholds of its jobs follow these, never
 -- the settings of whichever session writes: an agent's SET cartera.* changes
@@ -83,165 +86,15 @@ CREATE FUNCTION cartera.portfolio_setting_value(setting text) RETURNS text
 AS $fn$ SELECT s.value FROM cartera.portfolio_settings s WHERE s.name = setting $fn$;
 COMMENT ON FUNCTION cartera.portfolio_setting_value(text) IS 'the value of one portfolio setting (cartera.portfolio_settings); NULL for an unknown name';
 
--- the values this database used so far (ALTER DATABASE / postgresql.conf,
--- as the upgrading session sees them) become the portfolio's, so that the
--- upgrade changes nothing that is stored; TimeZone stays the session's
-INSERT INTO cartera.portfolio_setting (name, value)
-  SELECT s.name, pg_catalog.current_setting(s.name, true)
-    FROM cartera.portfolio_settings s
-   WHERE s.name LIKE 'cartera.%'
-     AND pg_catalog.current_setting(s.name, true) IS NOT NULL
-     AND pg_catalog.current_setting(s.name, true) IS DISTINCT FROM s.default_value;
 SELECT pg_catalog.pg_extension_config_dump('cartera.portfolio_setting', '');
 COMMENT ON COLUMN cartera.customer_state.clv IS 'seed formula CLV with the portfolio''s lifespan (cartera.clv_lifespan in cartera.portfolio_settings)';
 
 ALTER TABLE cartera.customer ADD COLUMN forgotten_at timestamptz;
 COMMENT ON COLUMN cartera.customer.forgotten_at IS 'when cartera.forget_customer() erased the customer''s personal data (NULL: never); no alert is raised for them again';
 
--- a deleted customer's history went with them only from 0.4.0 on: what
--- earlier deletions left behind is removed now
-DELETE FROM cartera.status_transition t
- WHERE NOT EXISTS (SELECT 1 FROM cartera.customer c WHERE c.customer_id = t.customer_id);
--- the sequence passes every id given explicitly so far
-SELECT pg_catalog.setval('cartera.customer_customer_id_seq', m)
-  FROM (SELECT max(customer_id) AS m FROM cartera.customer) x
- WHERE x.m > (SELECT CASE WHEN q.is_called THEN q.last_value ELSE q.last_value - 1 END FROM cartera.customer_customer_id_seq q);
-
--- A customer's id never changes: states, transitions, alerts, merges and
--- tracked tables all refer to it (an UPDATE of it left an orphan state row).
-CREATE FUNCTION cartera.customer_id_fixed() RETURNS trigger
-  LANGUAGE plpgsql
-  SET search_path = pg_catalog, cartera, pg_temp
-AS $fn$
-BEGIN
-  IF NEW.customer_id IS DISTINCT FROM OLD.customer_id THEN
-    RAISE EXCEPTION 'the id of customer % cannot change', OLD.customer_id
-      USING ERRCODE = 'feature_not_supported',
-            DETAIL = format('The update would make it %s; purchases, states, alerts and history refer to the id.', NEW.customer_id),
-            HINT = 'To join two records of one customer, use cartera.merge_customers(keep, drop).';
-  END IF;
-  RETURN NEW;
-END
-$fn$;
-REVOKE EXECUTE ON FUNCTION cartera.customer_id_fixed() FROM PUBLIC;
-COMMENT ON FUNCTION cartera.customer_id_fixed() IS 'row trigger of cartera.customer: refuses a change of customer_id';
-CREATE TRIGGER customer_id_fixed BEFORE UPDATE OF customer_id ON cartera.customer
-  FOR EACH ROW EXECUTE FUNCTION cartera.customer_id_fixed();
-
--- Every path that changes a customer's owner (assign_owner(), merge, or a
--- manager's UPDATE ... SET owner_agent_id) moves the open alerts with them,
--- so that the new owner works them and load balancing counts them there.
-CREATE FUNCTION cartera.customer_owner_changed() RETURNS trigger
-  LANGUAGE plpgsql SECURITY DEFINER
-  SET search_path = pg_catalog, cartera, pg_temp
-AS $fn$
-BEGIN
-  UPDATE cartera.alert a SET agent_id = n.owner_agent_id
-    FROM new_rows n JOIN old_rows o ON o.customer_id = n.customer_id
-   WHERE n.owner_agent_id IS DISTINCT FROM o.owner_agent_id
-     AND a.customer_id = n.customer_id
-     AND a.status IN ('open', 'acknowledged', 'snoozed')
-     AND a.agent_id IS DISTINCT FROM n.owner_agent_id;
-  RETURN NULL;
-END
-$fn$;
-REVOKE EXECUTE ON FUNCTION cartera.customer_owner_changed() FROM PUBLIC;
-COMMENT ON FUNCTION cartera.customer_owner_changed() IS
-  'statement trigger of cartera.customer: a customer whose owner changed takes their open alerts to the new owner';
-CREATE TRIGGER customer_owner_changed AFTER UPDATE ON cartera.customer
-  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION cartera.customer_owner_changed();
-
--- An erasure request ("right to be forgotten"): the customer's personal data
--- is removed everywhere cartera stores it, in one call, while the anonymous
--- facts stay (purchases, amounts and dates, the state, segment and status
--- history, counts in every view), so that the portfolio's aggregates, models
--- and KPIs do not change.  What is erased:
---   customer: the name (replaced by "customer N"), company, billing id,
---     e-mail, phones, addresses, city, birthday, referral source and
---     referrer, lost reason, life events; marketing consent is withdrawn;
---     country and region stay (aggregates by region);
---   alert: messages and details (which quote names and complaint notes) are
---     rewritten without them, resolutions cleared, open alerts dismissed;
---   interaction: needs and notes;
---   customer_merge: the registry rows kept by merges into or from them.
--- forgotten_at records when; no alert is raised for them afterwards.
--- Purchases' product, category and external id are business data and stay;
--- so do the ids.  Runs with the caller's rights (a manager).
-CREATE FUNCTION cartera.forget_customer(customer_id bigint) RETURNS jsonb
-  LANGUAGE plpgsql
-  SET search_path = pg_catalog, cartera, pg_temp
-AS $fn$
-DECLARE
-  n bigint;
-  erased jsonb := '{}';
-BEGIN
-  IF customer_id IS NULL THEN
-    RAISE EXCEPTION 'customer to forget must not be null' USING ERRCODE = 'null_value_not_allowed';
-  END IF;
-  UPDATE cartera.customer c
-     SET full_name = format('customer %s', c.customer_id), company = NULL, billing_id = NULL, email = NULL,
-         phone = NULL, mobile_phone = NULL, postal_address = NULL, work_address = NULL, city = NULL,
-         birthday = NULL, referral_source = NULL, referred_by = NULL, marketing_consent = false,
-         lost_reason = NULL, life_events = '[]', forgotten_at = coalesce(c.forgotten_at, clock_timestamp())
-   WHERE c.customer_id = forget_customer.customer_id;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'customer % does not exist', customer_id USING ERRCODE = 'no_data_found';
-  END IF;
-  UPDATE cartera.alert a
-     SET message = format('%s (customer %s, personal data erased)', a.kind, a.customer_id), detail = NULL,
-         resolution = CASE WHEN a.status IN ('open', 'acknowledged', 'snoozed') THEN 'customer data erased'
-                           WHEN a.resolution IS NOT NULL THEN 'erased' END,
-         status = CASE WHEN a.status IN ('open', 'acknowledged', 'snoozed') THEN 'dismissed' ELSE a.status END,
-         snoozed_until = NULL,
-         closed_at = CASE WHEN a.status IN ('open', 'acknowledged', 'snoozed') THEN clock_timestamp() ELSE a.closed_at END
-   WHERE a.customer_id = forget_customer.customer_id;
-  GET DIAGNOSTICS n = ROW_COUNT;
-  erased := erased || jsonb_build_object('alerts', n);
-  UPDATE cartera.interaction i SET need = NULL, note = NULL
-   WHERE i.customer_id = forget_customer.customer_id AND (i.need IS NOT NULL OR i.note IS NOT NULL);
-  GET DIAGNOSTICS n = ROW_COUNT;
-  erased := erased || jsonb_build_object('interactions', n);
-  UPDATE cartera.customer_merge m
-     SET dropped_row = jsonb_build_object('customer_id', m.dropped_row -> 'customer_id', 'erased', true)
-   WHERE m.keep_id = forget_customer.customer_id OR m.drop_id = forget_customer.customer_id;
-  GET DIAGNOSTICS n = ROW_COUNT;
-  erased := erased || jsonb_build_object('merge_records', n);
-  RETURN jsonb_build_object('customer_id', customer_id) || erased;
-END
-$fn$;
-REVOKE EXECUTE ON FUNCTION cartera.forget_customer(bigint) FROM PUBLIC;
-COMMENT ON FUNCTION cartera.forget_customer(bigint) IS
-  'erasure request: remove a customer''s personal data from the registry, alert messages, interaction notes and merge records, keeping the anonymous facts (purchases, states, history); returns what was erased';
-
--- Keys that cartera assigns are assigned by it only: INSERT and UPDATE are
--- granted on every column but the identity columns (and the columns named in
--- excluded), so an agent or a manager can neither choose an id (one ahead of
--- the sequence made later inserts by everyone else fail) nor change one.
--- A table-level grant of the same privilege, as 0.3.0 made, is revoked first.
-CREATE FUNCTION cartera.grant_columns(privilege text, tab regclass, grantee regrole, excluded name[] DEFAULT '{}')
-  RETURNS void
-  LANGUAGE plpgsql
-  SET search_path = pg_catalog, cartera, pg_temp
-AS $fn$
-DECLARE
-  cols text;
-BEGIN
-  IF privilege NOT IN ('INSERT', 'UPDATE') THEN
-    RAISE EXCEPTION 'privilege must be INSERT or UPDATE, not %', privilege USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
-    FROM pg_catalog.pg_attribute a
-   WHERE a.attrelid = tab AND a.attnum > 0 AND NOT a.attisdropped
-     AND a.attidentity = '' AND a.attname <> ALL (excluded);
-  EXECUTE format('REVOKE %s ON %s FROM %s', privilege, tab, grantee);
-  EXECUTE format('GRANT %s (%s) ON %s TO %s', privilege, cols, tab, grantee);
-END
-$fn$;
-REVOKE EXECUTE ON FUNCTION cartera.grant_columns(text, regclass, regrole, name[]) FROM PUBLIC;
-COMMENT ON FUNCTION cartera.grant_columns(text, regclass, regrole, name[]) IS
-  'grant INSERT or UPDATE on every column of a table except its identity columns and the excluded ones (used by the grant helpers: ids are assigned by cartera only)';
-
+------------------------------------------------------------------------------
+-- 2. Functions new or changed in 0.4.0 (as in the source scripts)
+------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION cartera.recompute_state(customers bigint[], as_of timestamptz)
   RETURNS TABLE (customer_id bigint, from_status cartera.lifecycle_status, to_status cartera.lifecycle_status,
                  from_segment cartera.segment, to_segment cartera.segment)
@@ -284,6 +137,16 @@ BEGIN
   USING customers, as_of, lifespan;
 END
 $fn$;
+REVOKE EXECUTE ON FUNCTION cartera.recompute_state(bigint[], timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.recompute_state(bigint[], timestamptz) IS
+  'recompute customer_state of the given customers (NULL: all) at as_of from every purchase source; returns the status/segment transitions it logged';
+
+CREATE OR REPLACE FUNCTION cartera.purchase_rows_added() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'cartera_purchase_rows_added' LANGUAGE C SECURITY DEFINER
+  SET search_path = pg_catalog, cartera, pg_temp;
+REVOKE EXECUTE ON FUNCTION cartera.purchase_rows_added() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.purchase_rows_added() IS
+  'INSERT statement trigger of every purchase source: refuses future purchases and amounts out of range (|amount| >= 1e15), merges the new rows into each customer''s stored state and raises purchase alerts';
 
 CREATE OR REPLACE FUNCTION cartera.purchase_rows_changed() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER
@@ -296,6 +159,8 @@ DECLARE
   customers bigint[];
   latest timestamptz;
   now_ts timestamptz := clock_timestamp();
+  amount_column name;
+  too_big numeric;
 BEGIN
   -- before any cast of a tracked table's columns below, which run with the
   -- owner's rights: the columns must still be of built-in types (the
@@ -315,6 +180,19 @@ BEGIN
               DETAIL = format('Table %s, column %I; the server time is %s.', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, at_column, now_ts),
               HINT = 'Record purchases when they happen; planned orders are not purchases yet.';
     END IF;
+    -- the bound the INSERT trigger (state_trigger.c) checks: |amount| < 1e15
+    SELECT p.amount_column INTO amount_column FROM cartera.purchase_source p WHERE p.source = TG_RELID;
+    EXECUTE format('SELECT a FROM (SELECT %I::numeric AS a FROM new_rows WHERE %I IS NOT NULL) r '
+                   'WHERE abs(a) >= 1e15 AND a NOT IN (''NaN'', ''Infinity'', ''-Infinity'') LIMIT 1',
+                   amount_column, at_column) INTO too_big;
+    IF too_big IS NOT NULL THEN
+      RAISE EXCEPTION 'purchase amount % is out of range',
+                      CASE WHEN length(too_big::text) > 24 THEN btrim(to_char(too_big, '9.99EEEE')) ELSE too_big::text END
+        USING ERRCODE = 'numeric_value_out_of_range',
+              DETAIL = format('Purchase amounts must be greater than -1e15 and less than 1e15 (table %s, column %I).',
+                              TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, amount_column),
+              HINT = 'Check the amount''s unit and decimal separator.';
+    END IF;
   END IF;
   EXECUTE CASE TG_OP
     WHEN 'DELETE' THEN format('SELECT array_agg(DISTINCT %I::bigint) FROM old_rows', customer_column)
@@ -333,6 +211,9 @@ BEGIN
   RETURN NULL;
 END
 $fn$;
+REVOKE EXECUTE ON FUNCTION cartera.purchase_rows_changed() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.purchase_rows_changed() IS
+  'UPDATE, DELETE and TRUNCATE statement trigger of every purchase source (INSERT: purchase_rows_added()): refuses future purchase dates and amounts out of range (|amount| >= 1e15) and recomputes the state of the customers touched';
 
 CREATE OR REPLACE FUNCTION cartera.refresh(as_of timestamptz DEFAULT now(), time_unit text DEFAULT 'weeks')
   RETURNS TABLE (customers bigint, transitions bigint)
@@ -342,12 +223,41 @@ AS $fn$
 DECLARE
   settings boolean := cartera.use_portfolio_settings();
   changes cartera.state_transition[];
+  last_as_of timestamptz;
 BEGIN
+  IF as_of IS NULL THEN
+    RAISE EXCEPTION 'as_of must not be null'
+      USING ERRCODE = 'null_value_not_allowed',
+            HINT = 'Omit the argument to refresh as of now().';
+  END IF;
+  IF time_unit IS NULL THEN
+    RAISE EXCEPTION 'time unit must not be null'
+      USING ERRCODE = 'null_value_not_allowed', HINT = 'Use ''weeks'' (the default) or ''days''.';
+  END IF;
   IF lower(time_unit) NOT IN ('days', 'weeks') THEN
     RAISE EXCEPTION 'time unit must be "days" or "weeks", not "%"', time_unit
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  IF NOT isfinite(as_of) THEN
+    RAISE EXCEPTION 'as_of must be a finite timestamp'
+      USING ERRCODE = 'datetime_field_overflow', DETAIL = format('as_of is %s.', as_of),
+            HINT = 'Omit the argument to refresh as of now().';
+  END IF;
+  IF as_of > clock_timestamp() THEN
+    RAISE EXCEPTION 'as_of % is in the future', as_of
+      USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('The server time is %s: every state would be stored, and status changes logged, as of a time that has not come.',
+                            clock_timestamp()),
+            HINT = 'Omit the argument to refresh as of now().';
+  END IF;
   LOCK TABLE cartera.customer_state IN SHARE ROW EXCLUSIVE MODE;
+  SELECT m.as_of INTO last_as_of FROM cartera.portfolio_model m;
+  IF as_of < last_as_of THEN
+    RAISE EXCEPTION 'as_of % is before the last refresh (as of %)', as_of, last_as_of
+      USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = 'The portfolio''s clock only moves forward: every state would go back in time, and status changes would be logged before those already logged.',
+            HINT = 'Refresh as of now (omit the argument).  To rebuild the whole portfolio as of an earlier day, DELETE FROM cartera.portfolio_model first.';
+  END IF;
   EXECUTE format($q$
     INSERT INTO cartera.portfolio_model AS m
            (as_of, recency_breaks, frequency_breaks, monetary_breaks, bgnbd, gamma_gamma, refreshed_at)
@@ -374,6 +284,9 @@ BEGIN
   RETURN NEXT;
 END
 $fn$;
+REVOKE EXECUTE ON FUNCTION cartera.refresh(timestamptz, text) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.refresh(timestamptz, text) IS
+  'recompute breakpoints, BG/NBD and Gamma-Gamma fits and every customer''s state at as_of (default now(); not null, finite, not in the future, not before the last refresh''s as_of); returns customers and transitions logged';
 
 CREATE OR REPLACE FUNCTION cartera.customer_rows_changed() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER
@@ -407,6 +320,44 @@ BEGIN
   RETURN NULL;
 END
 $fn$;
+REVOKE EXECUTE ON FUNCTION cartera.customer_rows_changed() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.customer_rows_changed() IS
+  'statement trigger of cartera.customer: a new customer starts as a lead in customer_state (explicit ids move the id sequence past them); a deleted one takes its state, transitions and merge records with it';
+
+CREATE OR REPLACE FUNCTION cartera.customer_id_fixed() RETURNS trigger
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+BEGIN
+  IF NEW.customer_id IS DISTINCT FROM OLD.customer_id THEN
+    RAISE EXCEPTION 'the id of customer % cannot change', OLD.customer_id
+      USING ERRCODE = 'feature_not_supported',
+            DETAIL = format('The update would make it %s; purchases, states, alerts and history refer to the id.', NEW.customer_id),
+            HINT = 'To join two records of one customer, use cartera.merge_customers(keep, drop).';
+  END IF;
+  RETURN NEW;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.customer_id_fixed() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.customer_id_fixed() IS 'row trigger of cartera.customer: refuses a change of customer_id';
+
+CREATE OR REPLACE FUNCTION cartera.customer_owner_changed() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+BEGIN
+  UPDATE cartera.alert a SET agent_id = n.owner_agent_id
+    FROM new_rows n JOIN old_rows o ON o.customer_id = n.customer_id
+   WHERE n.owner_agent_id IS DISTINCT FROM o.owner_agent_id
+     AND a.customer_id = n.customer_id
+     AND a.status IN ('open', 'acknowledged', 'snoozed')
+     AND a.agent_id IS DISTINCT FROM n.owner_agent_id;
+  RETURN NULL;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.customer_owner_changed() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.customer_owner_changed() IS
+  'statement trigger of cartera.customer: a customer whose owner changed takes their open alerts to the new owner';
 
 CREATE OR REPLACE FUNCTION cartera.raise_alerts(customer_ids bigint[], kinds text[], due_dates date[],
                                      details text[], agent_ids bigint[], as_of timestamptz)
@@ -477,6 +428,9 @@ BEGIN
   SELECT a.kind, count(*) FROM announced a GROUP BY a.kind;
 END
 $fn$;
+REVOKE EXECUTE ON FUNCTION cartera.raise_alerts(bigint[], text[], date[], text[], bigint[], timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.raise_alerts(bigint[], text[], date[], text[], bigint[], timestamptz) IS
+  'raise candidate alerts through the contact policy (consent, cap, cool-down, one open per kind) and NOTIFY cartera_alert; returns counts per kind';
 
 CREATE OR REPLACE FUNCTION cartera.raise_transition_alerts(changes cartera.state_transition[], as_of timestamptz)
   RETURNS TABLE (kind text, raised bigint)
@@ -516,6 +470,9 @@ BEGIN
    WHERE c.ids IS NOT NULL;
 END
 $fn$;
+REVOKE EXECUTE ON FUNCTION cartera.raise_transition_alerts(cartera.state_transition[], timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.raise_transition_alerts(cartera.state_transition[], timestamptz) IS
+  'raise the alerts that a change of state calls for (a Champion falling to At Risk)';
 
 CREATE OR REPLACE FUNCTION cartera.raise_purchase_alerts(changes cartera.state_transition[], purchase_ids bigint[], as_of timestamptz)
   RETURNS TABLE (kind text, raised bigint)
@@ -584,6 +541,9 @@ BEGIN
   RETURN QUERY SELECT r.kind, r.raised FROM cartera.raise_transition_alerts(changes, as_of) r;
 END
 $fn$;
+REVOKE EXECUTE ON FUNCTION cartera.raise_purchase_alerts(cartera.state_transition[], bigint[], timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.raise_purchase_alerts(cartera.state_transition[], bigint[], timestamptz) IS
+  'raise welcome, welcome back, cross-sell and transition alerts for a purchase statement, and close win-back alerts of customers who bought again';
 
 CREATE OR REPLACE FUNCTION cartera.run_followups(as_of date DEFAULT current_date)
   RETURNS TABLE (kind text, raised bigint)
@@ -593,13 +553,44 @@ AS $fn$
 #variable_conflict use_column
 DECLARE
   settings boolean := cartera.use_portfolio_settings();   -- first: the others read them
-  -- the end of the day, but never later than now
-  as_ts timestamptz := least((as_of + 1)::timestamptz, clock_timestamp());
+  as_ts timestamptz;
+  latest timestamptz;
   idle interval := current_setting('cartera.lead_idle_after')::interval;
   horizon interval := current_setting('cartera.occasion_horizon')::interval;
   changes cartera.state_transition[];
   high_value numeric;
 BEGIN
+  IF as_of IS NULL THEN
+    RAISE EXCEPTION 'as_of must not be null'
+      USING ERRCODE = 'null_value_not_allowed',
+            HINT = 'Omit the argument to run the job for today (current_date).';
+  END IF;
+  IF NOT isfinite(as_of) THEN
+    RAISE EXCEPTION 'as_of must be a finite date'
+      USING ERRCODE = 'datetime_field_overflow', DETAIL = format('as_of is %s.', as_of),
+            HINT = 'Omit the argument to run the job for today (current_date).';
+  END IF;
+  IF as_of > current_date + 1 THEN
+    RAISE EXCEPTION 'as_of % is in the future', as_of
+      USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('Today is %s (TimeZone %s); the job would raise alerts for a day that has not come.',
+                            current_date, current_setting('TimeZone')),
+            HINT = 'Omit the argument to run the job for today (current_date).';
+  END IF;
+  -- the portfolio's clock: the latest moment a state was computed at (a run
+  -- for today is never refused: a purchase recorded after midnight, while the
+  -- job of the day before runs, is not the job going back)
+  IF as_of < current_date THEN
+    SELECT max((s.summary).as_of) INTO latest FROM cartera.customer_state s;
+  END IF;
+  IF as_of < latest::date THEN
+    RAISE EXCEPTION 'as_of % is before the portfolio''s latest state (as of %)', as_of, latest
+      USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = 'The job would move statuses back in time and raise alerts dated in the past.',
+            HINT = format('Run the job for %s or a later day (omit the argument for today).', latest::date);
+  END IF;
+  -- the end of the day, but never later than now
+  as_ts := least((as_of + 1)::timestamptz, clock_timestamp());
   -- 1. statuses move with time: recompute them from the stored summaries
   WITH moved AS (
     UPDATE cartera.customer_state s
@@ -695,6 +686,9 @@ BEGIN
    GROUP BY k.kind ORDER BY k.kind;
 END
 $fn$;
+REVOKE EXECUTE ON FUNCTION cartera.run_followups(date) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.run_followups(date) IS
+  'the daily follow-up job for day as_of (default current_date; not null, finite, at most tomorrow; a past day not before the day of the latest stored state): moves statuses to the end of that day (never past now) and raises the alerts of every rule through the contact policy; returns alerts raised per kind';
 
 CREATE OR REPLACE FUNCTION cartera.explain(customer_id bigint) RETURNS SETOF text
   LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -771,6 +765,8 @@ BEGIN
   END IF;
 END
 $fn$;
+COMMENT ON FUNCTION cartera.explain(bigint) IS
+  'why a customer has their status, segment, value and open alerts, in cartera.language (thresholds and values involved)';
 
 CREATE OR REPLACE FUNCTION cartera.merge_customers(keep bigint, drop bigint)
   RETURNS cartera.customer_merge
@@ -892,16 +888,120 @@ BEGIN
   -- what the triggers logged for drop while it emptied is not history
   DELETE FROM cartera.status_transition t WHERE t.customer_id = drop_row.customer_id;
 
-  -- 5. audit (earlier merges into drop now belong to keep), delete, recompute
+  -- 5. audit (earlier merges into drop now belong to keep), delete (keep's
+  --    state was recomputed by the purchase triggers when purchases moved;
+  --    otherwise its purchases did not change)
   UPDATE cartera.customer_merge m SET keep_id = keep_row.customer_id WHERE m.keep_id = drop_row.customer_id;
   INSERT INTO cartera.customer_merge (keep_id, drop_id, dropped_row, moved)
     VALUES (keep_row.customer_id, drop_row.customer_id, to_jsonb(drop_row), moved)
     RETURNING * INTO result;
   DELETE FROM cartera.customer c WHERE c.customer_id = drop_row.customer_id;
-  PERFORM cartera.recompute_state(ARRAY[keep_row.customer_id], clock_timestamp());
   RETURN result;
 END
 $fn$;
+REVOKE EXECUTE ON FUNCTION cartera.merge_customers(bigint, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.merge_customers(bigint, bigint) IS
+  'merge duplicate customer drop into keep atomically (a manager''s tool, granted by grant_manager_role): fill keep''s empty registry fields, move alerts (dismissing duplicates of an open kind), interactions, referrals, history and purchases of every source (their triggers recompute both states), log to cartera.customer_merge, delete drop; returns the audit row';
+
+CREATE OR REPLACE FUNCTION cartera.forget_customer(customer_id bigint) RETURNS jsonb
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  n bigint;
+  erased jsonb := '{}';
+BEGIN
+  IF customer_id IS NULL THEN
+    RAISE EXCEPTION 'customer to forget must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  UPDATE cartera.customer c
+     SET full_name = format('customer %s', c.customer_id), company = NULL, billing_id = NULL, email = NULL,
+         phone = NULL, mobile_phone = NULL, postal_address = NULL, work_address = NULL, city = NULL,
+         birthday = NULL, referral_source = NULL, referred_by = NULL, marketing_consent = false,
+         lost_reason = NULL, life_events = '[]', forgotten_at = coalesce(c.forgotten_at, clock_timestamp())
+   WHERE c.customer_id = forget_customer.customer_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'customer % does not exist', customer_id USING ERRCODE = 'no_data_found';
+  END IF;
+  UPDATE cartera.alert a
+     SET message = format('%s (customer %s, personal data erased)', a.kind, a.customer_id), detail = NULL,
+         resolution = CASE WHEN a.status IN ('open', 'acknowledged', 'snoozed') THEN 'customer data erased'
+                           WHEN a.resolution IS NOT NULL THEN 'erased' END,
+         status = CASE WHEN a.status IN ('open', 'acknowledged', 'snoozed') THEN 'dismissed' ELSE a.status END,
+         snoozed_until = NULL,
+         closed_at = CASE WHEN a.status IN ('open', 'acknowledged', 'snoozed') THEN clock_timestamp() ELSE a.closed_at END
+   WHERE a.customer_id = forget_customer.customer_id;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  erased := erased || jsonb_build_object('alerts', n);
+  UPDATE cartera.interaction i SET need = NULL, note = NULL
+   WHERE i.customer_id = forget_customer.customer_id AND (i.need IS NOT NULL OR i.note IS NOT NULL);
+  GET DIAGNOSTICS n = ROW_COUNT;
+  erased := erased || jsonb_build_object('interactions', n);
+  UPDATE cartera.customer_merge m
+     SET dropped_row = jsonb_build_object('customer_id', m.dropped_row -> 'customer_id', 'erased', true)
+   WHERE m.keep_id = forget_customer.customer_id OR m.drop_id = forget_customer.customer_id;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  erased := erased || jsonb_build_object('merge_records', n);
+  RETURN jsonb_build_object('customer_id', customer_id) || erased;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.forget_customer(bigint) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.forget_customer(bigint) IS
+  'erasure request: remove a customer''s personal data from the registry, alert messages, interaction notes and merge records, keeping the anonymous facts (purchases, states, history); returns what was erased';
+
+CREATE OR REPLACE FUNCTION cartera.grant_columns(privilege text, tab regclass, grantee regrole, excluded name[] DEFAULT '{}')
+  RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  cols text;
+BEGIN
+  IF privilege NOT IN ('INSERT', 'UPDATE') THEN
+    RAISE EXCEPTION 'privilege must be INSERT or UPDATE, not %', privilege USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
+    FROM pg_catalog.pg_attribute a
+   WHERE a.attrelid = tab AND a.attnum > 0 AND NOT a.attisdropped
+     AND a.attidentity = '' AND a.attname <> ALL (excluded);
+  EXECUTE format('REVOKE %s ON %s FROM %s', privilege, tab, grantee);
+  EXECUTE format('GRANT %s (%s) ON %s TO %s', privilege, cols, tab, grantee);
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.grant_columns(text, regclass, regrole, name[]) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.grant_columns(text, regclass, regrole, name[]) IS
+  'grant INSERT or UPDATE on every column of a table except its identity columns and the excluded ones (used by the grant helpers: ids are assigned by cartera only)';
+
+CREATE OR REPLACE FUNCTION cartera.set_session_defaults(grantee regrole) RETURNS bigint
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  manager oid := (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = 'cartera_manager');
+  owner oid := (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = 'cartera.customer'::pg_catalog.regclass);
+  r record;
+  n bigint := 0;
+BEGIN
+  IF grantee IS NULL THEN
+    RAISE EXCEPTION 'a role is needed' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  FOR r IN SELECT a.rolname,
+                  coalesce(pg_catalog.pg_has_role(a.oid, manager, 'USAGE'), false) AS is_manager
+             FROM pg_catalog.pg_roles a
+            WHERE (a.oid = grantee OR (a.rolcanlogin AND pg_catalog.pg_has_role(a.oid, grantee, 'MEMBER')))
+              AND NOT a.rolsuper AND a.oid <> owner
+            ORDER BY a.rolname LOOP
+    EXECUTE format('ALTER ROLE %I SET lock_timeout = %L', r.rolname, CASE WHEN r.is_manager THEN '30s' ELSE '5s' END);
+    EXECUTE format('ALTER ROLE %I SET idle_in_transaction_session_timeout = %L', r.rolname,
+                   CASE WHEN r.is_manager THEN '10min' ELSE '60s' END);
+    n := n + 1;
+  END LOOP;
+  RETURN n;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.set_session_defaults(regrole) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.set_session_defaults(regrole) IS
+  'set lock_timeout and idle_in_transaction_session_timeout (agents 5s and 60s, members of cartera_manager 30s and 10min) on a role and its login members; called by grant_agent_role(); returns the roles set';
 
 CREATE OR REPLACE FUNCTION cartera.grant_agent_role(grantee regrole) RETURNS void
   LANGUAGE plpgsql
@@ -941,8 +1041,13 @@ BEGIN
             ORDER BY c.relname LOOP
     EXECUTE format('GRANT SELECT ON %s TO %s', v, grantee);
   END LOOP;
+  -- lock_timeout and idle_in_transaction_session_timeout (see above)
+  PERFORM cartera.set_session_defaults(grantee);
 END
 $fn$;
+REVOKE EXECUTE ON FUNCTION cartera.grant_agent_role(regrole) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.grant_agent_role(regrole) IS
+  'grant a (group) role what an agent needs: own portfolio tables (row-level security), views, alert actions; nothing that runs maintenance; and set the session defaults (lock and idle timeouts) of the role and its login members';
 
 CREATE OR REPLACE FUNCTION cartera.grant_manager_role(grantee regrole) RETURNS void
   LANGUAGE plpgsql
@@ -976,21 +1081,57 @@ BEGIN
           unnest(ARRAY['cartera.agent', 'cartera.agent_target', 'cartera.customer', 'cartera.purchase',
                        'cartera.interaction', 'cartera.alert', 'cartera.segment_map', 'cartera.occasion',
                        'cartera.cross_sell_rule', 'cartera.alert_kind', 'cartera.portfolio_setting']::regclass[]) t;
-  EXECUTE format('GRANT SELECT, UPDATE (dropped_row) ON cartera.customer_merge TO %s', grantee);
+  -- erasure requests (cartera.forget_customer runs as its caller)
   EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.forget_customer(bigint) TO %s', grantee);
   EXECUTE format('GRANT SELECT ON cartera.purchase_source TO %s', grantee);
   EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.assign_owner(bigint, boolean) TO %s', grantee);
+  -- merging duplicates (cartera.merge_customers runs as its caller): the
+  -- audit log, moving the history and the alert cool-down of the duplicate
+  EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.merge_customers(bigint, bigint) TO %s', grantee);
+  EXECUTE format('GRANT SELECT, INSERT, UPDATE (keep_id, dropped_row) ON cartera.customer_merge TO %s', grantee);
+  EXECUTE format('GRANT UPDATE (customer_id), DELETE ON cartera.status_transition TO %s', grantee);
+  EXECUTE format('GRANT UPDATE (last_alert_at) ON cartera.customer_state TO %s', grantee);
 END
 $fn$;
+REVOKE EXECUTE ON FUNCTION cartera.grant_manager_role(regrole) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.grant_manager_role(regrole) IS
+  'grant cartera_manager (or a member of it) what a manager needs: every portfolio, agents, targets, configuration, lead assignment, merging duplicates';
 
 
-COMMENT ON FUNCTION cartera.customer_rows_changed() IS
-  'statement trigger of cartera.customer: a new customer starts as a lead in customer_state (explicit ids move the id sequence past them); a deleted one takes its state, transitions and merge records with it';
+------------------------------------------------------------------------------
+-- 3. New triggers
+------------------------------------------------------------------------------
+CREATE TRIGGER customer_id_fixed BEFORE UPDATE OF customer_id ON cartera.customer
+  FOR EACH ROW EXECUTE FUNCTION cartera.customer_id_fixed();
+CREATE TRIGGER customer_owner_changed AFTER UPDATE ON cartera.customer
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION cartera.customer_owner_changed();
+
+------------------------------------------------------------------------------
+-- 4. Data
+------------------------------------------------------------------------------
+-- the values this database used so far (ALTER DATABASE / postgresql.conf,
+-- as the upgrading session sees them) become the portfolio's, so that the
+-- upgrade changes nothing that is stored; TimeZone stays the session's
+INSERT INTO cartera.portfolio_setting (name, value)
+  SELECT s.name, pg_catalog.current_setting(s.name, true)
+    FROM cartera.portfolio_settings s
+   WHERE s.name LIKE 'cartera.%'
+     AND pg_catalog.current_setting(s.name, true) IS NOT NULL
+     AND pg_catalog.current_setting(s.name, true) IS DISTINCT FROM s.default_value;
+-- a deleted customer's history goes with them from 0.4.0 on: what earlier
+-- deletions left behind is removed now
+DELETE FROM cartera.status_transition t
+ WHERE NOT EXISTS (SELECT 1 FROM cartera.customer c WHERE c.customer_id = t.customer_id);
+-- the id sequence passes every id given explicitly so far
+SELECT pg_catalog.setval('cartera.customer_customer_id_seq', x.m)
+  FROM (SELECT max(customer_id) AS m FROM cartera.customer) x
+ WHERE x.m > (SELECT CASE WHEN q.is_called THEN q.last_value ELSE q.last_value - 1 END FROM cartera.customer_customer_id_seq q);
 
 -- The roles the grant helpers were run for get this version's grants now
--- (column-level INSERT/UPDATE without the ids, the new tables and
--- functions): every role holding SELECT on customer_state, which only the
--- helpers grant.
+-- (column-level INSERT/UPDATE without the ids, the new tables and functions,
+-- session defaults): every role holding SELECT on customer_state, which only
+-- the helpers grant.
 DO $upgrade$
 DECLARE
   r regrole;

@@ -659,6 +659,14 @@ CREATE TRIGGER customer_assign_owner AFTER INSERT ON cartera.customer
 -- statuses move with time, snoozed alerts wake up, then every rule proposes
 -- candidates and raise_alerts applies the contact policy.  Running it twice
 -- for the same day raises nothing new (cool-downs and one open alert per kind).
+-- as_of is the day the job runs for (a date of the session's TimeZone): the
+-- statuses move to the end of that day (never later than now) and the alerts
+-- are dated then.  It must be finite, at most one day after current_date (a
+-- scheduler whose local date is already tomorrow), and not before the day of
+-- the latest stored state when it is a past day (the portfolio's clock only
+-- moves forward: a day in the past is allowed only when the states are as of
+-- that day or earlier, as after refresh('1998-06-30'), which replays the job
+-- of that day; today is always allowed).
 CREATE FUNCTION cartera.run_followups(as_of date DEFAULT current_date)
   RETURNS TABLE (kind text, raised bigint)
   LANGUAGE plpgsql SECURITY DEFINER
@@ -667,13 +675,44 @@ AS $fn$
 #variable_conflict use_column
 DECLARE
   settings boolean := cartera.use_portfolio_settings();   -- first: the others read them
-  -- the end of the day, but never later than now
-  as_ts timestamptz := least((as_of + 1)::timestamptz, clock_timestamp());
+  as_ts timestamptz;
+  latest timestamptz;
   idle interval := current_setting('cartera.lead_idle_after')::interval;
   horizon interval := current_setting('cartera.occasion_horizon')::interval;
   changes cartera.state_transition[];
   high_value numeric;
 BEGIN
+  IF as_of IS NULL THEN
+    RAISE EXCEPTION 'as_of must not be null'
+      USING ERRCODE = 'null_value_not_allowed',
+            HINT = 'Omit the argument to run the job for today (current_date).';
+  END IF;
+  IF NOT isfinite(as_of) THEN
+    RAISE EXCEPTION 'as_of must be a finite date'
+      USING ERRCODE = 'datetime_field_overflow', DETAIL = format('as_of is %s.', as_of),
+            HINT = 'Omit the argument to run the job for today (current_date).';
+  END IF;
+  IF as_of > current_date + 1 THEN
+    RAISE EXCEPTION 'as_of % is in the future', as_of
+      USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('Today is %s (TimeZone %s); the job would raise alerts for a day that has not come.',
+                            current_date, current_setting('TimeZone')),
+            HINT = 'Omit the argument to run the job for today (current_date).';
+  END IF;
+  -- the portfolio's clock: the latest moment a state was computed at (a run
+  -- for today is never refused: a purchase recorded after midnight, while the
+  -- job of the day before runs, is not the job going back)
+  IF as_of < current_date THEN
+    SELECT max((s.summary).as_of) INTO latest FROM cartera.customer_state s;
+  END IF;
+  IF as_of < latest::date THEN
+    RAISE EXCEPTION 'as_of % is before the portfolio''s latest state (as of %)', as_of, latest
+      USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = 'The job would move statuses back in time and raise alerts dated in the past.',
+            HINT = format('Run the job for %s or a later day (omit the argument for today).', latest::date);
+  END IF;
+  -- the end of the day, but never later than now
+  as_ts := least((as_of + 1)::timestamptz, clock_timestamp());
   -- 1. statuses move with time: recompute them from the stored summaries
   WITH moved AS (
     UPDATE cartera.customer_state s
@@ -771,7 +810,7 @@ END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.run_followups(date) FROM PUBLIC;
 COMMENT ON FUNCTION cartera.run_followups(date) IS
-  'the daily follow-up job: moves statuses with time and raises the alerts of every rule through the contact policy; returns alerts raised per kind';
+  'the daily follow-up job for day as_of (default current_date; not null, finite, at most tomorrow; a past day not before the day of the latest stored state): moves statuses to the end of that day (never past now) and raises the alerts of every rule through the contact policy; returns alerts raised per kind';
 
 -- Register the daily job with pg_cron.
 CREATE FUNCTION cartera.schedule(cron text DEFAULT '0 7 * * *') RETURNS bigint

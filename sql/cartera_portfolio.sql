@@ -421,7 +421,7 @@ CREATE FUNCTION cartera.purchase_rows_added() RETURNS trigger
   SET search_path = pg_catalog, cartera, pg_temp;
 REVOKE EXECUTE ON FUNCTION cartera.purchase_rows_added() FROM PUBLIC;
 COMMENT ON FUNCTION cartera.purchase_rows_added() IS
-  'INSERT statement trigger of every purchase source: refuses future purchases, merges the new rows into each customer''s stored state and raises purchase alerts';
+  'INSERT statement trigger of every purchase source: refuses future purchases and amounts out of range (|amount| >= 1e15), merges the new rows into each customer''s stored state and raises purchase alerts';
 
 -- Statement-level maintenance: one pass per statement over the transition
 -- tables, so a COPY of a million rows recomputes each customer once.
@@ -437,6 +437,8 @@ DECLARE
   customers bigint[];
   latest timestamptz;
   now_ts timestamptz := clock_timestamp();
+  amount_column name;
+  too_big numeric;
 BEGIN
   -- before any cast of a tracked table's columns below, which run with the
   -- owner's rights: the columns must still be of built-in types (the
@@ -455,6 +457,19 @@ BEGIN
         USING ERRCODE = 'check_violation',
               DETAIL = format('Table %s, column %I; the server time is %s.', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, at_column, now_ts),
               HINT = 'Record purchases when they happen; planned orders are not purchases yet.';
+    END IF;
+    -- the bound the INSERT trigger (state_trigger.c) checks: |amount| < 1e15
+    SELECT p.amount_column INTO amount_column FROM cartera.purchase_source p WHERE p.source = TG_RELID;
+    EXECUTE format('SELECT a FROM (SELECT %I::numeric AS a FROM new_rows WHERE %I IS NOT NULL) r '
+                   'WHERE abs(a) >= 1e15 AND a NOT IN (''NaN'', ''Infinity'', ''-Infinity'') LIMIT 1',
+                   amount_column, at_column) INTO too_big;
+    IF too_big IS NOT NULL THEN
+      RAISE EXCEPTION 'purchase amount % is out of range',
+                      CASE WHEN length(too_big::text) > 24 THEN btrim(to_char(too_big, '9.99EEEE')) ELSE too_big::text END
+        USING ERRCODE = 'numeric_value_out_of_range',
+              DETAIL = format('Purchase amounts must be greater than -1e15 and less than 1e15 (table %s, column %I).',
+                              TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, amount_column),
+              HINT = 'Check the amount''s unit and decimal separator.';
     END IF;
   END IF;
   EXECUTE CASE TG_OP
@@ -476,7 +491,7 @@ END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.purchase_rows_changed() FROM PUBLIC;
 COMMENT ON FUNCTION cartera.purchase_rows_changed() IS
-  'UPDATE, DELETE and TRUNCATE statement trigger of every purchase source (INSERT: purchase_rows_added()): refuses future purchase dates and recomputes the state of the customers touched';
+  'UPDATE, DELETE and TRUNCATE statement trigger of every purchase source (INSERT: purchase_rows_added()): refuses future purchase dates and amounts out of range (|amount| >= 1e15) and recomputes the state of the customers touched';
 
 CREATE TRIGGER cartera_state_insert AFTER INSERT ON cartera.purchase
   REFERENCING NEW TABLE AS new_rows
@@ -657,6 +672,12 @@ COMMENT ON FUNCTION cartera.untrack_purchases(regclass) IS
 
 -- Whole-portfolio refresh: quintile breakpoints, BG/NBD and Gamma-Gamma fits,
 -- then every customer's state (status, segment, predictions) at as_of.
+-- as_of is the moment the portfolio is computed at: every state, the model
+-- and the status changes logged are dated as_of.  It must be finite, not in
+-- the future (a state as of a time that has not come would be stored and
+-- logged as if it had happened) and not before the last refresh's as_of (the
+-- portfolio's clock only moves forward; a past as_of on a portfolio never
+-- refreshed rebuilds it as of that day, as the CDNOW demo does).
 CREATE FUNCTION cartera.refresh(as_of timestamptz DEFAULT now(), time_unit text DEFAULT 'weeks')
   RETURNS TABLE (customers bigint, transitions bigint)
   LANGUAGE plpgsql SECURITY DEFINER
@@ -665,12 +686,41 @@ AS $fn$
 DECLARE
   settings boolean := cartera.use_portfolio_settings();
   changes cartera.state_transition[];
+  last_as_of timestamptz;
 BEGIN
+  IF as_of IS NULL THEN
+    RAISE EXCEPTION 'as_of must not be null'
+      USING ERRCODE = 'null_value_not_allowed',
+            HINT = 'Omit the argument to refresh as of now().';
+  END IF;
+  IF time_unit IS NULL THEN
+    RAISE EXCEPTION 'time unit must not be null'
+      USING ERRCODE = 'null_value_not_allowed', HINT = 'Use ''weeks'' (the default) or ''days''.';
+  END IF;
   IF lower(time_unit) NOT IN ('days', 'weeks') THEN
     RAISE EXCEPTION 'time unit must be "days" or "weeks", not "%"', time_unit
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  IF NOT isfinite(as_of) THEN
+    RAISE EXCEPTION 'as_of must be a finite timestamp'
+      USING ERRCODE = 'datetime_field_overflow', DETAIL = format('as_of is %s.', as_of),
+            HINT = 'Omit the argument to refresh as of now().';
+  END IF;
+  IF as_of > clock_timestamp() THEN
+    RAISE EXCEPTION 'as_of % is in the future', as_of
+      USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('The server time is %s: every state would be stored, and status changes logged, as of a time that has not come.',
+                            clock_timestamp()),
+            HINT = 'Omit the argument to refresh as of now().';
+  END IF;
   LOCK TABLE cartera.customer_state IN SHARE ROW EXCLUSIVE MODE;
+  SELECT m.as_of INTO last_as_of FROM cartera.portfolio_model m;
+  IF as_of < last_as_of THEN
+    RAISE EXCEPTION 'as_of % is before the last refresh (as of %)', as_of, last_as_of
+      USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = 'The portfolio''s clock only moves forward: every state would go back in time, and status changes would be logged before those already logged.',
+            HINT = 'Refresh as of now (omit the argument).  To rebuild the whole portfolio as of an earlier day, DELETE FROM cartera.portfolio_model first.';
+  END IF;
   EXECUTE format($q$
     INSERT INTO cartera.portfolio_model AS m
            (as_of, recency_breaks, frequency_breaks, monetary_breaks, bgnbd, gamma_gamma, refreshed_at)
@@ -699,7 +749,7 @@ END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.refresh(timestamptz, text) FROM PUBLIC;
 COMMENT ON FUNCTION cartera.refresh(timestamptz, text) IS
-  'recompute breakpoints, BG/NBD and Gamma-Gamma fits and every customer''s state at as_of; returns customers and transitions logged';
+  'recompute breakpoints, BG/NBD and Gamma-Gamma fits and every customer''s state at as_of (default now(); not null, finite, not in the future, not before the last refresh''s as_of); returns customers and transitions logged';
 
 -- user data survives pg_dump (the extension's own objects are recreated by CREATE EXTENSION)
 SELECT pg_catalog.pg_extension_config_dump('cartera.agent', '');

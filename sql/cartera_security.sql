@@ -140,8 +140,51 @@ COMMENT ON POLICY agent_own ON cartera.customer_state IS 'an agent sees the stat
 COMMENT ON POLICY agent_own ON cartera.status_transition IS 'an agent sees the history of the customers they own';
 COMMENT ON POLICY agent_own ON cartera.agent_target IS 'an agent sees their own targets';
 
--- The privileges of an agent role.  Run by the DBA (or the extension owner)
--- once per group role, and again after an upgrade that adds views.
+-- Session defaults against lock stalls (docs/security.md "Locks").  An
+-- agent may UPDATE and DELETE purchases, and PostgreSQL lets such a role LOCK
+-- the table in any mode: an agent's transaction left idle while holding a
+-- lock would stall every writer and the jobs.  Role defaults bound that:
+-- agents lock_timeout 5s (a statement of theirs gives up instead of queueing
+-- behind a lock, and so does not make everyone queue behind it) and
+-- idle_in_transaction_session_timeout 60s (a forgotten open transaction is
+-- ended); managers, who also load and fix data in bulk, 30s and 10min.
+-- PostgreSQL applies only the login role's own settings (not those of the
+-- groups it is in), so they are set on the grantee and on every login role
+-- that is a member of it: a role that is a member of cartera_manager gets the
+-- manager values.  Superusers and the owner of the tables (who runs the jobs)
+-- are left alone.  A role's settings for one database (ALTER ROLE ... IN
+-- DATABASE ... SET) take precedence over these, so per-person values go there.
+CREATE FUNCTION cartera.set_session_defaults(grantee regrole) RETURNS bigint
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  manager oid := (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = 'cartera_manager');
+  owner oid := (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = 'cartera.customer'::pg_catalog.regclass);
+  r record;
+  n bigint := 0;
+BEGIN
+  IF grantee IS NULL THEN
+    RAISE EXCEPTION 'a role is needed' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  FOR r IN SELECT a.rolname,
+                  coalesce(pg_catalog.pg_has_role(a.oid, manager, 'USAGE'), false) AS is_manager
+             FROM pg_catalog.pg_roles a
+            WHERE (a.oid = grantee OR (a.rolcanlogin AND pg_catalog.pg_has_role(a.oid, grantee, 'MEMBER')))
+              AND NOT a.rolsuper AND a.oid <> owner
+            ORDER BY a.rolname LOOP
+    EXECUTE format('ALTER ROLE %I SET lock_timeout = %L', r.rolname, CASE WHEN r.is_manager THEN '30s' ELSE '5s' END);
+    EXECUTE format('ALTER ROLE %I SET idle_in_transaction_session_timeout = %L', r.rolname,
+                   CASE WHEN r.is_manager THEN '10min' ELSE '60s' END);
+    n := n + 1;
+  END LOOP;
+  RETURN n;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.set_session_defaults(regrole) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.set_session_defaults(regrole) IS
+  'set lock_timeout and idle_in_transaction_session_timeout (agents 5s and 60s, members of cartera_manager 30s and 10min) on a role and its login members; called by grant_agent_role(); returns the roles set';
+
 -- Keys that cartera assigns are assigned by it only: INSERT and UPDATE are
 -- granted on every column but the identity columns (and the columns named in
 -- excluded), so an agent or a manager can neither choose an id (one ahead of
@@ -170,6 +213,9 @@ REVOKE EXECUTE ON FUNCTION cartera.grant_columns(text, regclass, regrole, name[]
 COMMENT ON FUNCTION cartera.grant_columns(text, regclass, regrole, name[]) IS
   'grant INSERT or UPDATE on every column of a table except its identity columns and the excluded ones (used by the grant helpers: ids are assigned by cartera only)';
 
+-- The privileges of an agent role.  Run by the DBA (or the extension owner)
+-- once per group role, and again after an upgrade that adds views or after
+-- adding people (the session defaults above are set on login members).
 CREATE FUNCTION cartera.grant_agent_role(grantee regrole) RETURNS void
   LANGUAGE plpgsql
   SET search_path = pg_catalog, cartera, pg_temp
@@ -208,14 +254,17 @@ BEGIN
             ORDER BY c.relname LOOP
     EXECUTE format('GRANT SELECT ON %s TO %s', v, grantee);
   END LOOP;
+  -- lock_timeout and idle_in_transaction_session_timeout (see above)
+  PERFORM cartera.set_session_defaults(grantee);
 END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.grant_agent_role(regrole) FROM PUBLIC;
 COMMENT ON FUNCTION cartera.grant_agent_role(regrole) IS
-  'grant a (group) role what an agent needs: own portfolio tables (row-level security), views, alert actions; nothing that runs maintenance';
+  'grant a (group) role what an agent needs: own portfolio tables (row-level security), views, alert actions; nothing that runs maintenance; and set the session defaults (lock and idle timeouts) of the role and its login members';
 
 -- The privileges of a manager role: an agent's, plus writing every table a
--- manager runs (agents, targets, configuration, alerts) and lead assignment.
+-- manager runs (agents, targets, configuration, alerts), lead assignment and
+-- merging duplicate customers.
 -- Row-level security treats as managers only members of cartera_manager, so
 -- the grantee must be that role or a member of it.
 CREATE FUNCTION cartera.grant_manager_role(grantee regrole) RETURNS void
@@ -250,12 +299,18 @@ BEGIN
           unnest(ARRAY['cartera.agent', 'cartera.agent_target', 'cartera.customer', 'cartera.purchase',
                        'cartera.interaction', 'cartera.alert', 'cartera.segment_map', 'cartera.occasion',
                        'cartera.cross_sell_rule', 'cartera.alert_kind', 'cartera.portfolio_setting']::regclass[]) t;
-  EXECUTE format('GRANT SELECT, UPDATE (dropped_row) ON cartera.customer_merge TO %s', grantee);
+  -- erasure requests (cartera.forget_customer runs as its caller)
   EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.forget_customer(bigint) TO %s', grantee);
   EXECUTE format('GRANT SELECT ON cartera.purchase_source TO %s', grantee);
   EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.assign_owner(bigint, boolean) TO %s', grantee);
+  -- merging duplicates (cartera.merge_customers runs as its caller): the
+  -- audit log, moving the history and the alert cool-down of the duplicate
+  EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.merge_customers(bigint, bigint) TO %s', grantee);
+  EXECUTE format('GRANT SELECT, INSERT, UPDATE (keep_id, dropped_row) ON cartera.customer_merge TO %s', grantee);
+  EXECUTE format('GRANT UPDATE (customer_id), DELETE ON cartera.status_transition TO %s', grantee);
+  EXECUTE format('GRANT UPDATE (last_alert_at) ON cartera.customer_state TO %s', grantee);
 END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.grant_manager_role(regrole) FROM PUBLIC;
 COMMENT ON FUNCTION cartera.grant_manager_role(regrole) IS
-  'grant cartera_manager (or a member of it) what a manager needs: every portfolio, agents, targets, configuration, lead assignment';
+  'grant cartera_manager (or a member of it) what a manager needs: every portfolio, agents, targets, configuration, lead assignment, merging duplicates';

@@ -719,10 +719,14 @@ COMMENT ON COLUMN cartera.customer_merge.moved IS 'what moved to keep_id: row co
 --     attached with track_purchases(): the purchase triggers recompute both
 --     states and raise the alerts a purchase statement calls for (moving the
 --     alerts first makes cool-downs see drop's history: no second welcome);
---  5. an audit row goes to cartera.customer_merge, drop is deleted and keep's
---     state is recomputed at clock_timestamp().
--- It runs with the caller's rights (a manager: write access to the portfolio
--- tables and EXECUTE on cartera.recompute_state).
+--  5. an audit row goes to cartera.customer_merge and drop is deleted (its
+--     state row goes with it).
+-- It runs with the caller's rights: a manager (cartera.grant_manager_role()
+-- grants what it needs: write access to the portfolio tables, INSERT on
+-- customer_merge, UPDATE (customer_id) and DELETE on status_transition,
+-- UPDATE (last_alert_at) on customer_state), plus UPDATE on tracked tables,
+-- which their owner grants.  It calls no SECURITY DEFINER function: the
+-- purchase triggers recompute the states of both customers.
 CREATE FUNCTION cartera.merge_customers(keep bigint, drop bigint)
   RETURNS cartera.customer_merge
   LANGUAGE plpgsql
@@ -843,19 +847,20 @@ BEGIN
   -- what the triggers logged for drop while it emptied is not history
   DELETE FROM cartera.status_transition t WHERE t.customer_id = drop_row.customer_id;
 
-  -- 5. audit (earlier merges into drop now belong to keep), delete, recompute
+  -- 5. audit (earlier merges into drop now belong to keep), delete (keep's
+  --    state was recomputed by the purchase triggers when purchases moved;
+  --    otherwise its purchases did not change)
   UPDATE cartera.customer_merge m SET keep_id = keep_row.customer_id WHERE m.keep_id = drop_row.customer_id;
   INSERT INTO cartera.customer_merge (keep_id, drop_id, dropped_row, moved)
     VALUES (keep_row.customer_id, drop_row.customer_id, to_jsonb(drop_row), moved)
     RETURNING * INTO result;
   DELETE FROM cartera.customer c WHERE c.customer_id = drop_row.customer_id;
-  PERFORM cartera.recompute_state(ARRAY[keep_row.customer_id], clock_timestamp());
   RETURN result;
 END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.merge_customers(bigint, bigint) FROM PUBLIC;
 COMMENT ON FUNCTION cartera.merge_customers(bigint, bigint) IS
-  'merge duplicate customer drop into keep atomically: fill keep''s empty registry fields, move alerts (dismissing duplicates of an open kind), interactions, referrals, history and purchases of every source, log to cartera.customer_merge, delete drop, recompute keep''s state; returns the audit row';
+  'merge duplicate customer drop into keep atomically (a manager''s tool, granted by grant_manager_role): fill keep''s empty registry fields, move alerts (dismissing duplicates of an open kind), interactions, referrals, history and purchases of every source (their triggers recompute both states), log to cartera.customer_merge, delete drop; returns the audit row';
 
 -- user data survives pg_dump
 SELECT pg_catalog.pg_extension_config_dump('cartera.customer_merge', '');

@@ -32,6 +32,9 @@ DELETE FROM purchase;
 UPDATE customer SET owner_agent_id = CASE WHEN customer_id % 2 = 0 THEN 1 ELSE 2 END WHERE customer_id > 1000;
 INSERT INTO purchase (customer_id, purchased_at, amount, quantity)
   SELECT 1000 + customer_id, purchased_at, amount, cds FROM cdnow_purchase;
+-- rebuilding the history from an earlier day than sql/portfolio.sql's last
+-- refresh: the model goes first (refresh() never goes back in time)
+DELETE FROM portfolio_model;
 SELECT customers FROM refresh('1997-09-30');
 DELETE FROM status_transition;
 SELECT customers, transitions FROM refresh('1997-12-31');

@@ -76,6 +76,14 @@ extern void exact_sum_add_sum(ExactSum *s, const ExactSum *other, MemoryContext 
 extern Numeric exact_sum_get(const ExactSum *s);
 extern bool exact_sum_is_negative_numeric(Numeric num);
 extern bool exact_sum_numeric_is_special(Numeric num);
+extern bool exact_sum_numeric_below_pow10(Numeric num, int digits);
+
+/*
+ * Purchase amounts of the portfolio layer (every purchase source) must be
+ * below 10^CARTERA_AMOUNT_DIGITS in absolute value (docs/data-model.md
+ * "Amounts"); sql/cartera_portfolio.sql checks the same bound on UPDATE.
+ */
+#define CARTERA_AMOUNT_DIGITS 15
 extern bool exact_sum_is_zero(const ExactSum *s);
 
 /* serialized form (rfm_state.c serializes states through these) */

@@ -312,6 +312,51 @@ exact_sum_numeric_is_special(Numeric num)
 	return (header & NUMERIC_SIGN_MASK) == NUMERIC_SPECIAL;
 }
 
+/*
+ * |num| < 10^digits, on the header and the first base-10000 digit alone (no
+ * decoding, no allocation).  A stored numeric has no leading zero digit, so
+ * with weight w and first digit d, |num| lies in [d, d + 1) * 10000^w; and
+ * 10^digits = 10^r * 10000^q with q = digits / 4, r = digits % 4.  Special
+ * values (NaN, infinities) answer true: the callers refuse them on their own.
+ */
+bool
+exact_sum_numeric_below_pow10(Numeric num, int digits)
+{
+	const char *data = VARDATA_ANY(num);
+	Size		len = VARSIZE_ANY_EXHDR(num);
+	uint16		header;
+	int			weight;
+	Size		hdrsize;
+	NumericDigitRaw first;
+	static const int pow10_small[4] = {1, 10, 100, 1000};
+
+	Assert(digits >= 0);
+	memcpy(&header, data, sizeof(uint16));
+	if ((header & NUMERIC_SIGN_MASK) == NUMERIC_SPECIAL)
+		return true;
+	if ((header & NUMERIC_SIGN_MASK) == NUMERIC_SHORT)
+	{
+		weight = (header & NUMERIC_SHORT_WEIGHT_MASK);
+		if (header & NUMERIC_SHORT_WEIGHT_SIGN_MASK)
+			weight |= ~NUMERIC_SHORT_WEIGHT_MASK;
+		hdrsize = sizeof(uint16);
+	}
+	else
+	{
+		int16		w;
+
+		memcpy(&w, data + sizeof(uint16), sizeof(int16));
+		weight = w;
+		hdrsize = sizeof(uint16) + sizeof(int16);
+	}
+	if (len < hdrsize + sizeof(NumericDigitRaw))
+		return true;			/* no digits: zero */
+	if (weight != digits / NBASE_DIGITS)
+		return weight < digits / NBASE_DIGITS;
+	memcpy(&first, data + hdrsize, sizeof(NumericDigitRaw));
+	return first < pow10_small[digits % NBASE_DIGITS];
+}
+
 /* sign test on the header alone: no decoding, no allocation */
 bool
 exact_sum_is_negative_numeric(Numeric num)

@@ -325,6 +325,31 @@ refuse_future(Relation rel, const char *column, TimestampTz latest, TimestampTz 
 			 errhint("Record purchases when they happen; planned orders are not purchases yet.")));
 }
 
+/*
+ * An amount the portfolio cannot handle (|amount| >= 10^15): refused when it
+ * is recorded, with a message about the amount, rather than later by the
+ * float8 conversions of the scores with one about an internal field.  Long
+ * values are shown in scientific notation (9.99e131071 has 131072 digits).
+ */
+static void
+refuse_amount(Relation rel, const char *column, Numeric amount)
+{
+	/* numeric_out_sci() wants the 4-byte varlena header: no packed datum */
+	Numeric		full = DatumGetNumeric(NumericGetDatum(amount));
+	char	   *shown = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(full)));
+
+	if (strlen(shown) > 24)
+		shown = numeric_out_sci(full, 2);
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("purchase amount %s is out of range", shown),
+			 errdetail("Purchase amounts must be greater than -1e%d and less than 1e%d (table %s.%s, column %s).",
+					   CARTERA_AMOUNT_DIGITS, CARTERA_AMOUNT_DIGITS,
+					   get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel),
+					   quote_identifier(column)),
+			 errhint("Check the amount's unit and decimal separator.")));
+}
+
 static int
 int64_cmp(const void *a, const void *b)
 {
@@ -484,7 +509,13 @@ cartera_purchase_rows_added(PG_FUNCTION_ARGS)
 			amount = slot_getattr(slot, cols.amount, &amount_null);
 			/* NULL amounts are skipped, as by cartera.rfm() */
 			if (!amount_null)
-				rfm_state_add_purchase(entry->fresh, ts, numeric_value(amount, cols.amount_type), stmt_cxt);
+			{
+				Numeric		n = numeric_value(amount, cols.amount_type);
+
+				if (!exact_sum_numeric_below_pow10(n, CARTERA_AMOUNT_DIGITS))
+					refuse_amount(td->tg_relation, td->tg_trigger->tgargs[2], n);
+				rfm_state_add_purchase(entry->fresh, ts, n, stmt_cxt);
+			}
 			MemoryContextSwitchTo(stmt_cxt);
 			MemoryContextReset(row_cxt);
 		}

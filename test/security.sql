@@ -18,7 +18,7 @@ CREATE VIEW cartera.security_probe WITH (security_invoker = true) AS
     FROM cartera.customer c LEFT JOIN cartera.purchase p USING (customer_id)
    GROUP BY c.owner_agent_id;
 
-SELECT plan(158 + 4 * (SELECT count(*)::int FROM pg_views WHERE schemaname = 'cartera'));
+SELECT plan(168 + 4 * (SELECT count(*)::int FROM pg_views WHERE schemaname = 'cartera'));
 
 -- the DBA's part (docs/security.md)
 CREATE ROLE cartera_agent NOLOGIN;
@@ -143,8 +143,8 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure FROM pg_proc p
           ARRAY['cartera.acknowledge_alert(bigint)', 'cartera.alert_set_status(bigint,text,date,text)',
                 'cartera.assign_owner(bigint,boolean)', 'cartera.complete_alert(bigint,text)',
                 'cartera.dismiss_alert(bigint,text)', 'cartera.forget_customer(bigint)',
-                'cartera.snooze_alert(bigint,date)']::regprocedure[],
-          'managers also assign owners and answer erasure requests, and run no maintenance job');
+                'cartera.merge_customers(bigint,bigint)', 'cartera.snooze_alert(bigint,date)']::regprocedure[],
+          'managers also assign owners, merge duplicates and answer erasure requests, and run no maintenance job');
 SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.pronamespace = 'cartera'::regnamespace AND p.proparallel <> 's'
                    AND has_function_privilege('public', p.oid, 'EXECUTE') ORDER BY 1),
@@ -157,6 +157,8 @@ SELECT ok(NOT has_schema_privilege('cartera_agent', 'cartera', 'CREATE')
           AND NOT has_schema_privilege('cartera_manager', 'cartera', 'CREATE'), 'nobody but the owner creates objects in schema cartera');
 SELECT throws_ok($$SELECT cartera.grant_manager_role('luis')$$, '0LP01', 'role luis is not a member of cartera_manager',
                  'grant_manager_role refuses a role that row-level security would not treat as a manager');
+SELECT throws_ok($$SELECT cartera.set_session_defaults(NULL)$$, '22004', 'a role is needed',
+                 'set_session_defaults (lock and idle timeouts of agents and managers, test/agent_locks.sh) needs a role');
 
 ------------------------------------------------------------------------------
 -- Who is who
@@ -431,6 +433,33 @@ SET ROLE luis;
 SELECT is((SELECT count(*) FROM cartera.purchase WHERE customer_id = 9201), 0::bigint, 'luis no longer sees them');
 SELECT is((SELECT count(*) FROM cartera.alert WHERE customer_id = 9201), 0::bigint, 'nor their alerts, closed ones included');
 RESET ROLE;
+-- merge_customers() is a manager's tool (its comment says so): a manager
+-- merges two customers, an agent cannot, not even two of her own
+INSERT INTO cartera.customer (customer_id, full_name, owner_agent_id, email) VALUES
+  (9103, 'Duplicado Ana', 901, 'dup@ana.example'), (9104, 'Duplicado Ana Bis', 901, NULL);
+INSERT INTO cartera.purchase (customer_id, purchased_at, amount, external_id) VALUES (9104, now() - interval '9 days', 33, 'ana-dup');
+INSERT INTO cartera.interaction (customer_id, agent_id, channel, note) VALUES (9104, 901, 'phone', 'Nota del duplicado');
+SET ROLE ana;
+SELECT throws_ok('SELECT cartera.merge_customers(9103, 9104)', '42501', 'permission denied for function merge_customers',
+                 'an agent cannot merge customers, not even two of her own');
+SET ROLE luis;
+SELECT throws_ok('SELECT cartera.merge_customers(9103, 9104)', '42501', 'permission denied for function merge_customers',
+                 'nor another agent');
+SET ROLE marta;
+SELECT is((SELECT m.keep_id || ' ' || m.drop_id || ' ' || m.merged_by FROM cartera.merge_customers(9103, 9104) m),
+          '9103 9104 marta', 'a manager merges two customers (grant_manager_role grants merge_customers)');
+SELECT is((SELECT count(*) FROM cartera.customer WHERE customer_id = 9104), 0::bigint, 'the duplicate is gone');
+SELECT is((SELECT count(*) || ' ' || sum(amount) FROM cartera.purchase WHERE customer_id = 9103), '1 33',
+          'its purchase moved to the customer kept');
+SELECT is((SELECT (summary).purchases || ' ' || status FROM cartera.customer_state WHERE customer_id = 9103), '1 new',
+          'whose state follows it');
+SELECT is((SELECT count(*) FROM cartera.interaction WHERE customer_id = 9103), 1::bigint, 'and so do its interactions');
+SET ROLE ana;
+SELECT throws_ok('SELECT count(*) FROM cartera.customer_merge', '42501', 'permission denied for table customer_merge',
+                 'agents do not read the merge log');
+RESET ROLE;
+SELECT is((SELECT count(*) FROM cartera.customer_merge WHERE keep_id = 9103 AND drop_id = 9104 AND merged_by = 'marta'),
+          1::bigint, 'the merge is logged with the manager''s name');
 
 ------------------------------------------------------------------------------
 -- search_path hijacking (CVE-2018-1058 class): the agent plants functions and
