@@ -49,12 +49,6 @@ cartera_summary_repeat_spend(HeapTupleHeader s)
 	fz_fail("cartera_summary_repeat_spend reached");
 }
 
-Datum
-cartera_make_composite(FunctionCallInfo fcinfo, Datum *values, bool *nulls, int natts)
-{
-	fz_fail("cartera_make_composite reached");
-}
-
 static void
 check_state(const HistState *s)
 {

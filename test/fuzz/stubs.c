@@ -10,6 +10,9 @@ extern void fz_fail(const char *fmt,...) __attribute__((noreturn));
 	void name(void) { fz_fail("%s() is not emulated by the fuzz shim", #name); }
 
 
+/* the extension's own, from src/cartera.c (not linked into any target) */
+UNREACHED(cartera_make_composite)
+
 UNREACHED(numeric_scale)
 UNREACHED(GetAttributeByName)
 UNREACHED(numeric_round)
