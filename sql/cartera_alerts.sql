@@ -670,6 +670,8 @@ DECLARE
   changes cartera.state_transition[];
   high_value numeric;
 BEGIN
+  -- not over a portfolio that is being restored (cartera.pre_restore())
+  PERFORM cartera.refuse_while_restoring('run_followups()');
   -- 1. statuses move with time: recompute them from the stored summaries
   WITH moved AS (
     UPDATE cartera.customer_state s
