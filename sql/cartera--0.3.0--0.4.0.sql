@@ -8,7 +8,6 @@
 ------------------------------------------------------------------------------
 -- BEGIN backup and restore without superuser (pre_restore / post_restore)
 -- twin of the end of sql/cartera_security.sql, plus the functions it changes
-------------------------------------------------------------------------------
 -- (docs/data-model.md#backups, docs/security.md#backup-and-restore-by-a-manager)
 --
 -- pg_dump keeps the user rows of every table (pg_extension_config_dump),
@@ -23,8 +22,8 @@
 -- empty portfolio that no other role may read, then turns off the
 -- maintenance triggers and row-level security and lets cartera_manager
 -- write what the dump holds; post_restore() checks the restored state
--- against the purchases (recomputing what does not match), moves the
--- identity sequences past the restored ids, and undoes all of it.  While
+-- against the purchases (recomputing what does not match) and undoes all
+-- of it.  While
 -- the restore is open run_followups() and refresh() refuse to run (the
 -- daily job fails loudly) and grant_agent_role() refuses agents.
 ------------------------------------------------------------------------------
@@ -237,7 +236,7 @@ COMMENT ON FUNCTION cartera.pre_restore() IS
 
 -- After the dump is loaded.
 CREATE FUNCTION cartera.post_restore()
-  RETURNS TABLE (customers bigint, repaired bigint, sequences_moved bigint)
+  RETURNS TABLE (customers bigint, repaired bigint)
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, cartera, pg_temp
 AS $fn$
@@ -245,8 +244,6 @@ AS $fn$
 DECLARE
   r cartera.restore_in_progress;
   stale bigint[];
-  seq record;
-  top bigint;
   t regclass;
   trigger_name name;
 BEGIN
@@ -290,23 +287,7 @@ BEGIN
   END IF;
   repaired := coalesce(array_length(stale, 1), 0);
 
-  -- 2. identity sequences past the restored ids (the dump's setval() does
-  -- this; a dump without them would make the next insert collide)
-  sequences_moved := 0;
-  FOR seq IN SELECT a.attrelid::pg_catalog.regclass AS tbl, a.attname,
-                    pg_catalog.pg_get_serial_sequence(format('cartera.%I', c.relname), a.attname)::pg_catalog.regclass AS s
-               FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
-              WHERE c.relnamespace = 'cartera'::pg_catalog.regnamespace AND c.relkind = 'r'
-                AND a.attidentity <> '' AND NOT a.attisdropped
-              ORDER BY c.relname LOOP
-    EXECUTE format('SELECT max(%I)::bigint FROM %s', seq.attname, seq.tbl) INTO top;
-    IF top > coalesce(pg_catalog.pg_sequence_last_value(seq.s), 0) THEN
-      PERFORM pg_catalog.setval(seq.s, top);
-      sequences_moved := sequences_moved + 1;
-    END IF;
-  END LOOP;
-
-  -- 3. everything back on
+  -- 2. everything back on
   FOR t, trigger_name IN SELECT g.tgrelid::pg_catalog.regclass, g.tgname FROM pg_catalog.pg_trigger g
                           WHERE g.oid = ANY (r.triggers_off) ORDER BY g.oid LOOP
     EXECUTE format('ALTER TABLE %s ENABLE TRIGGER %I', t, trigger_name);
@@ -322,7 +303,7 @@ END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.post_restore() FROM PUBLIC;
 COMMENT ON FUNCTION cartera.post_restore() IS
-  'end a restore started by cartera.pre_restore() (managers): recompute customers whose restored state does not match their purchases, move identity sequences past the restored ids, turn the maintenance triggers and row-level security back on, take back the restore privileges; returns state rows, customers recomputed and sequences moved';
+  'end a restore started by cartera.pre_restore() (managers): recompute customers whose restored state does not match their purchases, turn the maintenance triggers and row-level security back on, take back the restore privileges; returns state rows and customers recomputed';
 
 -- changed: refuse to run while a restore is open
 CREATE OR REPLACE FUNCTION cartera.refresh(as_of timestamptz DEFAULT now(), time_unit text DEFAULT 'weeks')
