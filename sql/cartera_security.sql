@@ -380,7 +380,7 @@ CREATE TRIGGER purchase_source_check BEFORE INSERT OR UPDATE ON cartera.purchase
 
 -- Before restoring a dump into a database where an administrator has just
 -- run CREATE EXTENSION cartera (and grant_manager_role()).
-CREATE FUNCTION cartera.pre_restore() RETURNS void
+CREATE FUNCTION cartera.pre_restore() RETURNS boolean
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, cartera, pg_temp
 AS $fn$
@@ -453,6 +453,7 @@ BEGIN
     EXECUTE format('ALTER TABLE %s DISABLE TRIGGER %I', t, cond);
   END LOOP;
   PERFORM cartera.restore_privileges(true);
+  RETURN true;
 END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.pre_restore() FROM PUBLIC;
