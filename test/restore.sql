@@ -75,10 +75,30 @@ RESET SESSION AUTHORIZATION;
 DELETE FROM cartera.segment_map;
 
 ------------------------------------------------------------------------------
--- The restore
+-- The restore.  The manager puts look-alikes of what the two SECURITY
+-- DEFINER functions call first on the path: none may run.
 ------------------------------------------------------------------------------
+CREATE SCHEMA rs_trap AUTHORIZATION rs_mgr;
 SET SESSION AUTHORIZATION rs_mgr;
-SELECT ok(cartera.pre_restore(), 'a manager (not superuser) starts the restore of a new database');
+CREATE FUNCTION rs_trap.trap(what text) RETURNS void LANGUAGE plpgsql AS
+  $$BEGIN RAISE EXCEPTION 'planted % ran', what USING ERRCODE = 'RS001'; END$$;
+CREATE FUNCTION rs_trap.format(text, VARIADIC text[]) RETURNS text LANGUAGE plpgsql AS
+  $$BEGIN PERFORM rs_trap.trap('format'); RETURN NULL; END$$;
+CREATE FUNCTION rs_trap.array_length(anyarray, integer) RETURNS integer LANGUAGE plpgsql AS
+  $$BEGIN PERFORM rs_trap.trap('array_length'); RETURN NULL; END$$;
+CREATE FUNCTION rs_trap.unnest(anyarray) RETURNS SETOF anyelement LANGUAGE plpgsql AS
+  $$BEGIN PERFORM rs_trap.trap('unnest'); END$$;
+CREATE FUNCTION rs_trap.clock_timestamp() RETURNS timestamptz LANGUAGE plpgsql AS
+  $$BEGIN PERFORM rs_trap.trap('clock_timestamp'); RETURN NULL; END$$;
+CREATE FUNCTION rs_trap.has_table_privilege(oid, text) RETURNS boolean LANGUAGE plpgsql AS
+  $$BEGIN PERFORM rs_trap.trap('has_table_privilege'); RETURN NULL; END$$;
+CREATE FUNCTION rs_trap.rs_eq(oid, oid) RETURNS boolean LANGUAGE plpgsql AS
+  $$BEGIN PERFORM rs_trap.trap('='); RETURN NULL; END$$;
+CREATE OPERATOR rs_trap.= (FUNCTION = rs_trap.rs_eq, LEFTARG = oid, RIGHTARG = oid);
+SET search_path = rs_trap, pg_catalog, public;
+CREATE TEMP TABLE pre_result AS SELECT cartera.pre_restore() AS started;
+SET search_path = public;
+SELECT ok((SELECT started FROM pre_result), 'a manager (not superuser) starts the restore of a new database (no look-alike ran)');
 SELECT is((SELECT started_by::text FROM cartera.restore_in_progress), 'rs_mgr', 'the restore is visible, with who started it');
 SELECT throws_ok('SELECT cartera.pre_restore()', '55000', 'cartera is already being restored', 'pre_restore() twice is refused');
 RESET SESSION AUTHORIZATION;
@@ -150,8 +170,11 @@ CREATE TRIGGER rs_insert AFTER INSERT ON public.rs_other REFERENCING NEW TABLE A
 CREATE TRIGGER rs_update AFTER UPDATE ON public.rs_other REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION cartera.purchase_rows_changed('client', 'at');
 
-SELECT results_eq('SELECT customers, repaired FROM cartera.post_restore()', 'VALUES (5::bigint, 3::bigint)',
-                  'post_restore() recomputes the customers whose state does not match their purchases: 2 and 4 without state, 3 stale');
+SET search_path = rs_trap, pg_catalog, public;
+CREATE TEMP TABLE post_result AS SELECT customers, repaired FROM cartera.post_restore();
+SET search_path = public;
+SELECT results_eq('SELECT customers, repaired FROM post_result', 'VALUES (5::bigint, 3::bigint)',
+                  'post_restore() recomputes the customers whose state does not match their purchases: 2 and 4 without state, 3 stale (no look-alike ran)');
 RESET SESSION AUTHORIZATION;
 
 ------------------------------------------------------------------------------
