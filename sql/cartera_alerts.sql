@@ -682,6 +682,8 @@ DECLARE
   changes cartera.state_transition[];
   high_value numeric;
 BEGIN
+  -- not over a portfolio that is being restored (cartera.pre_restore())
+  PERFORM cartera.refuse_while_restoring('run_followups()');
   IF as_of IS NULL THEN
     RAISE EXCEPTION 'as_of must not be null'
       USING ERRCODE = 'null_value_not_allowed',

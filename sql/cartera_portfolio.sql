@@ -441,9 +441,20 @@ DECLARE
   too_big numeric;
 BEGIN
   -- before any cast of a tracked table's columns below, which run with the
-  -- owner's rights: the columns must still be of built-in types (the
-  -- extension's own cartera.purchase is checked by recompute_state)
+  -- owner's rights: the table must be a purchase source registered with
+  -- these very columns (a trigger created by hand on another table, or
+  -- naming other columns, is refused), and they must still be of built-in
+  -- types (the extension's own cartera.purchase is checked by recompute_state)
   IF TG_RELID <> 'cartera.purchase'::regclass THEN
+    IF TG_NARGS <> 2 OR NOT EXISTS (SELECT 1 FROM cartera.purchase_source p
+                                     WHERE p.source = TG_RELID AND p.customer_column = TG_ARGV[0]
+                                       AND p.at_column = TG_ARGV[1]) THEN
+      RAISE EXCEPTION 'table %.% is not a purchase source of cartera', TG_TABLE_SCHEMA, TG_TABLE_NAME
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              DETAIL = format('Trigger %s calls cartera.purchase_rows_changed() with columns %s, which cartera.purchase_source does not list for this table.',
+                              TG_NAME, array_to_string(TG_ARGV, ', ')),
+              HINT = 'Attach purchase tables with cartera.track_purchases().';
+    END IF;
     PERFORM cartera.purchase_rows_sql();
   END IF;
   IF TG_OP = 'TRUNCATE' THEN
@@ -701,6 +712,8 @@ BEGIN
     RAISE EXCEPTION 'time unit must be "days" or "weeks", not "%"', time_unit
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  -- not over a portfolio that is being restored (cartera.pre_restore())
+  PERFORM cartera.refuse_while_restoring('refresh()');
   IF NOT isfinite(as_of) THEN
     RAISE EXCEPTION 'as_of must be a finite timestamp'
       USING ERRCODE = 'datetime_field_overflow', DETAIL = format('as_of is %s.', as_of),

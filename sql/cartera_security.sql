@@ -226,6 +226,12 @@ BEGIN
   IF grantee IS NULL THEN
     RAISE EXCEPTION 'a role is needed' USING ERRCODE = 'null_value_not_allowed';
   END IF;
+  -- row-level security is off while a restore runs: only managers (who see
+  -- everything anyway) get privileges then
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+                  WHERE r.rolname = 'cartera_manager' AND pg_catalog.pg_has_role(grantee, r.oid, 'USAGE')) THEN
+    PERFORM cartera.refuse_while_restoring(format('granting agent privileges to %s', grantee));
+  END IF;
   EXECUTE format('GRANT USAGE ON SCHEMA cartera TO %s', grantee);
   -- the portfolio: row-level security keeps it to the agent's own rows
   -- (ids and the erasure mark are never an agent's to write)
@@ -309,8 +315,331 @@ BEGIN
   EXECUTE format('GRANT SELECT, INSERT, UPDATE (keep_id, dropped_row) ON cartera.customer_merge TO %s', grantee);
   EXECUTE format('GRANT UPDATE (customer_id), DELETE ON cartera.status_transition TO %s', grantee);
   EXECUTE format('GRANT UPDATE (last_alert_at) ON cartera.customer_state TO %s', grantee);
+  -- backups (docs/data-model.md#backups): pg_dump reads every table it
+  -- dumps and the identity sequences; pre_restore() and post_restore()
+  -- frame a restore into a new database
+  EXECUTE format('GRANT SELECT ON cartera.customer_merge, cartera.restore_in_progress TO %s', grantee);
+  EXECUTE format('GRANT SELECT ON SEQUENCE %s TO %s',
+                 (SELECT string_agg(format('cartera.%I', c.relname), ', ' ORDER BY c.relname) FROM pg_catalog.pg_class c
+                   WHERE c.relnamespace = 'cartera'::pg_catalog.regnamespace AND c.relkind = 'S'), grantee);
+  EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.pre_restore(), cartera.post_restore() TO %s', grantee);
 END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.grant_manager_role(regrole) FROM PUBLIC;
 COMMENT ON FUNCTION cartera.grant_manager_role(regrole) IS
-  'grant cartera_manager (or a member of it) what a manager needs: every portfolio, agents, targets, configuration, lead assignment, merging duplicates';
+  'grant cartera_manager (or a member of it) what a manager needs: every portfolio, agents, targets, configuration, lead assignment, merging duplicates, erasure requests, pg_dump and pre_restore()/post_restore()';
+
+------------------------------------------------------------------------------
+-- 0.4.0: backup and restore without a superuser (docs/data-model.md#backups,
+-- docs/security.md#backup-and-restore-by-a-manager).
+--
+-- pg_dump keeps the user rows of every table (pg_extension_config_dump),
+-- the derived ones too (customer_state, status_transition, alert).  Loading
+-- them into a new database must not fire the maintenance, which would add
+-- state rows, transitions and alerts a second time.  A superuser can turn
+-- the triggers off with session_replication_role = replica; a manager
+-- cannot, and also meets row-level security (COPY FROM is refused on a table
+-- under it), tables only the maintenance writes, and the setval() calls of
+-- the dump.  cartera.pre_restore() and cartera.post_restore(), executable
+-- by managers, frame the restore instead: pre_restore() accepts only a new,
+-- empty portfolio that no other role may read, then turns off the
+-- maintenance triggers and row-level security and lets cartera_manager
+-- write what the dump holds; post_restore() checks the restored state
+-- against the purchases (recomputing what does not match) and undoes all
+-- of it.  While
+-- the restore is open run_followups() and refresh() refuse to run (the
+-- daily job fails loudly) and grant_agent_role() refuses agents.
+------------------------------------------------------------------------------
+
+-- The extension's description would be dumped as COMMENT ON EXTENSION,
+-- which only the extension's owner may run: a restore by anyone else would
+-- fail on it.  pg_available_extensions still shows the control file's.
+COMMENT ON EXTENSION cartera IS NULL;
+
+CREATE TABLE cartera.restore_in_progress (
+  singleton         boolean PRIMARY KEY DEFAULT true CONSTRAINT restore_in_progress_one_row CHECK (singleton),
+  started_at        timestamptz NOT NULL DEFAULT clock_timestamp(),
+  started_by        name NOT NULL DEFAULT session_user,
+  row_security_off  regclass[] NOT NULL,
+  triggers_off      oid[] NOT NULL
+);
+COMMENT ON TABLE cartera.restore_in_progress IS
+  'one row from cartera.pre_restore() to cartera.post_restore(): a restore is loading this database (maintenance triggers and row-level security are off)';
+COMMENT ON COLUMN cartera.restore_in_progress.started_at IS 'when cartera.pre_restore() ran';
+COMMENT ON COLUMN cartera.restore_in_progress.started_by IS 'the session user who ran cartera.pre_restore()';
+COMMENT ON COLUMN cartera.restore_in_progress.row_security_off IS 'tables whose row-level security pre_restore() turned off (post_restore() turns it on)';
+COMMENT ON COLUMN cartera.restore_in_progress.triggers_off IS 'maintenance triggers (pg_trigger oids) pre_restore() disabled (post_restore() enables them)';
+
+-- What may not run while a restore is open: it would work on a half-loaded
+-- portfolio, or (agents' grants) see it without row-level security.
+CREATE FUNCTION cartera.refuse_while_restoring(action text) RETURNS void
+  LANGUAGE plpgsql STABLE PARALLEL SAFE
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  r cartera.restore_in_progress;
+BEGIN
+  SELECT * INTO r FROM cartera.restore_in_progress x;
+  IF FOUND THEN
+    RAISE EXCEPTION '% is not possible while cartera is being restored', action
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            DETAIL = format('%s started a restore with cartera.pre_restore() at %s; the maintenance triggers and row-level security are off until cartera.post_restore().',
+                            r.started_by, r.started_at),
+            HINT = 'When the restore has finished, a manager runs: SELECT * FROM cartera.post_restore();';
+  END IF;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.refuse_while_restoring(text) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.refuse_while_restoring(text) IS
+  'raise 55000 naming the action when a restore is open (cartera.pre_restore() without cartera.post_restore() yet)';
+
+-- The maintenance triggers: what a restore must not fire.
+CREATE FUNCTION cartera.maintenance_trigger_functions() RETURNS regprocedure[]
+  LANGUAGE sql STABLE PARALLEL SAFE
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+  SELECT ARRAY['cartera.purchase_rows_added()', 'cartera.purchase_rows_changed()', 'cartera.customer_rows_changed()',
+               'cartera.customer_owner_missing()', 'cartera.interaction_rows_added()']::pg_catalog.regprocedure[]
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.maintenance_trigger_functions() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.maintenance_trigger_functions() IS
+  'the trigger functions that maintain state, transitions, owners and alerts (pre_restore() disables their triggers)';
+
+-- Is the session user a manager (or the tables' owner, or a superuser)?
+-- Inside a SECURITY DEFINER function current_user is the owner, so
+-- is_manager() would always answer true there.
+CREATE FUNCTION cartera.session_is_manager() RETURNS boolean
+  LANGUAGE sql STABLE PARALLEL SAFE
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+  SELECT EXISTS (
+    SELECT 1 FROM pg_catalog.pg_roles r
+     WHERE (r.rolname = 'cartera_manager'
+            OR r.oid = (SELECT c.relowner FROM pg_catalog.pg_class c
+                         WHERE c.oid = 'cartera.customer'::pg_catalog.regclass))
+       AND pg_catalog.pg_has_role(session_user, r.oid, 'USAGE'))
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.session_is_manager() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.session_is_manager() IS
+  'cartera.is_manager() for session_user: what pre_restore() and post_restore() check, being SECURITY DEFINER';
+
+-- The privileges a restore by a manager needs beyond a manager's own, given
+-- to cartera_manager by pre_restore() and taken back by post_restore():
+-- writing the tables only the maintenance writes, setval() on the identity
+-- sequences, and the trigger functions that the triggers of tracked tables
+-- in the dump call (CREATE TRIGGER needs EXECUTE; they refuse to run for a
+-- table that is not a registered purchase source).
+CREATE FUNCTION cartera.restore_privileges(grant_them boolean) RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  manager regrole := (SELECT r.oid::pg_catalog.regrole FROM pg_catalog.pg_roles r WHERE r.rolname = 'cartera_manager');
+  verb text := CASE WHEN grant_them THEN 'GRANT' ELSE 'REVOKE' END;
+  dir text := CASE WHEN grant_them THEN 'TO' ELSE 'FROM' END;
+  tab regclass;
+  cols text;
+BEGIN
+  IF manager IS NULL THEN
+    RETURN;
+  END IF;
+  EXECUTE format('%s INSERT ON cartera.customer_state, cartera.status_transition, cartera.portfolio_model, '
+                 'cartera.purchase_source, cartera.customer_merge %s %s', verb, dir, manager);
+  EXECUTE format('%s UPDATE ON SEQUENCE %s %s %s', verb,
+                 (SELECT string_agg(format('cartera.%I', c.relname), ', ' ORDER BY c.relname) FROM pg_catalog.pg_class c
+                   WHERE c.relnamespace = 'cartera'::pg_catalog.regnamespace AND c.relkind = 'S'), dir, manager);
+  EXECUTE format('%s EXECUTE ON FUNCTION cartera.purchase_rows_added(), cartera.purchase_rows_changed() %s %s',
+                 verb, dir, manager);
+  -- the ids the dump holds (managers may not choose ids otherwise)
+  FOR tab, cols IN SELECT a.attrelid::pg_catalog.regclass, string_agg(pg_catalog.quote_ident(a.attname), ', ')
+                     FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+                    WHERE c.relnamespace = 'cartera'::pg_catalog.regnamespace AND c.relkind = 'r'
+                      AND a.attidentity <> '' AND NOT a.attisdropped
+                    GROUP BY a.attrelid ORDER BY a.attrelid LOOP
+    EXECUTE format('%s INSERT (%s) ON %s %s %s', verb, cols, tab, dir, manager);
+  END LOOP;
+  IF NOT grant_them THEN
+    -- a table-level REVOKE took the manager's own INSERT on customer_merge
+    -- (merges) with it: the manager's privileges as grant_manager_role() gives them
+    PERFORM cartera.grant_manager_role(manager);
+  END IF;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.restore_privileges(boolean) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.restore_privileges(boolean) IS
+  'grant (true) or revoke (false) what cartera_manager needs to load a dump: INSERT on the derived tables and on the id columns, UPDATE on the identity sequences, EXECUTE on the purchase trigger functions (revoking gives back the privileges of grant_manager_role())';
+
+-- A purchase source is read by the maintenance with the owner's rights:
+-- whoever registers one must be able to read it (a manager restoring a dump
+-- registers the tracked tables it restores).
+CREATE FUNCTION cartera.purchase_source_check() RETURNS trigger
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+BEGIN
+  IF NOT pg_catalog.has_table_privilege(NEW.source, 'SELECT') THEN
+    RAISE EXCEPTION 'permission denied to track the purchases of %', NEW.source
+      USING ERRCODE = 'insufficient_privilege',
+            DETAIL = 'cartera reads every purchase source with the rights of the extension''s owner: only a role that may read a table may register it.';
+  END IF;
+  RETURN NEW;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.purchase_source_check() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.purchase_source_check() IS
+  'row trigger of cartera.purchase_source: the role registering a purchase source must be able to read it';
+CREATE TRIGGER purchase_source_check BEFORE INSERT OR UPDATE ON cartera.purchase_source
+  FOR EACH ROW EXECUTE FUNCTION cartera.purchase_source_check();
+
+-- Before restoring a dump into a database where an administrator has just
+-- run CREATE EXTENSION cartera (and grant_manager_role()).
+CREATE FUNCTION cartera.pre_restore() RETURNS boolean
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  manager oid := (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = 'cartera_manager');
+  r cartera.restore_in_progress;
+  t regclass;
+  cond text;
+  filled boolean;
+  readers text;
+  rls regclass[];
+  trg oid[];
+BEGIN
+  IF NOT cartera.session_is_manager() THEN
+    RAISE EXCEPTION 'only a manager may restore a portfolio' USING ERRCODE = 'insufficient_privilege',
+      DETAIL = format('Role %s is not a member of cartera_manager.', session_user);
+  END IF;
+  SELECT * INTO r FROM cartera.restore_in_progress x FOR UPDATE;
+  IF FOUND THEN
+    RAISE EXCEPTION 'cartera is already being restored' USING ERRCODE = 'object_not_in_prerequisite_state',
+      DETAIL = format('%s ran cartera.pre_restore() at %s.', r.started_by, r.started_at),
+      HINT = 'Load the dump, then run SELECT * FROM cartera.post_restore();';
+  END IF;
+  -- a new portfolio only: every table pg_dump restores into is empty
+  FOR t, cond IN SELECT x.t, x.cond
+                   FROM pg_catalog.pg_extension e, unnest(e.extconfig::pg_catalog.regclass[], e.extcondition) x(t, cond)
+                  WHERE e.extname = 'cartera' AND (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = x.t) = 'r'
+                  ORDER BY x.t::oid LOOP
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s %s)', t, cond) INTO filled;
+    IF filled THEN
+      RAISE EXCEPTION 'cartera.% is not empty', (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = t)
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              DETAIL = 'cartera.pre_restore() prepares a new database, where CREATE EXTENSION cartera has just run, for the dump of another one.',
+              HINT = 'Restore into a new database.';
+    END IF;
+  END LOOP;
+  -- row-level security goes off: nobody but managers may use the tables
+  SELECT string_agg(DISTINCT CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE g.grantee::pg_catalog.regrole::text END, ', ')
+    INTO readers
+    FROM pg_catalog.pg_class c
+    CROSS JOIN LATERAL (SELECT a.grantee FROM pg_catalog.aclexplode(c.relacl) a
+                        UNION
+                        SELECT a.grantee FROM pg_catalog.pg_attribute att, pg_catalog.aclexplode(att.attacl) a
+                         WHERE att.attrelid = c.oid) g
+   WHERE c.relnamespace = 'cartera'::pg_catalog.regnamespace AND c.relkind = 'r' AND c.relrowsecurity
+     AND (g.grantee = 0
+          OR NOT (pg_catalog.pg_has_role(g.grantee, c.relowner, 'USAGE')
+                  OR (manager IS NOT NULL AND pg_catalog.pg_has_role(g.grantee, manager, 'USAGE'))
+                  OR (SELECT x.rolsuper OR x.rolbypassrls FROM pg_catalog.pg_roles x WHERE x.oid = g.grantee)));
+  IF readers IS NOT NULL THEN
+    RAISE EXCEPTION 'roles that are not managers may use the portfolio tables: %', readers
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            DETAIL = 'Row-level security is off from cartera.pre_restore() to cartera.post_restore(): they would see and change every portfolio meanwhile.',
+            HINT = 'Grant the agent roles after cartera.post_restore(); until then revoke them, e.g. REVOKE ALL ON ALL TABLES IN SCHEMA cartera FROM cartera_agent;';
+  END IF;
+
+  rls := ARRAY(SELECT c.oid::pg_catalog.regclass FROM pg_catalog.pg_class c
+                WHERE c.relnamespace = 'cartera'::pg_catalog.regnamespace AND c.relkind = 'r' AND c.relrowsecurity
+                ORDER BY c.oid);
+  trg := ARRAY(SELECT g.oid FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid
+                WHERE c.relnamespace = 'cartera'::pg_catalog.regnamespace AND NOT g.tgisinternal AND g.tgenabled <> 'D'
+                  AND g.tgfoid = ANY (cartera.maintenance_trigger_functions())
+                ORDER BY g.oid);
+  INSERT INTO cartera.restore_in_progress (row_security_off, triggers_off) VALUES (rls, trg);
+  FOREACH t IN ARRAY rls LOOP
+    EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', t);
+  END LOOP;
+  FOR t, cond IN SELECT g.tgrelid::pg_catalog.regclass, g.tgname FROM pg_catalog.pg_trigger g
+                  WHERE g.oid = ANY (trg) ORDER BY g.oid LOOP
+    EXECUTE format('ALTER TABLE %s DISABLE TRIGGER %I', t, cond);
+  END LOOP;
+  PERFORM cartera.restore_privileges(true);
+  RETURN true;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.pre_restore() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.pre_restore() IS
+  'start restoring a dump into a new database (managers): refuses unless the portfolio is empty and only managers may use it; turns off the maintenance triggers and row-level security and lets cartera_manager write the derived tables until cartera.post_restore()';
+
+-- After the dump is loaded.
+CREATE FUNCTION cartera.post_restore()
+  RETURNS TABLE (customers bigint, repaired bigint)
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  r cartera.restore_in_progress;
+  stale bigint[];
+  t regclass;
+  trigger_name name;
+BEGIN
+  IF NOT cartera.session_is_manager() THEN
+    RAISE EXCEPTION 'only a manager may restore a portfolio' USING ERRCODE = 'insufficient_privilege',
+      DETAIL = format('Role %s is not a member of cartera_manager.', session_user);
+  END IF;
+  SELECT * INTO r FROM cartera.restore_in_progress x FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'cartera is not being restored' USING ERRCODE = 'object_not_in_prerequisite_state',
+      HINT = 'cartera.pre_restore() starts a restore into a new database.';
+  END IF;
+
+  -- 1. the state must be what the purchases say: rfm() of each customer's
+  -- rows at the state's as_of, and no row after it when the state is kept
+  -- for merging.  A customer for whom it is not (rows written outside the
+  -- dump while restoring, a partial dump) is recomputed now; a complete
+  -- restore recomputes nobody, and logs no transition.
+  LOCK TABLE cartera.customer_state IN SHARE ROW EXCLUSIVE MODE;
+  EXECUTE format($q$
+    WITH r AS (%s),
+    computed AS (
+      SELECT r.customer_id, cartera.rfm(r.purchased_at, r.amount, s.as_of) AS summary, max(r.purchased_at) AS latest
+        FROM r JOIN (SELECT s.customer_id, (s.summary).as_of FROM cartera.customer_state s) s USING (customer_id)
+       GROUP BY r.customer_id, s.as_of)
+    SELECT array_agg(DISTINCT x.customer_id ORDER BY x.customer_id) FROM (
+      SELECT s.customer_id FROM cartera.customer_state s LEFT JOIN computed c USING (customer_id)
+       WHERE CASE WHEN c.customer_id IS NULL THEN (s.summary).purchases IS DISTINCT FROM 0
+                  ELSE s.summary IS DISTINCT FROM c.summary
+                       OR (s.rfm_state IS NOT NULL AND c.latest > (s.summary).as_of) END
+      UNION ALL
+      SELECT r.customer_id FROM r
+       WHERE NOT EXISTS (SELECT 1 FROM cartera.customer_state s WHERE s.customer_id = r.customer_id)
+      UNION ALL
+      SELECT c.customer_id FROM cartera.customer c
+       WHERE NOT EXISTS (SELECT 1 FROM cartera.customer_state s WHERE s.customer_id = c.customer_id)) x
+     WHERE x.customer_id IS NOT NULL$q$, cartera.purchase_rows_sql())
+    INTO stale;
+  IF stale IS NOT NULL THEN
+    PERFORM count(*) FROM cartera.recompute_state(stale, clock_timestamp());
+  END IF;
+  repaired := coalesce(array_length(stale, 1), 0);
+
+  -- 2. everything back on
+  FOR t, trigger_name IN SELECT g.tgrelid::pg_catalog.regclass, g.tgname FROM pg_catalog.pg_trigger g
+                          WHERE g.oid = ANY (r.triggers_off) ORDER BY g.oid LOOP
+    EXECUTE format('ALTER TABLE %s ENABLE TRIGGER %I', t, trigger_name);
+  END LOOP;
+  FOREACH t IN ARRAY r.row_security_off LOOP
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', t);
+  END LOOP;
+  DELETE FROM cartera.restore_in_progress;
+  PERFORM cartera.restore_privileges(false);
+  customers := (SELECT count(*) FROM cartera.customer_state);
+  RETURN NEXT;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.post_restore() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.post_restore() IS
+  'end a restore started by cartera.pre_restore() (managers): recompute customers whose restored state does not match their purchases, turn the maintenance triggers and row-level security back on, take back the restore privileges; returns state rows and customers recomputed';

@@ -93,8 +93,11 @@ static SPIPlanPtr lock_plan = NULL;
 static SPIPlanPtr store_plan = NULL;
 static SPIPlanPtr recompute_plan = NULL;
 static SPIPlanPtr alerts_plan = NULL;
+static SPIPlanPtr tracked_plan = NULL;
 static bool plans_stale = false;
 static bool callbacks_registered = false;
+
+static Datum run_single(SPIPlanPtr plan, Datum *values, const char *nulls, bool *isnull);
 
 /* syscache hash values of what the plans depend on (0: nothing yet) */
 static uint32 transition_type_hash = 0;
@@ -114,7 +117,7 @@ mark_plans_stale(Datum arg, int cacheid, uint32 hashvalue)
 static void
 free_plans(void)
 {
-	SPIPlanPtr *plans[] = {&rules_plan, &lock_plan, &store_plan, &recompute_plan, &alerts_plan};
+	SPIPlanPtr *plans[] = {&rules_plan, &lock_plan, &store_plan, &recompute_plan, &tracked_plan, &alerts_plan};
 
 	for (size_t i = 0; i < lengthof(plans); i++)
 	{
@@ -160,6 +163,7 @@ prepare_plans(void)
 	Oid			lock_args[1] = {INT8ARRAYOID};
 	Oid			store_args[4] = {INT8ARRAYOID, TIMESTAMPTZOID, INTERVALOID, BYTEAARRAYOID};
 	Oid			recompute_args[2] = {INT8ARRAYOID, TIMESTAMPTZOID};
+	Oid			tracked_args[4] = {OIDOID, TEXTOID, TEXTOID, TEXTOID};
 	Oid			alerts_args[4];
 	char	   *store_sql;
 	bool		isnull;
@@ -200,6 +204,10 @@ prepare_plans(void)
 	store_plan = keep_plan(store_sql, 4, store_args);
 	recompute_plan = keep_plan("SELECT array_agg(ROW(t.*)::cartera.state_transition) "
 							   "FROM cartera.recompute_state($1, $2) t", 2, recompute_args);
+	tracked_plan = keep_plan("SELECT EXISTS (SELECT 1 FROM cartera.purchase_source p "
+							 "WHERE p.source = $1::pg_catalog.regclass AND p.customer_column = $2::pg_catalog.name "
+							 "AND p.at_column = $3::pg_catalog.name AND p.amount_column = $4::pg_catalog.name)",
+							 4, tracked_args);
 	alerts_plan = keep_plan("SELECT count(*) FROM cartera.raise_purchase_alerts("
 							"array_cat($1, $2), $3, $4)", 4, alerts_args);
 }
@@ -261,6 +269,45 @@ read_arguments(TriggerData *td, SourceColumns *cols)
 		unsupported_type(rel, "amount", tg->tgargs[2]);
 	if (cols->id != InvalidAttrNumber && cols->id_type != INT8OID && cols->id_type != INT4OID)
 		unsupported_type(rel, "purchase id", tg->tgargs[3]);
+}
+
+/*
+ * A table other than cartera.purchase must be a purchase source registered
+ * with the trigger's very columns.  Only the extension's owner creates these
+ * triggers (track_purchases()), except during a restore, when managers may
+ * (cartera.pre_restore()): a trigger they create by hand on another table,
+ * or naming other columns, must not feed customer_state.  One lookup per
+ * statement, for tracked tables only.
+ */
+static void
+check_tracked(TriggerData *td)
+{
+	Relation	rel = td->tg_relation;
+	Trigger    *tg = td->tg_trigger;
+	Oid			purchase = get_relname_relid("purchase", get_namespace_oid("cartera", false));
+	bool		registered = false;
+	bool		isnull;
+
+	if (RelationGetRelid(rel) == purchase)
+		return;
+	if (tg->tgnargs == 3)
+	{
+		Datum		args[4];
+
+		args[0] = ObjectIdGetDatum(RelationGetRelid(rel));
+		args[1] = CStringGetTextDatum(tg->tgargs[0]);
+		args[2] = CStringGetTextDatum(tg->tgargs[1]);
+		args[3] = CStringGetTextDatum(tg->tgargs[2]);
+		registered = DatumGetBool(run_single(tracked_plan, args, NULL, &isnull)) && !isnull;
+	}
+	if (!registered)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table %s.%s is not a purchase source of cartera",
+						get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel)),
+				 errdetail("Trigger %s calls cartera.purchase_rows_added() with columns that cartera.purchase_source does not list for this table.",
+						   tg->tgname),
+				 errhint("Attach purchase tables with cartera.track_purchases().")));
 }
 
 static int64
@@ -437,6 +484,7 @@ cartera_purchase_rows_added(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "cartera: SPI_connect failed");
 	prepare_plans();
+	check_tracked(td);
 
 	/*
 	 * What is stored follows the portfolio's settings (cartera.portfolio_

@@ -11,16 +11,30 @@
 # event triggers are compared.  Runs against the cluster in $PG*
 # (tools/run-suites); prints TAP.
 #
-# The dump also holds the derived tables (customer_state, alerts), so the
-# restore must not fire cartera's triggers: restore with
-#   PGOPTIONS='-c session_replication_role=replica' psql NEWDB < dump.sql
-# (as a superuser), the usual way to load data whose triggers already ran.
+# The dump also holds the derived tables (customer_state, status_transition,
+# alerts), so the restore must not fire cartera's triggers.  Three ways are
+# checked (docs/data-model.md#backups):
+#  - a superuser: pg_dump, then PGOPTIONS='-c session_replication_role=replica'
+#    psql, the usual way to load data whose triggers already ran;
+#  - a role that is not superuser and holds cartera_manager (what a team
+#    has on managed PostgreSQL): pg_dump --enable-row-security, then in a new
+#    database where the administrator (the superuser here) ran CREATE
+#    EXTENSION cartera and grant_manager_role(): cartera.pre_restore(),
+#    psql -v ON_ERROR_STOP=1 (plain) or pg_restore (custom format) with no
+#    option, cartera.post_restore().  No error, identical rows, no alert, no
+#    transition and no NOTIFY from the restored rows, the catalog state
+#    (row-level security, triggers, privileges) of the source again, and new
+#    purchases raise their transitions, alerts and notifications again.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 a=cartera_dump_source
 b=cartera_dump_target
 c=cartera_dump_target_fc
 d=cartera_drop
+e=cartera_dump_target_mgr
+f=cartera_dump_target_mgr_fc
+mgr=cartera_dump_mgr                     # LOGIN, member of cartera_manager, not superuser
+mgr_pw=$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
 tmp=${TMPDIR:-/tmp}
 n=0
 fail=0
@@ -42,7 +56,26 @@ tap() {  # tap "description" status [diagnostics]
   if [ "$2" -eq 0 ]; then echo "ok $n - $1"; else echo "not ok $n - $1"; [ -n "${3:-}" ] && echo "$3" | head -20 | sed 's/^/# /'; fail=1; fi
 }
 
-for x in "$a" "$b" "$c" "$d"; do dropdb --if-exists "$x" >/dev/null 2>&1; done
+for x in "$a" "$b" "$c" "$d" "$e" "$f"; do dropdb --if-exists "$x" >/dev/null 2>&1; done
+# the roles: cartera_manager / cartera_agent as the DBA creates them
+# (docs/security.md), and a manager who logs in; dropped at the end if this
+# script created them
+created_roles=""
+for r in cartera_manager cartera_agent; do
+  if [ "$(psql -X -At -d postgres -c "SELECT count(*) FROM pg_roles WHERE rolname = '$r'")" = 0 ]; then
+    psql -X -q -d postgres -c "CREATE ROLE $r NOLOGIN" && created_roles="$created_roles $r"
+  fi
+done
+psql -X -q -d postgres -c "DROP ROLE IF EXISTS $mgr" >/dev/null 2>&1
+psql -X -q -d postgres -c "CREATE ROLE $mgr LOGIN PASSWORD '$mgr_pw' NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE IN ROLE cartera_manager" ||
+  { echo "Bail out! cannot create role $mgr"; exit 1; }
+cleanup() {
+  for x in "$a" "$b" "$c" "$d" "$e" "$f"; do dropdb --if-exists "$x" >/dev/null 2>&1; done
+  psql -X -q -d postgres -c "DROP ROLE IF EXISTS $mgr" >/dev/null 2>&1
+  for r in $created_roles; do psql -X -q -d postgres -c "DROP ROLE IF EXISTS $r" >/dev/null 2>&1; done
+}
+trap cleanup EXIT
+as_mgr() { PGUSER=$mgr PGPASSWORD=$mgr_pw "$@"; }
 createdb "$a" && createdb "$b" && createdb "$c" || { echo "Bail out! cannot create databases"; exit 1; }
 psql -X -q -v ON_ERROR_STOP=1 -d "$a" >/dev/null <<'SQL' || { echo "Bail out! cannot build the source database"; exit 1; }
 SET client_min_messages = warning;
@@ -65,6 +98,8 @@ UPDATE cartera.segment_map SET name_en = 'Stars', name_es = 'Estrellas' WHERE na
 SELECT cartera.occasion_customize();
 INSERT INTO cartera.occasion (name_es, name_en, country, month, day) VALUES ('Aniversario', 'Anniversary', 'ES', 10, 1);
 INSERT INTO cartera.cross_sell_rule (bought_category, offer) VALUES ('cd', 'concert tickets');
+-- the portfolio's own settings are dumped with the data (the default value: nothing changes)
+INSERT INTO cartera.portfolio_setting (name, value) VALUES ('cartera.new_window', '30 days');
 CREATE TABLE shop_orders (id serial, client bigint, ordered_on date, total numeric);
 CREATE INDEX ON shop_orders (client);
 INSERT INTO shop_orders (client, ordered_on, total) VALUES (1, '1998-01-01', 20);
@@ -105,6 +140,13 @@ BEGIN
    WHERE id = 2;
 END $$;
 SQL
+# the DBA grants the group roles; the team's own tables belong to the manager
+psql -X -q -v ON_ERROR_STOP=1 -d "$a" >/dev/null <<SQL || { echo "Bail out! cannot grant the roles"; exit 1; }
+SELECT cartera.grant_agent_role('cartera_agent');
+SELECT cartera.grant_manager_role('cartera_manager');
+ALTER TABLE public.shop_orders OWNER TO $mgr;
+ALTER TABLE public.all_types OWNER TO $mgr;
+SQL
 
 pg_dump -d "$a" > "${TMPDIR:-/tmp}/cartera_dump.sql" || { echo "Bail out! pg_dump failed"; exit 1; }
 PGOPTIONS='-c session_replication_role=replica' psql -X -q -v ON_ERROR_STOP=1 -d "$b" \
@@ -116,7 +158,8 @@ if [ $rc -eq 0 ]; then echo "ok $n - restore without errors"; else echo "not ok 
 tables=$(psql -X -At -d "$a" -c "SELECT string_agg(relname, ' ' ORDER BY relname) FROM pg_class WHERE relnamespace = 'cartera'::regnamespace AND relkind = 'r'")
 ok "the source has rows in every cartera table" \
   "SELECT bool_and(n > 0) FROM (SELECT (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM cartera.%I', relname), false, true, '')))[1]::text::int AS n
-                                  FROM pg_class WHERE relnamespace = 'cartera'::regnamespace AND relkind = 'r') x" "$a"
+                                  FROM pg_class WHERE relnamespace = 'cartera'::regnamespace AND relkind = 'r'
+                                   AND relname <> 'restore_in_progress') x" "$a"
 ok "the source's user table holds a non-NULL value of every cartera type and of its array" \
   "SELECT bool_and(e.v <> 'null'::jsonb) FROM public.all_types t, jsonb_each(to_jsonb(t)) e(k, v)" "$a"
 ok "every cartera type has a column in the user table" \
@@ -132,20 +175,110 @@ same_rows() {  # same_rows TARGET LABEL
     "SELECT (SELECT string_agg(tgname, ',' ORDER BY tgname) FROM pg_trigger WHERE tgrelid = 'public.shop_orders'::regclass)
             || (SELECT string_agg(x::text, '|' ORDER BY x.id) FROM public.shop_orders x)" "$1"
   check "$2: the grants survive" "SELECT count(*) FROM information_schema.role_table_grants WHERE table_schema = 'cartera'" "$1"
-  ok "$2: after the restore new purchases keep the state (identity, triggers)" \
-    "INSERT INTO cartera.purchase (customer_id, purchased_at, amount) VALUES (2, now(), 10);
-     SELECT (summary).purchases = (SELECT count(*) FROM cartera.purchase WHERE customer_id = 2) FROM cartera.customer_state WHERE customer_id = 2" "$1"
-  ok "$2: after the restore the tracked table still feeds the state" \
-    "INSERT INTO shop_orders (client, ordered_on, total) VALUES (3, current_date, 5);
-     SELECT (summary).last_purchase::date = current_date FROM cartera.customer_state WHERE customer_id = 3" "$1"
 }
-same_rows "$b" "plain"
+new_purchases() {  # new_purchases TARGET LABEL [ROLE PASSWORD]: after the restore, purchases keep the state again
+  local u=${3:-$PGUSER} pw=${4:-${PGPASSWORD:-}}
+  PGUSER=$u PGPASSWORD=$pw psql -X -q -d "$1" -c "INSERT INTO cartera.purchase (customer_id, purchased_at, amount) VALUES (2, now(), 10)" \
+    -c "INSERT INTO shop_orders (client, ordered_on, total) VALUES (3, current_date, 5)" >/dev/null
+  ok "$2: after the restore new purchases keep the state (identity, triggers)${3:+, inserted by $3}" \
+    "SELECT (summary).purchases = (SELECT count(*) FROM cartera.purchase WHERE customer_id = 2) FROM cartera.customer_state WHERE customer_id = 2" "$1"
+  ok "$2: after the restore the tracked table still feeds the state" \
+    "SELECT (summary).last_purchase::date = current_date FROM cartera.customer_state WHERE customer_id = 3" "$1"
+}
+same_rows "$b" "superuser, plain"
+new_purchases "$b" "superuser, plain"
 
 # custom format
 pg_dump -Fc -d "$a" -f "$tmp/cartera_dump.fc" || { echo "Bail out! pg_dump -Fc failed"; exit 1; }
 PGOPTIONS='-c session_replication_role=replica' pg_restore -d "$c" "$tmp/cartera_dump.fc" 2>"$tmp/cartera_restore_fc.err"
 tap "pg_restore of the custom-format dump without errors" $? "$(cat "$tmp/cartera_restore_fc.err")"
-same_rows "$c" "custom"
+same_rows "$c" "superuser, custom"
+new_purchases "$c" "superuser, custom"
+
+# --- a manager who is not superuser (docs/data-model.md#backups) ---
+ok "$mgr is not superuser, has no BYPASSRLS, and is a manager" \
+  "SELECT NOT rolsuper AND NOT rolbypassrls AND pg_has_role(oid, 'cartera_manager', 'USAGE') FROM pg_roles WHERE rolname = '$mgr'" "$a"
+out=$(as_mgr pg_dump -d "$a" 2>&1 >/dev/null)
+echo "$out" | grep -q 'query would be affected by row-level security policy'
+tap "a manager's plain pg_dump stops at row-level security: PostgreSQL refuses row_security = off to a role under it (hence --enable-row-security)" $? "$out"
+as_mgr pg_dump --enable-row-security -d "$a" -f "$tmp/cartera_dump_mgr.sql" 2>"$tmp/cartera_dump_mgr.err"
+tap "a manager dumps the database: pg_dump --enable-row-security" $? "$(cat "$tmp/cartera_dump_mgr.err")"
+as_mgr pg_dump --enable-row-security -Fc -d "$a" -f "$tmp/cartera_dump_mgr.fc" 2>"$tmp/cartera_dump_mgr.err"
+tap "a manager dumps the database: pg_dump --enable-row-security -Fc" $? "$(cat "$tmp/cartera_dump_mgr.err")"
+grep -q 'COMMENT ON EXTENSION' "$tmp/cartera_dump_mgr.sql"
+tap "the dump holds no COMMENT ON EXTENSION (only the extension's owner may run it)" $((1 - $?))
+
+# what the catalog says about row-level security, triggers and privileges
+catalog_state="SELECT string_agg(x, E'\n' ORDER BY x) FROM (
+   SELECT c.oid::regclass || ' rls ' || c.relrowsecurity || ' acl ' || coalesce((SELECT string_agg(a::text, ',' ORDER BY a::text) FROM unnest(c.relacl) a), '-')
+     FROM pg_class c WHERE c.relnamespace = 'cartera'::regnamespace
+   UNION ALL
+   SELECT p.oid::regprocedure || ' acl ' || coalesce((SELECT string_agg(a::text, ',' ORDER BY a::text) FROM unnest(p.proacl) a), '-')
+     FROM pg_proc p WHERE p.pronamespace = 'cartera'::regnamespace
+   UNION ALL
+   SELECT t.tgrelid::regclass || ' trigger ' || t.tgname || ' ' || t.tgenabled FROM pg_trigger t WHERE NOT t.tgisinternal
+   UNION ALL
+   SELECT 'restores in progress ' || count(*) FROM cartera.restore_in_progress) s(x)"
+source_max="SELECT (SELECT max(alert_id) FROM cartera.alert) || ' ' || (SELECT max(transition_id) FROM cartera.status_transition)"
+max_alert=$(psql -X -At -d "$a" -c "SELECT max(alert_id) FROM cartera.alert")
+
+listener=""
+listen_start() {  # listen_start DB: a session LISTENs to cartera_alert until listen_stop
+  rm -f "$tmp/cartera_listen.stop"
+  { echo "LISTEN cartera_alert;"; while [ ! -e "$tmp/cartera_listen.stop" ]; do sleep 0.2; done; echo "SELECT 'listener done';"; } |
+    psql -X -q -At -d "$1" >"$tmp/cartera_listen.out" 2>&1 &
+  listener=$!
+  for _ in $(seq 1 50); do
+    [ "$(psql -X -At -d "$1" -c "SELECT count(*) FROM pg_stat_activity WHERE datname = '$1' AND query LIKE 'LISTEN%'")" = 1 ] && return
+    sleep 0.1
+  done
+}
+listen_stop() { touch "$tmp/cartera_listen.stop"; wait "$listener"; }
+
+manager_restore() {  # manager_restore TARGET LABEL RESTORE-COMMAND...
+  local db=$1 label=$2 rc r
+  shift 2
+  # the administrator: a new database for the team, the extension, the manager grants
+  createdb -O "$mgr" "$db" &&
+    psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "CREATE EXTENSION cartera" -c "SELECT cartera.grant_manager_role('cartera_manager')" >/dev/null
+  tap "$label: the administrator creates the database, the extension and the manager grants" $?
+  listen_start "$db"
+  as_mgr psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "SELECT cartera.pre_restore()" >/dev/null 2>"$tmp/cartera_mgr.err"
+  tap "$label: the manager runs cartera.pre_restore()" $? "$(cat "$tmp/cartera_mgr.err")"
+  as_mgr "$@" >/dev/null 2>"$tmp/cartera_mgr.err"
+  rc=$?
+  tap "$label: the manager restores the dump with no option, without errors: $(echo "$*" | sed "s|$tmp/||; s| -d $db||")" $rc "$(cat "$tmp/cartera_mgr.err")"
+  ! grep -v 'WARNING:  no privileges were granted for' "$tmp/cartera_mgr.err" | grep -qE 'ERROR|FATAL|WARNING'
+  tap "$label: and no message but the GRANTs of the dump that a manager cannot give (no grant option)" $? "$(cat "$tmp/cartera_mgr.err")"
+  r=$(as_mgr psql -X -At -v ON_ERROR_STOP=1 -d "$db" -c "SELECT repaired FROM cartera.post_restore()" 2>&1)
+  n=$((n + 1))
+  if [ "$r" = "0" ]; then echo "ok $n - $label: the manager runs cartera.post_restore(): the restored state matches the purchases (no customer recomputed)"
+  else echo "not ok $n - $label: the manager runs cartera.post_restore(): $r"; fail=1; fi
+  psql -X -q -d "$db" -c "SELECT cartera.grant_agent_role('cartera_agent')" >/dev/null
+  tap "$label: the administrator grants the agent role after the restore" $?
+  check "$label: no alert and no transition beyond the source's (the restored rows fired nothing)" "$source_max" "$db"
+  same_rows "$db" "$label"
+  check "$label: row-level security, triggers and privileges are those of the source (the restore's are taken back)" "$catalog_state" "$db"
+  # a new customer's first purchase, by the manager: the maintenance runs again
+  as_mgr psql -X -q -v ON_ERROR_STOP=1 -d "$db" \
+    -c "INSERT INTO cartera.customer (full_name, owner_agent_id, marketing_consent) VALUES ('Tras la restauración', 1, true)" \
+    -c "INSERT INTO cartera.purchase (customer_id, purchased_at, amount) SELECT customer_id, now() - interval '1 hour', 25 FROM cartera.customer WHERE full_name = 'Tras la restauración'" >/dev/null 2>"$tmp/cartera_mgr.err"
+  tap "$label: the manager adds a customer and their first purchase" $? "$(cat "$tmp/cartera_mgr.err")"
+  ok "$label: which logs the transition lead -> new and raises the welcome alert" \
+    "SELECT EXISTS (SELECT 1 FROM cartera.status_transition t JOIN cartera.customer c USING (customer_id)
+                     WHERE c.full_name = 'Tras la restauración' AND t.from_status = 'lead' AND t.to_status = 'new')
+        AND EXISTS (SELECT 1 FROM cartera.alert a JOIN cartera.customer c USING (customer_id)
+                     WHERE c.full_name = 'Tras la restauración' AND a.kind = 'welcome')" "$db"
+  listen_stop
+  r=$(psql -X -At -d "$db" -c "SELECT string_agg(alert_id::text, ' ' ORDER BY alert_id) FROM cartera.alert WHERE alert_id > $max_alert")
+  n=$((n + 1))
+  got=$(grep -o 'notification "cartera_alert" with payload "{[^}]*}"' "$tmp/cartera_listen.out" | grep -o '\\\?"id\\\?"[: ]*[0-9]*' | grep -o '[0-9]*$' | tr '\n' ' ' | sed 's/ $//')
+  if [ -n "$r" ] && [ "$got" = "$r" ]; then echo "ok $n - $label: a listener got NOTIFY cartera_alert for the new alerts only ($got), none for the restored rows"
+  else echo "not ok $n - $label: notifications for alerts '$got', alerts after the restore '$r'"; sed 's/^/# /' "$tmp/cartera_listen.out" | head -5; fail=1; fi
+  new_purchases "$db" "$label" "$mgr" "$mgr_pw"
+}
+manager_restore "$e" "manager, plain" psql -X -q -v ON_ERROR_STOP=1 -d "$e" -f "$tmp/cartera_dump_mgr.sql"
+manager_restore "$f" "manager, custom" pg_restore -d "$f" "$tmp/cartera_dump_mgr.fc"
 
 # binary COPY of the user table: send/receive of every type
 psql -X -q -d "$c" -c "CREATE TABLE all_types_binary (LIKE public.all_types)" &&

@@ -18,7 +18,7 @@ CREATE VIEW cartera.security_probe WITH (security_invoker = true) AS
     FROM cartera.customer c LEFT JOIN cartera.purchase p USING (customer_id)
    GROUP BY c.owner_agent_id;
 
-SELECT plan(168 + 4 * (SELECT count(*)::int FROM pg_views WHERE schemaname = 'cartera'));
+SELECT plan(169 + 4 * (SELECT count(*)::int FROM pg_views WHERE schemaname = 'cartera'));
 
 -- the DBA's part (docs/security.md)
 CREATE ROLE cartera_agent NOLOGIN;
@@ -127,10 +127,18 @@ SELECT is(ARRAY(SELECT c.oid::regclass::text FROM pg_class c
           '{}'::text[], 'nobody but the owner may TRUNCATE (it bypasses row-level security)');
 SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.pronamespace = 'cartera'::regnamespace AND p.prosecdef
-                   AND (has_function_privilege('cartera_agent', p.oid, 'EXECUTE')
-                        OR has_function_privilege('cartera_manager', p.oid, 'EXECUTE'))
+                   AND has_function_privilege('cartera_agent', p.oid, 'EXECUTE')
                  ORDER BY 1),
-          '{}'::text[], 'agents and managers can execute no SECURITY DEFINER function');
+          '{}'::text[], 'agents can execute no SECURITY DEFINER function');
+-- managers restore dumps (docs/security.md#backup-and-restore-by-a-manager):
+-- pre_restore() works only on a new, empty portfolio that nobody but
+-- managers may use, post_restore() only after it; both check the session user
+SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
+                 WHERE p.pronamespace = 'cartera'::regnamespace AND p.prosecdef
+                   AND has_function_privilege('cartera_manager', p.oid, 'EXECUTE')
+                 ORDER BY 1),
+          '{post_restore(),pre_restore()}'::text[],
+          'managers execute no SECURITY DEFINER function but pre_restore() and post_restore()');
 SELECT is(ARRAY(SELECT p.oid::regprocedure FROM pg_proc p
                  WHERE p.pronamespace = 'cartera'::regnamespace AND p.proparallel <> 's'
                    AND has_function_privilege('cartera_agent', p.oid, 'EXECUTE') ORDER BY p.proname),
@@ -143,8 +151,9 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure FROM pg_proc p
           ARRAY['cartera.acknowledge_alert(bigint)', 'cartera.alert_set_status(bigint,text,date,text)',
                 'cartera.assign_owner(bigint,boolean)', 'cartera.complete_alert(bigint,text)',
                 'cartera.dismiss_alert(bigint,text)', 'cartera.forget_customer(bigint)',
-                'cartera.merge_customers(bigint,bigint)', 'cartera.snooze_alert(bigint,date)']::regprocedure[],
-          'managers also assign owners, merge duplicates and answer erasure requests, and run no maintenance job');
+                'cartera.merge_customers(bigint,bigint)', 'cartera.post_restore()', 'cartera.pre_restore()',
+                'cartera.snooze_alert(bigint,date)']::regprocedure[],
+          'managers also assign owners, merge duplicates, answer erasure requests and frame restores (pre_restore, post_restore), and run no maintenance job');
 SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.pronamespace = 'cartera'::regnamespace AND p.proparallel <> 's'
                    AND has_function_privilege('public', p.oid, 'EXECUTE') ORDER BY 1),
