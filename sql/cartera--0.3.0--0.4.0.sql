@@ -36,9 +36,11 @@ CREATE FUNCTION cartera.portfolio_setting_check() RETURNS trigger
   AS 'MODULE_PATHNAME', 'cartera_portfolio_setting_check' LANGUAGE C;
 REVOKE EXECUTE ON FUNCTION cartera.portfolio_setting_check() FROM PUBLIC;
 COMMENT ON FUNCTION cartera.portfolio_setting_check() IS
-  'row trigger of cartera.portfolio_setting: the value must be one the setting accepts';
-CREATE TRIGGER portfolio_setting_valid BEFORE INSERT OR UPDATE ON cartera.portfolio_setting
+  'trigger of cartera.portfolio_setting: the value must be one the setting accepts; every change tells all sessions to read the settings again';
+CREATE TRIGGER portfolio_setting_valid BEFORE INSERT OR UPDATE OR DELETE ON cartera.portfolio_setting
   FOR EACH ROW EXECUTE FUNCTION cartera.portfolio_setting_check();
+CREATE TRIGGER portfolio_setting_truncated AFTER TRUNCATE ON cartera.portfolio_setting
+  FOR EACH STATEMENT EXECUTE FUNCTION cartera.portfolio_setting_check();
 
 -- The built-in defaults are those of src/guc.c (test/portfolio_settings.sql
 -- compares them with pg_settings.boot_val).

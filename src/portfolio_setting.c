@@ -21,10 +21,14 @@
 #include "postgres.h"
 
 #include "cartera.h"
+#include "catalog/namespace.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
 
 PG_FUNCTION_INFO_V1(cartera_use_portfolio_settings);
 PG_FUNCTION_INFO_V1(cartera_portfolio_setting_check);
@@ -32,15 +36,47 @@ PG_FUNCTION_INFO_V1(cartera_portfolio_setting_check);
 static SPIPlanPtr settings_plan = NULL;
 
 /*
- * Apply every portfolio setting at the current GUC nest level; SPI must be
- * connected.  A failed prepare leaves no plan behind, so the next call tries
- * again (the view may not exist yet during an upgrade).
+ * The settings are read once and kept for the session: every purchase
+ * statement applies them up to four times (its trigger and the alert
+ * functions it calls), and reading the view each time cost about 30 us.
+ * The trigger of cartera.portfolio_setting invalidates the table's relcache
+ * entry on every change (rows are not catalog data: nothing else would), so
+ * this backend and, at commit, every other one read them again; so do DROP
+ * and CREATE EXTENSION.  inval_count tells a load that an invalidation
+ * arrived while it was reading (it is then not trusted).
  */
-void
-cartera_apply_portfolio_settings(void)
-{
-	int			rc;
+static int	nsettings = 0;
+static char **setting_names = NULL;
+static char **setting_values = NULL;
+static bool settings_valid = false;
+static Oid	settings_table = InvalidOid;
+static uint64 inval_count = 0;
+static bool callback_registered = false;
 
+static void
+settings_invalidated(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == settings_table || settings_table == InvalidOid)
+	{
+		settings_valid = false;
+		inval_count++;
+	}
+}
+
+/* read the view into TopMemoryContext; SPI must be connected */
+static void
+load_settings(void)
+{
+	uint64		before = inval_count;
+	int			rc;
+	MemoryContext old;
+
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(settings_invalidated, (Datum) 0);
+		callback_registered = true;
+	}
+	settings_valid = false;
 	if (settings_plan == NULL)
 	{
 		SPIPlanPtr	plan = SPI_prepare("SELECT s.name, s.value FROM cartera.portfolio_settings s "
@@ -56,13 +92,48 @@ cartera_apply_portfolio_settings(void)
 	rc = SPI_execute_plan(settings_plan, NULL, NULL, true, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "cartera: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-		char	   *value = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
 
-		/* SAVE: restored when the calling function returns (see above) */
-		(void) set_config_option(name, value, PGC_USERSET, PGC_S_SESSION,
+	for (int i = 0; i < nsettings; i++)
+	{
+		pfree(setting_names[i]);
+		pfree(setting_values[i]);
+	}
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	if (setting_names == NULL)
+	{
+		/* the view lists a fixed set of settings; room for more anyway */
+		setting_names = palloc(64 * sizeof(char *));
+		setting_values = palloc(64 * sizeof(char *));
+	}
+	nsettings = 0;
+	for (uint64 i = 0; i < SPI_processed && i < 64; i++)
+	{
+		setting_names[nsettings] = pstrdup(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+		setting_values[nsettings] = pstrdup(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
+		nsettings++;
+	}
+	MemoryContextSwitchTo(old);
+	settings_table = get_relname_relid("portfolio_setting", get_namespace_oid("cartera", false));
+	settings_valid = (inval_count == before);
+}
+
+/*
+ * Apply every portfolio setting at the current GUC nest level; SPI must be
+ * connected.  A setting that already has the value is left alone (nothing
+ * to restore); the others are set with GUC_ACTION_SAVE (see above).
+ */
+void
+cartera_apply_portfolio_settings(void)
+{
+	if (!settings_valid)
+		load_settings();
+	for (int i = 0; i < nsettings; i++)
+	{
+		const char *current = GetConfigOption(setting_names[i], true, false);
+
+		if (current != NULL && strcmp(current, setting_values[i]) == 0)
+			continue;
+		(void) set_config_option(setting_names[i], setting_values[i], PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
 	}
 }
@@ -83,9 +154,12 @@ cartera_use_portfolio_settings(PG_FUNCTION_ARGS)
 }
 
 /*
- * BEFORE INSERT OR UPDATE row trigger of cartera.portfolio_setting: the
- * value must be one the setting accepts (the same check as SET, without
- * changing anything).  Which names are allowed is the table's CHECK.
+ * Trigger of cartera.portfolio_setting: BEFORE INSERT OR UPDATE OR DELETE
+ * per row, and AFTER TRUNCATE per statement.  A value written must be one
+ * the setting accepts (the same check as SET, without changing anything;
+ * which names are allowed is the table's CHECK).  Every change invalidates
+ * the table's relcache entry, which tells every session to read the
+ * settings again (load_settings()).
  */
 Datum
 cartera_portfolio_setting_check(PG_FUNCTION_ARGS)
@@ -96,11 +170,19 @@ cartera_portfolio_setting_check(PG_FUNCTION_ARGS)
 	char	   *name;
 	char	   *value;
 
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || TRIGGER_FIRED_BY_DELETE(td->tg_event))
+	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("cartera.portfolio_setting_check() must be a BEFORE INSERT OR UPDATE ... FOR EACH ROW trigger")));
+				 errmsg("cartera.portfolio_setting_check() must be called as a trigger")));
+	CacheInvalidateRelcache(td->tg_relation);
+	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
+		return PointerGetDatum(NULL);
+	if (!TRIGGER_FIRED_BEFORE(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("cartera.portfolio_setting_check() must be a BEFORE ... FOR EACH ROW or an AFTER TRUNCATE trigger")));
+	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
+		return PointerGetDatum(td->tg_trigtuple);
 	tuple = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
 	desc = RelationGetDescr(td->tg_relation);
 	name = SPI_getvalue(tuple, desc, SPI_fnumber(desc, "name"));
