@@ -75,6 +75,33 @@ scale_up(cartera_acc v, int n, cartera_acc *out)
 }
 
 /*
+ * The weight (in base-10000 digits) of a stored numeric that is not special,
+ * from its header, and where its digits start.
+ */
+static int
+raw_numeric_weight(const char *data, uint16 header, Size *hdrsize)
+{
+	int			weight;
+
+	if ((header & NUMERIC_SIGN_MASK) == NUMERIC_SHORT)
+	{
+		weight = (header & NUMERIC_SHORT_WEIGHT_MASK);
+		if (header & NUMERIC_SHORT_WEIGHT_SIGN_MASK)
+			weight |= ~NUMERIC_SHORT_WEIGHT_MASK;
+		*hdrsize = sizeof(uint16);
+	}
+	else
+	{
+		int16		w;
+
+		memcpy(&w, data + sizeof(uint16), sizeof(int16));
+		weight = w;
+		*hdrsize = sizeof(uint16) + sizeof(int16);
+	}
+	return weight;
+}
+
+/*
  * Decode a (possibly short-header) numeric into value = *ival / 10^*scale.
  * Returns false when it cannot be represented (special value, too many
  * decimals, or too large); the caller then takes the numeric path.
@@ -100,21 +127,13 @@ exact_sum_decode_numeric(Numeric num, cartera_acc *ival, int *scale)
 	{
 		negative = (header & NUMERIC_SHORT_SIGN_MASK) != 0;
 		dscale = (header & NUMERIC_SHORT_DSCALE_MASK) >> NUMERIC_SHORT_DSCALE_SHIFT;
-		weight = (header & NUMERIC_SHORT_WEIGHT_MASK);
-		if (header & NUMERIC_SHORT_WEIGHT_SIGN_MASK)
-			weight |= ~NUMERIC_SHORT_WEIGHT_MASK;
-		hdrsize = sizeof(uint16);
 	}
 	else
 	{
-		int16		w;
-
 		negative = (header & NUMERIC_SIGN_MASK) == NUMERIC_NEG;
 		dscale = header & NUMERIC_DSCALE_MASK;
-		memcpy(&w, data + sizeof(uint16), sizeof(int16));
-		weight = w;
-		hdrsize = sizeof(uint16) + sizeof(int16);
 	}
+	weight = raw_numeric_weight(data, header, &hdrsize);
 	if (dscale > EXACT_MAX_SCALE)
 		return false;
 	ndigits = (int) ((len - hdrsize) / sizeof(NumericDigitRaw));
@@ -334,21 +353,7 @@ exact_sum_numeric_below_pow10(Numeric num, int digits)
 	memcpy(&header, data, sizeof(uint16));
 	if ((header & NUMERIC_SIGN_MASK) == NUMERIC_SPECIAL)
 		return true;
-	if ((header & NUMERIC_SIGN_MASK) == NUMERIC_SHORT)
-	{
-		weight = (header & NUMERIC_SHORT_WEIGHT_MASK);
-		if (header & NUMERIC_SHORT_WEIGHT_SIGN_MASK)
-			weight |= ~NUMERIC_SHORT_WEIGHT_MASK;
-		hdrsize = sizeof(uint16);
-	}
-	else
-	{
-		int16		w;
-
-		memcpy(&w, data + sizeof(uint16), sizeof(int16));
-		weight = w;
-		hdrsize = sizeof(uint16) + sizeof(int16);
-	}
+	weight = raw_numeric_weight(data, header, &hdrsize);
 	if (len < hdrsize + sizeof(NumericDigitRaw))
 		return true;			/* no digits: zero */
 	if (weight != digits / NBASE_DIGITS)
