@@ -130,7 +130,7 @@ CREATE TRIGGER portfolio_setting_valid BEFORE INSERT OR UPDATE OR DELETE ON cart
 CREATE TRIGGER portfolio_setting_truncated AFTER TRUNCATE ON cartera.portfolio_setting
   FOR EACH STATEMENT EXECUTE FUNCTION cartera.portfolio_setting_check();
 
--- The built-in defaults are those of src/guc.c (test/portfolio_settings.sql
+-- The built-in defaults are those of src/guc.c (test/portfolio_defects.sql
 -- compares them with pg_settings.boot_val).
 CREATE VIEW cartera.portfolio_settings WITH (security_invoker = true) AS
   SELECT d.name, coalesce(s.value, d.default_value) AS value, d.default_value, s.name IS NULL AS is_default, d.description

@@ -6,6 +6,7 @@
 
 #include "access/htup_details.h"
 #include "cartera.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 
@@ -45,4 +46,21 @@ cartera_make_composite(FunctionCallInfo fcinfo, Datum *values, bool *nulls, int 
 		fcinfo->flinfo->fn_extra = tupdesc;
 	}
 	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}
+
+/*
+ * A plan kept for the session (SPI_keepplan); SPI must be connected.  The
+ * plan cache revalidates it when what it reads changes.
+ */
+SPIPlanPtr
+cartera_keep_plan(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "cartera: SPI_prepare failed (%s): %s",
+			 SPI_result_code_string(SPI_result), sql);
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "cartera: SPI_keepplan failed");
+	return plan;
 }

@@ -183,4 +183,8 @@ extern Numeric cartera_numeric_div_round(Numeric num, Numeric den, int extra_sca
 extern int	cartera_numeric_dscale(Numeric num);
 extern Datum cartera_make_composite(FunctionCallInfo fcinfo, Datum *values, bool *nulls, int natts);
 
+/* cartera.c: a SPI plan kept for the session (SPI connected) */
+struct _SPI_plan;
+extern struct _SPI_plan *cartera_keep_plan(const char *sql, int nargs, Oid *argtypes);
+
 #endif							/* CARTERA_H */

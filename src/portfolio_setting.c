@@ -48,10 +48,10 @@ static SPIPlanPtr settings_plan = NULL;
 static int	nsettings = 0;
 static char **setting_names = NULL;
 static char **setting_values = NULL;
+static MemoryContext settings_cxt = NULL;	/* holds the three above */
 static bool settings_valid = false;
 static Oid	settings_table = InvalidOid;
 static uint64 inval_count = 0;
-static bool callback_registered = false;
 
 static void
 settings_invalidated(Datum arg, Oid relid)
@@ -63,7 +63,7 @@ settings_invalidated(Datum arg, Oid relid)
 	}
 }
 
-/* read the view into TopMemoryContext; SPI must be connected */
+/* read the view into settings_cxt; SPI must be connected */
 static void
 load_settings(void)
 {
@@ -71,46 +71,29 @@ load_settings(void)
 	int			rc;
 	MemoryContext old;
 
-	if (!callback_registered)
+	if (settings_cxt == NULL)
 	{
+		settings_cxt = AllocSetContextCreate(TopMemoryContext, "cartera portfolio settings",
+											 ALLOCSET_SMALL_SIZES);
 		CacheRegisterRelcacheCallback(settings_invalidated, (Datum) 0);
-		callback_registered = true;
 	}
 	settings_valid = false;
 	if (settings_plan == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare("SELECT s.name, s.value FROM cartera.portfolio_settings s "
-									   "WHERE s.value IS NOT NULL ORDER BY s.name",
-									   0, NULL);
-
-		if (plan == NULL)
-			elog(ERROR, "cartera: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "cartera: SPI_keepplan failed");
-		settings_plan = plan;
-	}
+		settings_plan = cartera_keep_plan("SELECT s.name, s.value FROM cartera.portfolio_settings s "
+										  "WHERE s.value IS NOT NULL ORDER BY s.name", 0, NULL);
 	rc = SPI_execute_plan(settings_plan, NULL, NULL, true, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "cartera: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 
+	MemoryContextReset(settings_cxt);
+	old = MemoryContextSwitchTo(settings_cxt);
+	nsettings = (int) SPI_processed;
+	setting_names = palloc(Max(nsettings, 1) * sizeof(char *));
+	setting_values = palloc(Max(nsettings, 1) * sizeof(char *));
 	for (int i = 0; i < nsettings; i++)
 	{
-		pfree(setting_names[i]);
-		pfree(setting_values[i]);
-	}
-	old = MemoryContextSwitchTo(TopMemoryContext);
-	if (setting_names == NULL)
-	{
-		/* the view lists a fixed set of settings; room for more anyway */
-		setting_names = palloc(64 * sizeof(char *));
-		setting_values = palloc(64 * sizeof(char *));
-	}
-	nsettings = 0;
-	for (uint64 i = 0; i < SPI_processed && i < 64; i++)
-	{
-		setting_names[nsettings] = pstrdup(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
-		setting_values[nsettings] = pstrdup(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
-		nsettings++;
+		setting_names[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		setting_values[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
 	}
 	MemoryContextSwitchTo(old);
 	settings_table = get_relname_relid("portfolio_setting", get_namespace_oid("cartera", false));

@@ -127,19 +127,6 @@ free_plans(void)
 	}
 }
 
-static SPIPlanPtr
-keep_plan(const char *sql, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-	if (plan == NULL)
-		elog(ERROR, "cartera: SPI_prepare failed (%s): %s",
-			 SPI_result_code_string(SPI_result), sql);
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "cartera: SPI_keepplan failed");
-	return plan;
-}
-
 /* the array type of cartera.state_transition; remembers what to watch */
 static Oid
 transition_array_type(void)
@@ -197,18 +184,18 @@ prepare_plans(void)
 	alerts_args[3] = TIMESTAMPTZOID;
 
 	/* alerts_plan last: it marks the set as complete */
-	rules_plan = keep_plan("SELECT EXISTS (SELECT 1 FROM cartera.cross_sell_rule r WHERE r.active)", 0, NULL);
-	lock_plan = keep_plan("SELECT s.customer_id, s.rfm_state FROM cartera.customer_state s "
+	rules_plan = cartera_keep_plan("SELECT EXISTS (SELECT 1 FROM cartera.cross_sell_rule r WHERE r.active)", 0, NULL);
+	lock_plan = cartera_keep_plan("SELECT s.customer_id, s.rfm_state FROM cartera.customer_state s "
 						  "WHERE s.customer_id = ANY ($1) ORDER BY s.customer_id FOR UPDATE OF s",
 						  1, lock_args);
-	store_plan = keep_plan(store_sql, 4, store_args);
-	recompute_plan = keep_plan("SELECT array_agg(ROW(t.*)::cartera.state_transition) "
+	store_plan = cartera_keep_plan(store_sql, 4, store_args);
+	recompute_plan = cartera_keep_plan("SELECT array_agg(ROW(t.*)::cartera.state_transition) "
 							   "FROM cartera.recompute_state($1, $2) t", 2, recompute_args);
-	tracked_plan = keep_plan("SELECT EXISTS (SELECT 1 FROM cartera.purchase_source p "
+	tracked_plan = cartera_keep_plan("SELECT EXISTS (SELECT 1 FROM cartera.purchase_source p "
 							 "WHERE p.source = $1::pg_catalog.regclass AND p.customer_column = $2::pg_catalog.name "
 							 "AND p.at_column = $3::pg_catalog.name AND p.amount_column = $4::pg_catalog.name)",
 							 4, tracked_args);
-	alerts_plan = keep_plan("SELECT count(*) FROM cartera.raise_purchase_alerts("
+	alerts_plan = cartera_keep_plan("SELECT count(*) FROM cartera.raise_purchase_alerts("
 							"array_cat($1, $2), $3, $4)", 4, alerts_args);
 }
 
