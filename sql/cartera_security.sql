@@ -319,9 +319,7 @@ BEGIN
   -- dumps and the identity sequences; pre_restore() and post_restore()
   -- frame a restore into a new database
   EXECUTE format('GRANT SELECT ON cartera.customer_merge, cartera.restore_in_progress TO %s', grantee);
-  EXECUTE format('GRANT SELECT ON SEQUENCE %s TO %s',
-                 (SELECT string_agg(format('cartera.%I', c.relname), ', ' ORDER BY c.relname) FROM pg_catalog.pg_class c
-                   WHERE c.relnamespace = 'cartera'::pg_catalog.regnamespace AND c.relkind = 'S'), grantee);
+  EXECUTE format('GRANT SELECT ON ALL SEQUENCES IN SCHEMA cartera TO %s', grantee);
   EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.pre_restore(), cartera.post_restore() TO %s', grantee);
 END
 $fn$;
@@ -445,9 +443,7 @@ BEGIN
   END IF;
   EXECUTE format('%s INSERT ON cartera.customer_state, cartera.status_transition, cartera.portfolio_model, '
                  'cartera.purchase_source, cartera.customer_merge %s %s', verb, dir, manager);
-  EXECUTE format('%s UPDATE ON SEQUENCE %s %s %s', verb,
-                 (SELECT string_agg(format('cartera.%I', c.relname), ', ' ORDER BY c.relname) FROM pg_catalog.pg_class c
-                   WHERE c.relnamespace = 'cartera'::pg_catalog.regnamespace AND c.relkind = 'S'), dir, manager);
+  EXECUTE format('%s UPDATE ON ALL SEQUENCES IN SCHEMA cartera %s %s', verb, dir, manager);
   EXECUTE format('%s EXECUTE ON FUNCTION cartera.purchase_rows_added(), cartera.purchase_rows_changed() %s %s',
                  verb, dir, manager);
   -- the ids the dump holds (managers may not choose ids otherwise)
