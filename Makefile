@@ -37,7 +37,7 @@ include $(PGXS)
 
 # the portfolio layer (since 0.2.0), in dependency order
 PORTFOLIO_SQL = sql/$(EXTENSION)_portfolio.sql sql/$(EXTENSION)_alerts.sql \
-                sql/$(EXTENSION)_views.sql sql/$(EXTENSION)_security.sql
+                sql/$(EXTENSION)_followups.sql sql/$(EXTENSION)_views.sql sql/$(EXTENSION)_security.sql
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql $(PORTFOLIO_SQL)
 	cat $^ > $@

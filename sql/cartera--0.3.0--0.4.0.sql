@@ -7,7 +7,9 @@
 -- ids are assigned by cartera only and a customer's id never changes; owner
 -- changes move open alerts; the jobs' as_of is checked; managers merge
 -- duplicates; purchase amounts are checked at the door (C); session defaults
--- against lock stalls.
+-- against lock stalls.  Issue 15: agent capacity, daily queues and backlog,
+-- moot alerts, escalation, the alert history (alert_event), outcomes and
+-- holdout groups with the uplift views.
 \echo Use "ALTER EXTENSION cartera UPDATE TO '0.4.0'" to load this file. \quit
 
 ------------------------------------------------------------------------------
@@ -25,7 +27,7 @@ CREATE TABLE cartera.portfolio_setting (
              'cartera.language', 'cartera.lifecycle_mode', 'cartera.at_risk_after', 'cartera.dormant_after',
              'cartera.lost_after', 'cartera.new_window', 'cartera.at_risk_factor', 'cartera.dormant_factor',
              'cartera.clv_lifespan', 'cartera.max_contacts', 'cartera.contact_window', 'cartera.lead_idle_after',
-             'cartera.occasion_horizon', 'TimeZone')),
+             'cartera.occasion_horizon', 'cartera.daily_capacity', 'cartera.escalate_amber_after', 'TimeZone')),
   value  text NOT NULL
 );
 COMMENT ON TABLE cartera.portfolio_setting IS
@@ -60,6 +62,8 @@ CREATE VIEW cartera.portfolio_settings WITH (security_invoker = true) AS
       ('cartera.contact_window', '30 days', 'window over which max_contacts is counted'),
       ('cartera.lead_idle_after', '14 days', 'a lead idle this long raises an idle-lead alert'),
       ('cartera.occasion_horizon', '7 days', 'birthdays and occasions this close raise a green alert'),
+      ('cartera.daily_capacity', '25', 'alerts an agent can work in a day (cartera.agent.daily_capacity overrides it): the daily job queues that many, the rest waits as backlog'),
+      ('cartera.escalate_amber_after', '3 days', 'an amber alert overdue by this long turns red (a red one overdue goes to the manager)'),
       ('TimeZone', NULL, 'calendar of purchase days; NULL: the writing session''s TimeZone')
     ) d(name, default_value, description)
     LEFT JOIN cartera.portfolio_setting s ON s.name = d.name;
@@ -93,8 +97,9 @@ COMMENT ON COLUMN cartera.customer_state.clv IS 'seed formula CLV with the portf
 
 ALTER TABLE cartera.customer ADD COLUMN forgotten_at timestamptz;
 COMMENT ON COLUMN cartera.customer.forgotten_at IS 'when cartera.forget_customer() erased the customer''s personal data (NULL: never); no alert is raised for them again';
--- BEGIN backup and restore without superuser (pre_restore / post_restore)
--- twin of the end of sql/cartera_security.sql
+-- twin of the end of sql/cartera_security.sql (tools/refresh-upgrade)
+-- BEGIN restore
+------------------------------------------------------------------------------
 -- 0.4.0: backup and restore without a superuser (docs/data-model.md#backups,
 -- docs/security.md#backup-and-restore-by-a-manager).
 --
@@ -164,11 +169,12 @@ CREATE FUNCTION cartera.maintenance_trigger_functions() RETURNS regprocedure[]
   SET search_path = pg_catalog, cartera, pg_temp
 AS $fn$
   SELECT ARRAY['cartera.purchase_rows_added()', 'cartera.purchase_rows_changed()', 'cartera.customer_rows_changed()',
-               'cartera.customer_owner_missing()', 'cartera.interaction_rows_added()']::pg_catalog.regprocedure[]
+               'cartera.customer_owner_missing()', 'cartera.interaction_rows_added()',
+               'cartera.alert_rows_added()', 'cartera.alert_rows_changed()']::pg_catalog.regprocedure[]
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.maintenance_trigger_functions() FROM PUBLIC;
 COMMENT ON FUNCTION cartera.maintenance_trigger_functions() IS
-  'the trigger functions that maintain state, transitions, owners and alerts (pre_restore() disables their triggers)';
+  'the trigger functions that maintain state, transitions, owners, alerts and their history (pre_restore() disables their triggers)';
 
 -- Is the session user a manager (or the tables' owner, or a superuser)?
 -- Inside a SECURITY DEFINER function current_user is the owner, so
@@ -209,7 +215,7 @@ BEGIN
     RETURN;
   END IF;
   EXECUTE format('%s INSERT ON cartera.customer_state, cartera.status_transition, cartera.portfolio_model, '
-                 'cartera.purchase_source, cartera.customer_merge %s %s', verb, dir, manager);
+                 'cartera.purchase_source, cartera.customer_merge, cartera.alert_event %s %s', verb, dir, manager);
   EXECUTE format('%s UPDATE ON ALL SEQUENCES IN SCHEMA cartera %s %s', verb, dir, manager);
   EXECUTE format('%s EXECUTE ON FUNCTION cartera.purchase_rows_added(), cartera.purchase_rows_changed() %s %s',
                  verb, dir, manager);
@@ -406,11 +412,778 @@ $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.post_restore() FROM PUBLIC;
 COMMENT ON FUNCTION cartera.post_restore() IS
   'end a restore started by cartera.pre_restore() (managers): recompute customers whose restored state does not match their purchases, turn the maintenance triggers and row-level security back on, take back the restore privileges; returns state rows and customers recomputed';
--- END backup and restore without superuser
+-- END restore
+
+
+------------------------------------------------------------------------------
+-- 1b. Follow-ups (issue 15): twin of sql/cartera_followups.sql
+-- (tools/refresh-upgrade), then the changed policy and views
+------------------------------------------------------------------------------
+-- BEGIN followups
+------------------------------------------------------------------------------
+-- 0.4.0: follow-ups that work (docs/followups.md).  Each agent has a daily
+-- capacity; the daily job ranks the open alerts by what is at stake and
+-- queues each agent's share, the rest waits as backlog; alerts nobody worked
+-- that no longer apply close as moot; overdue amber turns red and overdue red
+-- goes to the manager.  Every change of an alert is logged (alert_event).
+-- A share of the eligible customers of each contact kind is held out at
+-- random (recorded, never queued nor notified) so that the outcome views can
+-- measure what the alerts add.  This script is the same in a fresh install
+-- and in the upgrade from 0.3.0 (it only adds to the tables of 0.2.0).
+------------------------------------------------------------------------------
+
+ALTER TABLE cartera.agent
+  ADD COLUMN daily_capacity integer CONSTRAINT agent_daily_capacity CHECK (daily_capacity >= 0),
+  ADD COLUMN manager_id bigint CONSTRAINT agent_manager_id_fkey REFERENCES cartera.agent (agent_id) ON DELETE SET NULL,
+  ADD CONSTRAINT agent_not_own_manager CHECK (manager_id <> agent_id);
+COMMENT ON COLUMN cartera.agent.daily_capacity IS
+  'alerts the agent can work in a day; NULL = the portfolio setting cartera.daily_capacity';
+COMMENT ON COLUMN cartera.agent.manager_id IS
+  'the agent''s manager (an agent row): red alerts overdue are escalated to them';
+
+ALTER TABLE cartera.alert_kind
+  ADD COLUMN response_window interval NOT NULL DEFAULT '30 days'
+    CONSTRAINT alert_kind_response_window CHECK (response_window > interval '0'),
+  ADD COLUMN holdout_share numeric NOT NULL DEFAULT 0.10
+    CONSTRAINT alert_kind_holdout_share CHECK (holdout_share >= 0 AND holdout_share <= 0.5),
+  ADD COLUMN holdout_period text NOT NULL DEFAULT 'month'
+    CONSTRAINT alert_kind_holdout_period CHECK (holdout_period IN ('week', 'month', 'quarter', 'year'));
+-- complaints are always handled, and agent tasks contact nobody: only the
+-- contact kinds have a holdout group
+UPDATE cartera.alert_kind SET holdout_share = 0 WHERE category IN ('service', 'internal');
+ALTER TABLE cartera.alert_kind
+  ADD CONSTRAINT alert_kind_holdout_contacts_only CHECK (holdout_share = 0 OR category IN ('relationship', 'marketing'));
+COMMENT ON COLUMN cartera.alert_kind.response_window IS
+  'how long after an alert a purchase counts as its outcome (cartera.alert_outcome)';
+COMMENT ON COLUMN cartera.alert_kind.holdout_share IS
+  'share of the eligible customers held out (0 .. 0.5; relationship and marketing kinds only): the alert is recorded as held_out, never queued nor notified, to measure uplift';
+COMMENT ON COLUMN cartera.alert_kind.holdout_period IS
+  'week, month, quarter or year: within one, a customer stays in the same group (alerted or held out) for the kind';
+
+ALTER TABLE cartera.alert
+  ADD COLUMN queue text CONSTRAINT alert_queue_known CHECK (queue IN ('queued', 'backlog')),
+  ADD COLUMN queue_rank integer,
+  ADD COLUMN value_at_stake numeric,
+  ADD COLUMN outcome text CONSTRAINT alert_outcome_known
+    CHECK (outcome IN ('reached', 'no_answer', 'won_back', 'declined', 'wrong_contact_data', 'do_not_contact', 'other')),
+  ADD COLUMN escalated_at timestamptz,
+  ADD COLUMN escalated_to bigint CONSTRAINT alert_escalated_to_fkey REFERENCES cartera.agent (agent_id) ON DELETE SET NULL,
+  DROP CONSTRAINT alert_status,
+  ADD CONSTRAINT alert_status
+    CHECK (status IN ('open', 'acknowledged', 'snoozed', 'done', 'dismissed', 'moot', 'held_out')),
+  ADD CONSTRAINT alert_outcome_when_done CHECK (outcome IS NULL OR status = 'done');
+CREATE INDEX alert_queue_idx ON cartera.alert (agent_id, queue_rank) WHERE status IN ('open', 'acknowledged');
+COMMENT ON COLUMN cartera.alert.status IS
+  'open, acknowledged (in progress), snoozed (until snoozed_until), done (with an outcome), dismissed, moot (closed by the daily job: no longer applies), held_out (holdout group: never queued nor notified)';
+COMMENT ON COLUMN cartera.alert.queue IS
+  'while open: queued (in the agent''s work for the day, up to capacity) or backlog (waits; re-ranked every day); NULL until the daily job first ranks it (a complaint is queued at once)';
+COMMENT ON COLUMN cartera.alert.queue_rank IS 'position in the agent''s list at the last ranking (1 = first): in progress, colour, value at stake, due date';
+COMMENT ON COLUMN cartera.alert.value_at_stake IS
+  'what the alert is worth at the last ranking: predicted 12-month CLV x (1 - P(alive)), or the formula CLV before a model is fitted; 0 for agent alerts';
+COMMENT ON COLUMN cartera.alert.outcome IS
+  'what came of the contact (status done): reached, no_answer, won_back, declined, wrong_contact_data, do_not_contact, other';
+COMMENT ON COLUMN cartera.alert.escalated_at IS 'when the daily job escalated the alert (red and past its due date)';
+COMMENT ON COLUMN cartera.alert.escalated_to IS 'the manager it was escalated to (the agent''s manager_id; NULL = any manager)';
+
+-- Every change of an alert: who, when, what.  Written by the triggers of
+-- cartera.alert only (nobody else may write it); row-level security shows an
+-- event to whoever sees its alert.
+CREATE TABLE cartera.alert_event (
+  event_id    bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  alert_id    bigint NOT NULL REFERENCES cartera.alert (alert_id) ON DELETE CASCADE,
+  happened_at timestamptz NOT NULL,
+  actor       name NOT NULL,
+  event       text NOT NULL CONSTRAINT alert_event_known CHECK (event IN (
+                'raised', 'held_out', 'queued', 'backlogged', 'started', 'snoozed', 'reopened', 'handed_over',
+                'recoloured', 'escalated', 'done', 'dismissed', 'moot')),
+  from_value  text,
+  to_value    text,
+  note        text
+);
+CREATE INDEX alert_event_alert_idx ON cartera.alert_event (alert_id, happened_at);
+COMMENT ON TABLE cartera.alert_event IS
+  'the history of every alert: raised or held out, queued/backlogged, started, snoozed, reopened, handed over, recoloured, escalated, done, dismissed, moot; written by cartera only';
+COMMENT ON COLUMN cartera.alert_event.happened_at IS 'when: the alert''s raised_at for raised/held_out, the clock time of the change otherwise';
+COMMENT ON COLUMN cartera.alert_event.actor IS 'the role that made the change (the session''s role, also inside cartera''s own functions)';
+COMMENT ON COLUMN cartera.alert_event.event IS 'what changed';
+COMMENT ON COLUMN cartera.alert_event.from_value IS 'the value before (status, agent id, colour, queue)';
+COMMENT ON COLUMN cartera.alert_event.to_value IS 'the value after (for done: the outcome; for escalated: the manager''s agent id)';
+COMMENT ON COLUMN cartera.alert_event.note IS 'the note given with the change (the alert''s resolution)';
+SELECT pg_catalog.pg_extension_config_dump('cartera.alert_event', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('cartera.alert_event', 'event_id'), '');
+COMMENT ON SEQUENCE cartera.alert_event_event_id_seq IS 'identity of cartera.alert_event';
+
+-- The role acting: SET ROLE's role, else the session user.  Inside a
+-- SECURITY DEFINER function current_user is the owner; the role setting is
+-- still the caller's.
+CREATE FUNCTION cartera.acting_role() RETURNS name
+  LANGUAGE sql STABLE PARALLEL SAFE
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+  SELECT CASE WHEN pg_catalog.current_setting('role') = 'none' THEN session_user
+              ELSE pg_catalog.current_setting('role')::name END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.acting_role() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.acting_role() IS
+  'the role acting in this session (SET ROLE''s, else the session user), also inside SECURITY DEFINER functions: the actor of cartera.alert_event';
+
+CREATE FUNCTION cartera.alert_rows_added() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+BEGIN
+  INSERT INTO cartera.alert_event (alert_id, happened_at, actor, event, to_value)
+  SELECT n.alert_id, n.raised_at, cartera.acting_role(),
+         CASE WHEN n.status = 'held_out' THEN 'held_out' ELSE 'raised' END, n.status
+    FROM new_rows n
+   ORDER BY n.alert_id;
+  RETURN NULL;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.alert_rows_added() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.alert_rows_added() IS 'statement trigger of cartera.alert: logs each new alert (raised or held out)';
+
+CREATE FUNCTION cartera.alert_rows_changed() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+BEGIN
+  INSERT INTO cartera.alert_event (alert_id, happened_at, actor, event, from_value, to_value, note)
+  SELECT n.alert_id, clock_timestamp(), cartera.acting_role(), e.event, e.from_value, e.to_value, e.note
+    FROM old_rows o JOIN new_rows n ON n.alert_id = o.alert_id
+   CROSS JOIN LATERAL (VALUES
+     (1, CASE WHEN n.status IS DISTINCT FROM o.status THEN
+           CASE n.status WHEN 'acknowledged' THEN 'started' WHEN 'open' THEN 'reopened' ELSE n.status END END,
+      o.status, CASE WHEN n.status = 'done' THEN coalesce(n.outcome, 'done')
+                     WHEN n.status = 'snoozed' THEN n.snoozed_until::text ELSE n.status END,
+      CASE WHEN n.resolution IS DISTINCT FROM o.resolution THEN n.resolution END),
+     (2, CASE WHEN n.agent_id IS DISTINCT FROM o.agent_id THEN 'handed_over' END,
+      o.agent_id::text, n.agent_id::text,
+      CASE WHEN n.status IS NOT DISTINCT FROM o.status AND n.resolution IS DISTINCT FROM o.resolution THEN n.resolution END),
+     (3, CASE WHEN n.colour IS DISTINCT FROM o.colour THEN 'recoloured' END, o.colour, n.colour, NULL),
+     (4, CASE WHEN n.escalated_at IS NOT NULL AND o.escalated_at IS NULL THEN 'escalated' END,
+      NULL, n.escalated_to::text, NULL),
+     (5, CASE WHEN n.queue IS DISTINCT FROM o.queue AND n.queue IS NOT NULL THEN
+           CASE n.queue WHEN 'queued' THEN 'queued' ELSE 'backlogged' END END,
+      o.queue, n.queue, NULL)) e(nth, event, from_value, to_value, note)
+   WHERE e.event IS NOT NULL
+   ORDER BY n.alert_id, e.nth;
+  RETURN NULL;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.alert_rows_changed() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.alert_rows_changed() IS
+  'statement trigger of cartera.alert: logs each change of status, agent, colour, escalation and queue, with who made it';
+CREATE TRIGGER alert_logged AFTER INSERT ON cartera.alert
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cartera.alert_rows_added();
+CREATE TRIGGER alert_changes_logged AFTER UPDATE ON cartera.alert
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cartera.alert_rows_changed();
+
+-- Holdout assignment: a number in [0, 1) from the customer, the kind and
+-- the start of the period, the same on every server and every run (md5 is
+-- portable; hashtext() is not across architectures).  Held out when it is
+-- below the kind's holdout_share.
+CREATE FUNCTION cartera.holdout_draw(customer_id bigint, kind text, period date) RETURNS double precision
+  LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+  SELECT ('x' || substr(md5(customer_id::text || '/' || kind || '/' || period::text), 1, 13))::bit(52)::bigint
+         / 4503599627370496.0::double precision
+$fn$;
+COMMENT ON FUNCTION cartera.holdout_draw(bigint, text, date) IS
+  'the holdout draw of a customer for an alert kind in the period starting on period: uniform in [0, 1), reproducible; held out when below alert_kind.holdout_share';
+
+-- Newcombe's hybrid score interval for the difference of two proportions
+-- (Newcombe 1998, method 10): Wilson intervals of each proportion combined.
+-- Unlike the Wald interval it keeps its coverage at 0 %, 100 % and small n.
+CREATE FUNCTION cartera.proportion_difference(x1 bigint, n1 bigint, x2 bigint, n2 bigint,
+                                              confidence double precision DEFAULT 0.95,
+                                              OUT difference double precision, OUT low double precision,
+                                              OUT high double precision)
+  LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  z double precision;
+  p1 double precision;
+  p2 double precision;
+  l1 double precision; u1 double precision;
+  l2 double precision; u2 double precision;
+BEGIN
+  IF x1 IS NULL OR n1 IS NULL OR x2 IS NULL OR n2 IS NULL OR n1 = 0 OR n2 = 0 THEN
+    RETURN;                     -- an empty group: no estimate
+  END IF;
+  IF x1 < 0 OR x2 < 0 OR x1 > n1 OR x2 > n2 THEN
+    RAISE EXCEPTION 'successes must be between 0 and the group size'
+      USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s of %s and %s of %s.', x1, n1, x2, n2);
+  END IF;
+  IF confidence IS NULL OR NOT (confidence > 0 AND confidence < 1) THEN
+    RAISE EXCEPTION 'confidence must be between 0 and 1, not %', coalesce(confidence::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  z := cartera.normal_quantile(1 - (1 - confidence) / 2);
+  p1 := x1::double precision / n1;
+  p2 := x2::double precision / n2;
+  l1 := (2 * n1 * p1 + z * z - z * sqrt(z * z + 4 * n1 * p1 * (1 - p1))) / (2 * (n1 + z * z));
+  u1 := (2 * n1 * p1 + z * z + z * sqrt(z * z + 4 * n1 * p1 * (1 - p1))) / (2 * (n1 + z * z));
+  l2 := (2 * n2 * p2 + z * z - z * sqrt(z * z + 4 * n2 * p2 * (1 - p2))) / (2 * (n2 + z * z));
+  u2 := (2 * n2 * p2 + z * z + z * sqrt(z * z + 4 * n2 * p2 * (1 - p2))) / (2 * (n2 + z * z));
+  difference := p1 - p2;
+  low := difference - sqrt((p1 - l1) ^ 2 + (u2 - p2) ^ 2);
+  high := difference + sqrt((u1 - p1) ^ 2 + (p2 - l2) ^ 2);
+END
+$fn$;
+COMMENT ON FUNCTION cartera.proportion_difference(bigint, bigint, bigint, bigint, double precision) IS
+  'x1/n1 - x2/n2 with Newcombe''s hybrid score (Wilson) confidence interval (default 95 %); NULL when a group is empty';
+
+-- The standard normal quantile (Acklam's algorithm, relative error < 1.2e-9).
+CREATE FUNCTION cartera.normal_quantile(p double precision) RETURNS double precision
+  LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  a double precision[] := ARRAY[-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+                                1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00];
+  b double precision[] := ARRAY[-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+                                6.680131188771972e+01, -1.328068155288572e+01];
+  c double precision[] := ARRAY[-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+                                -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00];
+  d double precision[] := ARRAY[7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+                                3.754408661907416e+00];
+  q double precision;
+  r double precision;
+  x double precision;
+BEGIN
+  IF NOT (p > 0 AND p < 1) THEN
+    RAISE EXCEPTION 'probability must be between 0 and 1, not %', p USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF p < 0.02425 THEN
+    q := sqrt(-2 * ln(p));
+    x := (((((c[1] * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) * q + c[6])
+         / ((((d[1] * q + d[2]) * q + d[3]) * q + d[4]) * q + 1);
+  ELSIF p <= 1 - 0.02425 THEN
+    q := p - 0.5;
+    r := q * q;
+    x := (((((a[1] * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * r + a[6]) * q
+         / (((((b[1] * r + b[2]) * r + b[3]) * r + b[4]) * r + b[5]) * r + 1);
+  ELSE
+    q := sqrt(-2 * ln(1 - p));
+    x := -(((((c[1] * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) * q + c[6])
+          / ((((d[1] * q + d[2]) * q + d[3]) * q + d[4]) * q + 1);
+  END IF;
+  RETURN x;
+END
+$fn$;
+COMMENT ON FUNCTION cartera.normal_quantile(double precision) IS
+  'the standard normal quantile of p (0 < p < 1), Acklam''s approximation (relative error below 1.2e-9)';
+
+-- The day's plan, the last step of the daily job (run_followups); whoever
+-- runs the job may run it again after changing capacities.  In order:
+--  1. moot: open alerts nobody has started on whose reason is gone (the
+--     customer is no longer dormant for a reactivation, the birthday has
+--     passed...) close with that reason;
+--  2. escalation: amber overdue by cartera.escalate_amber_after turns red; red
+--     past its due date goes to the agent's manager (escalated_to);
+--  3. ranking: each agent's alerts still to do, in progress first, then by
+--     colour, value at stake (predicted 12-month CLV x (1 - P(alive)), the
+--     formula CLV before a model is fitted), due date; the first
+--     daily_capacity are queued, the rest is backlog.  Unassigned alerts and
+--     those of inactive agents are backlog.
+-- Rows an agent is changing right now are skipped (SKIP LOCKED): the job
+-- never waits for an agent, and the next run catches them up.
+CREATE FUNCTION cartera.plan_day(as_of date DEFAULT current_date)
+  RETURNS TABLE (agent_id bigint, capacity integer, queued bigint, backlog bigint,
+                 escalated bigint, turned_red bigint, moot bigint)
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  settings boolean := cartera.use_portfolio_settings();   -- first: the others read them
+  default_capacity integer := current_setting('cartera.daily_capacity')::integer;
+  amber_after interval := current_setting('cartera.escalate_amber_after')::interval;
+  as_ts timestamptz;
+  mooted bigint[];
+  reddened bigint[];
+  raised_up bigint[];
+BEGIN
+  PERFORM cartera.refuse_while_restoring('plan_day()');
+  IF as_of IS NULL OR NOT isfinite(as_of) THEN
+    RAISE EXCEPTION 'as_of must be a finite date, not %', coalesce(as_of::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Omit the argument to plan today (current_date).';
+  END IF;
+  IF as_of > current_date + 1 THEN
+    RAISE EXCEPTION 'as_of % is in the future', as_of
+      USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('Today is %s (TimeZone %s).', current_date, current_setting('TimeZone')),
+            HINT = 'Omit the argument to plan today (current_date).';
+  END IF;
+  as_ts := least((as_of + 1)::timestamptz, clock_timestamp());
+
+  -- 1. moot
+  WITH reason AS (
+    SELECT a.alert_id,
+           CASE WHEN cu.forgotten_at IS NOT NULL THEN 'the customer''s data was erased'
+                WHEN a.kind = 'reactivation' AND s.status IS DISTINCT FROM 'dormant'
+                  THEN format('the customer is %s now', s.status)
+                WHEN a.kind = 'exit_survey' AND cu.lost_reason IS NOT NULL THEN 'the reason for leaving is known'
+                WHEN a.kind = 'exit_survey' AND s.status IS DISTINCT FROM 'lost'
+                  THEN format('the customer is %s now', s.status)
+                WHEN a.kind IN ('cant_lose', 'champion_at_risk') AND s.status IN ('new', 'active', 'reactivated', 'lost')
+                  THEN format('the customer is %s now', s.status)
+                WHEN a.kind = 'idle_lead' AND s.status IS DISTINCT FROM 'lead'
+                  THEN format('the customer is %s now', s.status)
+                WHEN a.kind IN ('birthday', 'occasion') AND a.due_on < as_of THEN 'the date has passed'
+                WHEN a.kind = 'cross_sell' AND a.due_on < as_of - 30 THEN 'the offer is more than 30 days old'
+           END AS why
+      FROM cartera.alert a
+      JOIN cartera.customer cu ON cu.customer_id = a.customer_id
+      LEFT JOIN cartera.customer_state s ON s.customer_id = a.customer_id
+     WHERE a.status = 'open'),
+  locked AS (
+    SELECT a.alert_id FROM cartera.alert a
+     WHERE a.alert_id IN (SELECT r.alert_id FROM reason r WHERE r.why IS NOT NULL)
+       FOR UPDATE SKIP LOCKED),
+  closed AS (
+    UPDATE cartera.alert a SET status = 'moot', closed_at = as_ts, resolution = r.why
+      FROM reason r JOIN locked l ON l.alert_id = r.alert_id
+     WHERE a.alert_id = r.alert_id AND a.status = 'open'
+    RETURNING a.agent_id)
+  SELECT array_agg(c.agent_id) INTO mooted FROM closed c;
+
+  -- 2. escalation: amber long overdue turns red, then red past due goes up
+  WITH locked AS (
+    SELECT a.alert_id FROM cartera.alert a
+     WHERE a.status IN ('open', 'acknowledged') AND a.colour = 'amber' AND a.due_on + amber_after < as_of
+       FOR UPDATE SKIP LOCKED),
+  changed AS (
+    UPDATE cartera.alert a SET colour = 'red' FROM locked l WHERE a.alert_id = l.alert_id
+    RETURNING a.agent_id)
+  SELECT array_agg(c.agent_id) INTO reddened FROM changed c;
+  WITH locked AS (
+    SELECT a.alert_id FROM cartera.alert a
+     WHERE a.status IN ('open', 'acknowledged') AND a.colour = 'red' AND a.due_on < as_of
+       AND a.escalated_at IS NULL
+       FOR UPDATE SKIP LOCKED),
+  changed AS (
+    UPDATE cartera.alert a
+       SET escalated_at = as_ts,
+           escalated_to = (SELECT g.manager_id FROM cartera.agent g WHERE g.agent_id = a.agent_id)
+      FROM locked l WHERE a.alert_id = l.alert_id
+    RETURNING a.agent_id)
+  SELECT array_agg(c.agent_id) INTO raised_up FROM changed c;
+
+  -- 3. ranking and queues (only rows whose place changed are written)
+  WITH todo AS (
+    SELECT a.alert_id, a.agent_id, a.queue AS old_queue, a.queue_rank AS old_rank, a.value_at_stake AS old_value,
+           CASE WHEN a.customer_id IS NULL THEN 0
+                ELSE round(coalesce(s.clv_predicted_12m * (1 - s.p_alive), s.clv, 0)::numeric, 2) END AS value,
+           row_number() OVER (PARTITION BY a.agent_id
+                              ORDER BY (a.status = 'acknowledged') DESC,
+                                       array_position(ARRAY['red', 'amber', 'green', 'blue'], a.colour),
+                                       CASE WHEN a.customer_id IS NULL THEN 0
+                                            ELSE coalesce(s.clv_predicted_12m * (1 - s.p_alive), s.clv, 0) END DESC,
+                                       a.due_on, a.alert_id) AS rnk,
+           CASE WHEN g.active THEN coalesce(g.daily_capacity, default_capacity) ELSE 0 END AS cap
+      FROM cartera.alert a
+      LEFT JOIN cartera.customer_state s ON s.customer_id = a.customer_id
+      LEFT JOIN cartera.agent g ON g.agent_id = a.agent_id
+     WHERE a.status IN ('open', 'acknowledged')),
+  decided AS (
+    SELECT t.*, CASE WHEN t.rnk <= t.cap THEN 'queued' ELSE 'backlog' END AS new_queue FROM todo t),
+  locked AS (
+    SELECT a.alert_id FROM cartera.alert a
+     WHERE a.alert_id IN (SELECT d.alert_id FROM decided d
+                           WHERE (d.new_queue, d.rnk, d.value) IS DISTINCT FROM (d.old_queue, d.old_rank, d.old_value))
+       FOR UPDATE SKIP LOCKED)
+  UPDATE cartera.alert a SET queue = d.new_queue, queue_rank = d.rnk, value_at_stake = d.value
+    FROM decided d JOIN locked l ON l.alert_id = d.alert_id
+   WHERE a.alert_id = d.alert_id AND a.status IN ('open', 'acknowledged');
+
+  RETURN QUERY
+  WITH per_agent AS (
+    SELECT a.agent_id, count(*) FILTER (WHERE a.queue = 'queued') AS queued,
+           count(*) FILTER (WHERE a.queue IS DISTINCT FROM 'queued') AS backlog
+      FROM cartera.alert a WHERE a.status IN ('open', 'acknowledged')
+     GROUP BY a.agent_id),
+  counted AS (
+    SELECT x.agent_id, count(*) FILTER (WHERE x.what = 1) AS moot,
+           count(*) FILTER (WHERE x.what = 2) AS turned_red, count(*) FILTER (WHERE x.what = 3) AS escalated
+      FROM (SELECT unnest(mooted) AS agent_id, 1 AS what
+            UNION ALL SELECT unnest(reddened), 2
+            UNION ALL SELECT unnest(raised_up), 3) x
+     GROUP BY x.agent_id),
+  agents AS (
+    SELECT g.agent_id FROM cartera.agent g
+    UNION SELECT p.agent_id FROM per_agent p
+    UNION SELECT c.agent_id FROM counted c)
+  SELECT ag.agent_id,
+         CASE WHEN g.active THEN coalesce(g.daily_capacity, default_capacity) ELSE 0 END,
+         coalesce(p.queued, 0), coalesce(p.backlog, 0),
+         coalesce(c.escalated, 0), coalesce(c.turned_red, 0), coalesce(c.moot, 0)
+    FROM agents ag
+    LEFT JOIN cartera.agent g ON g.agent_id = ag.agent_id
+    LEFT JOIN per_agent p ON p.agent_id IS NOT DISTINCT FROM ag.agent_id
+    LEFT JOIN counted c ON c.agent_id IS NOT DISTINCT FROM ag.agent_id
+   ORDER BY ag.agent_id NULLS LAST;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.plan_day(date) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.plan_day(date) IS
+  'plan a day (the last step of run_followups; may be re-run): close moot alerts, turn long-overdue amber red, escalate overdue red to the manager, rank each agent''s alerts by colour and value at stake and queue up to the agent''s capacity, the rest as backlog; returns per agent (NULL = unassigned) capacity, queued, backlog, escalated, turned red, moot';
+
+------------------------------------------------------------------------------
+-- Outcomes and uplift.  An alert's outcome is what the customer did within
+-- its kind's response window after it was raised: sales in cartera.purchase
+-- (the purchases of tracked tables are not itemised there), their revenue,
+-- and the last status change.  Held-out alerts are measured the same way,
+-- so the two groups compare.  Views run as the caller: an agent sees the
+-- outcomes of the alerts (and purchases) row-level security shows them.
+------------------------------------------------------------------------------
+CREATE VIEW cartera.alert_outcome WITH (security_invoker = true) AS
+SELECT a.alert_id,
+       a.kind,
+       a.agent_id,
+       a.customer_id,
+       a.raised_at,
+       date_trunc('month', a.raised_at)::date AS month,
+       CASE WHEN a.status = 'held_out' THEN 'held_out' ELSE 'alerted' END AS arm,
+       a.status,
+       a.outcome,
+       f.first_action_at,
+       a.raised_at + k.response_window AS window_ends,
+       a.raised_at + k.response_window <= now() AS window_closed,
+       coalesce(p.sales, 0) AS sales,
+       coalesce(p.revenue, 0) AS revenue,
+       p.first_sale_at,
+       coalesce(p.sales, 0) > 0 AS converted,
+       t.to_status AS status_after
+  FROM cartera.alert a
+  JOIN cartera.alert_kind k ON k.kind = a.kind
+  LEFT JOIN LATERAL (
+    SELECT min(e.happened_at) AS first_action_at FROM cartera.alert_event e
+     WHERE e.alert_id = a.alert_id AND e.event IN ('started', 'snoozed', 'handed_over', 'done', 'dismissed')) f ON true
+  LEFT JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE x.kind = 'sale') AS sales, sum(x.amount) AS revenue,
+           min(x.purchased_at) FILTER (WHERE x.kind = 'sale') AS first_sale_at
+      FROM cartera.purchase x
+     WHERE x.customer_id = a.customer_id AND x.purchased_at > a.raised_at
+       AND x.purchased_at <= a.raised_at + k.response_window) p ON true
+  LEFT JOIN LATERAL (
+    SELECT st.to_status FROM cartera.status_transition st
+     WHERE st.customer_id = a.customer_id AND st.changed_at > a.raised_at
+       AND st.changed_at <= a.raised_at + k.response_window AND st.to_status IS DISTINCT FROM st.from_status
+     ORDER BY st.changed_at DESC, st.transition_id DESC LIMIT 1) t ON true
+ WHERE a.customer_id IS NOT NULL;
+COMMENT ON VIEW cartera.alert_outcome IS
+  'one row per alert about a customer, alerted or held out: what the customer did within the kind''s response window (sales and revenue in cartera.purchase, the last status change) and when an agent first acted';
+COMMENT ON COLUMN cartera.alert_outcome.alert_id IS 'the alert';
+COMMENT ON COLUMN cartera.alert_outcome.kind IS 'alert kind';
+COMMENT ON COLUMN cartera.alert_outcome.agent_id IS 'agent the alert is with';
+COMMENT ON COLUMN cartera.alert_outcome.customer_id IS 'the customer';
+COMMENT ON COLUMN cartera.alert_outcome.raised_at IS 'when the alert was raised (or held out)';
+COMMENT ON COLUMN cartera.alert_outcome.month IS 'first day of the month it was raised in';
+COMMENT ON COLUMN cartera.alert_outcome.arm IS 'alerted, or held_out (the holdout group: not contacted)';
+COMMENT ON COLUMN cartera.alert_outcome.status IS 'the alert''s status now';
+COMMENT ON COLUMN cartera.alert_outcome.outcome IS 'the outcome the agent recorded (done alerts)';
+COMMENT ON COLUMN cartera.alert_outcome.first_action_at IS 'when an agent first acted on it (started, snoozed, handed over, done, dismissed)';
+COMMENT ON COLUMN cartera.alert_outcome.window_ends IS 'raised_at + the kind''s response_window';
+COMMENT ON COLUMN cartera.alert_outcome.window_closed IS 'the response window is over (outcomes of open windows can still change)';
+COMMENT ON COLUMN cartera.alert_outcome.sales IS 'sales of the customer within the response window';
+COMMENT ON COLUMN cartera.alert_outcome.revenue IS 'net amount (sales less refunds) within the response window';
+COMMENT ON COLUMN cartera.alert_outcome.first_sale_at IS 'first sale within the response window';
+COMMENT ON COLUMN cartera.alert_outcome.converted IS 'the customer bought within the response window';
+COMMENT ON COLUMN cartera.alert_outcome.status_after IS 'the customer''s life-cycle status after the last change within the window (NULL: no change)';
+
+-- What the team did with its alerts, per kind, agent and month.
+CREATE VIEW cartera.followup_performance WITH (security_invoker = true) AS
+SELECT o.kind,
+       o.agent_id,
+       o.month,
+       count(*) AS raised,
+       count(o.first_action_at) AS worked,
+       count(*) FILTER (WHERE o.status = 'done') AS done,
+       count(*) FILTER (WHERE o.outcome = 'won_back') AS won_back_reported,
+       count(*) FILTER (WHERE o.status = 'moot') AS moot,
+       count(*) FILTER (WHERE o.converted) AS converted,
+       round(avg(o.converted::int), 4) AS conversion_rate,
+       sum(o.revenue) AS revenue_after,
+       make_interval(secs => percentile_cont(0.5) WITHIN GROUP (
+                              ORDER BY extract(epoch FROM o.first_action_at - o.raised_at))) AS median_time_to_action
+  FROM cartera.alert_outcome o
+ WHERE o.arm = 'alerted'
+ GROUP BY o.kind, o.agent_id, o.month;
+COMMENT ON VIEW cartera.followup_performance IS
+  'per alert kind, agent and month (alerted customers only): alerts raised, worked, done, moot, converted (a purchase within the response window), revenue after the alert, median time to the first action';
+COMMENT ON COLUMN cartera.followup_performance.kind IS 'alert kind';
+COMMENT ON COLUMN cartera.followup_performance.agent_id IS 'agent the alerts are with (NULL: unassigned)';
+COMMENT ON COLUMN cartera.followup_performance.month IS 'first day of the month the alerts were raised in';
+COMMENT ON COLUMN cartera.followup_performance.raised IS 'alerts raised (not held out)';
+COMMENT ON COLUMN cartera.followup_performance.worked IS 'alerts an agent acted on';
+COMMENT ON COLUMN cartera.followup_performance.done IS 'alerts done';
+COMMENT ON COLUMN cartera.followup_performance.won_back_reported IS 'alerts done with outcome won_back';
+COMMENT ON COLUMN cartera.followup_performance.moot IS 'alerts closed as moot before anyone worked them';
+COMMENT ON COLUMN cartera.followup_performance.converted IS 'alerts followed by a purchase within the response window';
+COMMENT ON COLUMN cartera.followup_performance.conversion_rate IS 'converted / raised';
+COMMENT ON COLUMN cartera.followup_performance.revenue_after IS 'net revenue within the response windows';
+COMMENT ON COLUMN cartera.followup_performance.median_time_to_action IS 'median time from raising to the first action';
+
+-- Did the alerts raise retention?  Alerted vs held out, per kind and month,
+-- and per kind over every month (month NULL).
+CREATE VIEW cartera.followup_uplift WITH (security_invoker = true) AS
+WITH arms AS (
+  SELECT o.kind, o.month,
+         count(*) FILTER (WHERE o.arm = 'alerted') AS n1,
+         count(*) FILTER (WHERE o.arm = 'alerted' AND o.converted) AS x1,
+         avg(o.revenue) FILTER (WHERE o.arm = 'alerted') AS r1,
+         var_samp(o.revenue) FILTER (WHERE o.arm = 'alerted') AS v1,
+         count(*) FILTER (WHERE o.arm = 'held_out') AS n2,
+         count(*) FILTER (WHERE o.arm = 'held_out' AND o.converted) AS x2,
+         avg(o.revenue) FILTER (WHERE o.arm = 'held_out') AS r2,
+         var_samp(o.revenue) FILTER (WHERE o.arm = 'held_out') AS v2,
+         count(*) FILTER (WHERE NOT o.window_closed) AS windows_open
+    FROM cartera.alert_outcome o
+   GROUP BY GROUPING SETS ((o.kind, o.month), (o.kind)))
+SELECT a.kind,
+       a.month,
+       a.n1 AS alerted,
+       a.n2 AS held_out,
+       a.windows_open,
+       round((a.x1::numeric / nullif(a.n1, 0)), 4) AS conversion_alerted,
+       round((a.x2::numeric / nullif(a.n2, 0)), 4) AS conversion_held_out,
+       round(d.difference::numeric, 4) AS uplift,
+       round(d.low::numeric, 4) AS uplift_low,
+       round(d.high::numeric, 4) AS uplift_high,
+       round(a.r1, 2) AS revenue_per_alerted,
+       round(a.r2, 2) AS revenue_per_held_out,
+       round(a.r1 - a.r2, 2) AS revenue_uplift,
+       round(a.r1 - a.r2 - 1.959964 * sqrt(a.v1 / a.n1 + a.v2 / a.n2), 2) AS revenue_uplift_low,
+       round(a.r1 - a.r2 + 1.959964 * sqrt(a.v1 / a.n1 + a.v2 / a.n2), 2) AS revenue_uplift_high,
+       CASE WHEN d.difference > 0 THEN round((1 / d.difference)::numeric, 1) END AS alerts_per_win
+  FROM arms a
+  LEFT JOIN LATERAL cartera.proportion_difference(a.x1, a.n1, a.x2, a.n2) d ON true;
+COMMENT ON VIEW cartera.followup_uplift IS
+  'per alert kind and month (month NULL: every month): conversion and revenue per customer of alerted vs held-out customers, the difference with a 95 % confidence interval, and how many alerts win one customer back';
+COMMENT ON COLUMN cartera.followup_uplift.kind IS 'alert kind';
+COMMENT ON COLUMN cartera.followup_uplift.month IS 'first day of the month raised in; NULL = all months together';
+COMMENT ON COLUMN cartera.followup_uplift.alerted IS 'alerts raised (the treated group)';
+COMMENT ON COLUMN cartera.followup_uplift.held_out IS 'alerts held out (the control group)';
+COMMENT ON COLUMN cartera.followup_uplift.windows_open IS 'alerts whose response window is not over yet (their outcome can still change)';
+COMMENT ON COLUMN cartera.followup_uplift.conversion_alerted IS 'share of alerted customers who bought within the response window';
+COMMENT ON COLUMN cartera.followup_uplift.conversion_held_out IS 'share of held-out customers who bought within the response window';
+COMMENT ON COLUMN cartera.followup_uplift.uplift IS 'conversion_alerted - conversion_held_out';
+COMMENT ON COLUMN cartera.followup_uplift.uplift_low IS 'lower end of the 95 % confidence interval of the uplift (Newcombe''s hybrid score interval)';
+COMMENT ON COLUMN cartera.followup_uplift.uplift_high IS 'upper end of the 95 % confidence interval of the uplift';
+COMMENT ON COLUMN cartera.followup_uplift.revenue_per_alerted IS 'mean net revenue within the window per alerted customer';
+COMMENT ON COLUMN cartera.followup_uplift.revenue_per_held_out IS 'mean net revenue within the window per held-out customer';
+COMMENT ON COLUMN cartera.followup_uplift.revenue_uplift IS 'revenue_per_alerted - revenue_per_held_out';
+COMMENT ON COLUMN cartera.followup_uplift.revenue_uplift_low IS 'lower end of its 95 % confidence interval (normal, unequal variances)';
+COMMENT ON COLUMN cartera.followup_uplift.revenue_uplift_high IS 'upper end of its 95 % confidence interval';
+COMMENT ON COLUMN cartera.followup_uplift.alerts_per_win IS '1 / uplift: alerts it takes to win one more customer back (when the uplift is positive)';
+
+-- The manager's queue: red alerts past their due date, escalated.
+CREATE VIEW cartera.manager_queue WITH (security_invoker = true) AS
+SELECT al.alert_id,
+       al.kind,
+       al.escalated_at,
+       al.escalated_to,
+       m.name AS escalated_to_name,
+       al.agent_id,
+       a.name AS agent_name,
+       al.customer_id,
+       c.full_name AS customer_name,
+       al.status,
+       al.raised_at,
+       al.due_on,
+       al.value_at_stake,
+       al.message
+  FROM cartera.alert al
+  LEFT JOIN cartera.agent a ON a.agent_id = al.agent_id
+  LEFT JOIN cartera.agent m ON m.agent_id = al.escalated_to
+  LEFT JOIN cartera.customer c ON c.customer_id = al.customer_id
+ WHERE al.escalated_at IS NOT NULL AND al.status IN ('open', 'acknowledged')
+ ORDER BY al.escalated_at, al.value_at_stake DESC NULLS LAST, al.alert_id;
+COMMENT ON VIEW cartera.manager_queue IS
+  'escalated alerts still to do (red and past their due date), oldest escalation first: what a manager must see to';
+COMMENT ON COLUMN cartera.manager_queue.alert_id IS 'the alert';
+COMMENT ON COLUMN cartera.manager_queue.kind IS 'alert kind';
+COMMENT ON COLUMN cartera.manager_queue.escalated_at IS 'when it was escalated';
+COMMENT ON COLUMN cartera.manager_queue.escalated_to IS 'the manager''s agent id (NULL: the agent has no manager_id)';
+COMMENT ON COLUMN cartera.manager_queue.escalated_to_name IS 'the manager''s name';
+COMMENT ON COLUMN cartera.manager_queue.agent_id IS 'agent the alert is with';
+COMMENT ON COLUMN cartera.manager_queue.agent_name IS 'name of the agent';
+COMMENT ON COLUMN cartera.manager_queue.customer_id IS 'the customer';
+COMMENT ON COLUMN cartera.manager_queue.customer_name IS 'customer name';
+COMMENT ON COLUMN cartera.manager_queue.status IS 'open or acknowledged (in progress)';
+COMMENT ON COLUMN cartera.manager_queue.raised_at IS 'when it was raised';
+COMMENT ON COLUMN cartera.manager_queue.due_on IS 'the date it was due';
+COMMENT ON COLUMN cartera.manager_queue.value_at_stake IS 'value at stake at the last ranking';
+COMMENT ON COLUMN cartera.manager_queue.message IS 'what to do';
+-- END followups
+
+-- twin of sql/cartera_security.sql: an alert still to do is seen by the
+-- agent it is with too (hand-overs); its history by whoever sees it
+DROP POLICY agent_own ON cartera.alert;
+CREATE POLICY agent_own ON cartera.alert
+  USING ((agent_id = (SELECT cartera.current_agent_id())
+          AND (customer_id IS NULL OR status IN ('open', 'acknowledged', 'snoozed')))
+         OR customer_id IN (SELECT c.customer_id FROM cartera.customer c
+                             WHERE c.owner_agent_id = (SELECT cartera.current_agent_id())))
+  WITH CHECK (agent_id = (SELECT cartera.current_agent_id())
+              OR customer_id IN (SELECT c.customer_id FROM cartera.customer c
+                                  WHERE c.owner_agent_id = (SELECT cartera.current_agent_id())));
+COMMENT ON POLICY agent_own ON cartera.alert IS 'an agent sees and acts on the alerts about the customers they own, alerts about themselves, and alerts still to do handed over to them';
+ALTER TABLE cartera.alert_event ENABLE ROW LEVEL SECURITY;
+CREATE POLICY manager_all ON cartera.alert_event
+  USING ((SELECT cartera.is_manager())) WITH CHECK ((SELECT cartera.is_manager()));
+CREATE POLICY agent_own ON cartera.alert_event FOR SELECT
+  USING (alert_id IN (SELECT a.alert_id FROM cartera.alert a));
+COMMENT ON POLICY manager_all ON cartera.alert_event IS 'managers (cartera.is_manager()) see the history of every alert';
+COMMENT ON POLICY agent_own ON cartera.alert_event IS 'an agent sees the history of the alerts they see';
+
+-- twins of sql/cartera_views.sql: the views that gained columns (at the end)
+-- BEGIN views
+CREATE OR REPLACE VIEW cartera.agent_portfolio WITH (security_invoker = true) AS
+WITH owners AS (
+  SELECT a.agent_id, a.name, a.active, a.daily_capacity FROM cartera.agent a
+  UNION ALL
+  SELECT NULL, NULL, NULL, NULL),
+per_owner AS (
+  SELECT c.owner_agent_id AS agent_id, count(*) AS customers,
+         count(*) FILTER (WHERE s.status = 'lead') AS lead_count,
+         count(*) FILTER (WHERE s.status = 'new') AS new_count,
+         count(*) FILTER (WHERE s.status = 'active') AS active_count,
+         count(*) FILTER (WHERE s.status = 'reactivated') AS reactivated_count,
+         count(*) FILTER (WHERE s.status = 'at_risk') AS at_risk_count,
+         count(*) FILTER (WHERE s.status = 'dormant') AS dormant_count,
+         count(*) FILTER (WHERE s.status = 'lost') AS lost_count,
+         sum((s.summary).monetary_total) AS revenue,
+         sum(s.clv) AS clv,
+         sum(s.clv_predicted_12m) AS clv_predicted_12m
+    FROM cartera.customer c
+    LEFT JOIN cartera.customer_state s ON s.customer_id = c.customer_id
+   GROUP BY c.owner_agent_id),
+per_agent_alerts AS (
+  SELECT al.agent_id, count(*) AS open_alerts,
+         count(*) FILTER (WHERE al.colour = 'red') AS red_alerts,
+         count(*) FILTER (WHERE al.colour = 'amber') AS amber_alerts,
+         count(*) FILTER (WHERE al.colour = 'green') AS green_alerts,
+         count(*) FILTER (WHERE al.colour = 'blue') AS blue_alerts,
+         count(*) FILTER (WHERE al.due_on < current_date) AS overdue_alerts,
+         count(*) FILTER (WHERE al.queue = 'queued') AS queued_alerts,
+         count(*) FILTER (WHERE al.queue IS DISTINCT FROM 'queued') AS backlog_alerts,
+         count(*) FILTER (WHERE al.escalated_at IS NOT NULL) AS escalated_alerts
+    FROM cartera.alert al
+   WHERE al.status IN ('open', 'acknowledged')
+   GROUP BY al.agent_id)
+SELECT o.agent_id,
+       o.name AS agent_name,
+       o.active AS agent_active,
+       coalesce(p.customers, 0) AS customers,
+       coalesce(p.lead_count, 0) AS lead_count,
+       coalesce(p.new_count, 0) AS new_count,
+       coalesce(p.active_count, 0) AS active_count,
+       coalesce(p.reactivated_count, 0) AS reactivated_count,
+       coalesce(p.at_risk_count, 0) AS at_risk_count,
+       coalesce(p.dormant_count, 0) AS dormant_count,
+       coalesce(p.lost_count, 0) AS lost_count,
+       coalesce(p.revenue, 0) AS revenue,
+       p.clv,
+       p.clv_predicted_12m,
+       coalesce(x.open_alerts, 0) AS open_alerts,
+       coalesce(x.red_alerts, 0) AS red_alerts,
+       coalesce(x.amber_alerts, 0) AS amber_alerts,
+       coalesce(x.green_alerts, 0) AS green_alerts,
+       coalesce(x.blue_alerts, 0) AS blue_alerts,
+       coalesce(x.overdue_alerts, 0) AS overdue_alerts,
+       CASE WHEN o.active THEN coalesce(o.daily_capacity, cartera.portfolio_setting_value('cartera.daily_capacity')::integer)
+            ELSE 0 END AS daily_capacity,
+       coalesce(x.queued_alerts, 0) AS queued_alerts,
+       coalesce(x.backlog_alerts, 0) AS backlog_alerts,
+       coalesce(x.escalated_alerts, 0) AS escalated_alerts
+  FROM owners o
+  LEFT JOIN per_owner p ON p.agent_id IS NOT DISTINCT FROM o.agent_id
+  LEFT JOIN per_agent_alerts x ON x.agent_id IS NOT DISTINCT FROM o.agent_id
+ WHERE o.agent_id IS NOT NULL OR p.customers > 0 OR x.open_alerts > 0;
+COMMENT ON VIEW cartera.agent_portfolio IS
+  'per agent: customers by life-cycle status, revenue, CLV and the open alerts they must act on, by colour; a row with a NULL agent counts unassigned customers and alerts';
+COMMENT ON COLUMN cartera.agent_portfolio.agent_id IS 'agent id; NULL: customers without an owner';
+COMMENT ON COLUMN cartera.agent_portfolio.agent_name IS 'agent name';
+COMMENT ON COLUMN cartera.agent_portfolio.agent_active IS 'whether the agent is active';
+COMMENT ON COLUMN cartera.agent_portfolio.customers IS 'customers the agent owns';
+COMMENT ON COLUMN cartera.agent_portfolio.lead_count IS 'owned customers with status lead (no purchase yet)';
+COMMENT ON COLUMN cartera.agent_portfolio.new_count IS 'owned customers with status new';
+COMMENT ON COLUMN cartera.agent_portfolio.active_count IS 'owned customers with status active';
+COMMENT ON COLUMN cartera.agent_portfolio.reactivated_count IS 'owned customers with status reactivated';
+COMMENT ON COLUMN cartera.agent_portfolio.at_risk_count IS 'owned customers with status at_risk';
+COMMENT ON COLUMN cartera.agent_portfolio.dormant_count IS 'owned customers with status dormant';
+COMMENT ON COLUMN cartera.agent_portfolio.lost_count IS 'owned customers with status lost';
+COMMENT ON COLUMN cartera.agent_portfolio.revenue IS 'net revenue of the owned customers (sum of monetary_total)';
+COMMENT ON COLUMN cartera.agent_portfolio.clv IS 'sum of the seed-formula CLV of the owned customers';
+COMMENT ON COLUMN cartera.agent_portfolio.clv_predicted_12m IS 'sum of the predicted 12-month values of the owned customers';
+COMMENT ON COLUMN cartera.agent_portfolio.open_alerts IS 'alerts assigned to the agent still to do (open or acknowledged)';
+COMMENT ON COLUMN cartera.agent_portfolio.red_alerts IS 'open red alerts (act now)';
+COMMENT ON COLUMN cartera.agent_portfolio.amber_alerts IS 'open amber alerts (follow up soon)';
+COMMENT ON COLUMN cartera.agent_portfolio.green_alerts IS 'open green alerts (opportunities)';
+COMMENT ON COLUMN cartera.agent_portfolio.blue_alerts IS 'open blue alerts (for the agent: targets)';
+COMMENT ON COLUMN cartera.agent_portfolio.overdue_alerts IS 'open alerts past their due date';
+COMMENT ON COLUMN cartera.agent_portfolio.daily_capacity IS 'alerts the agent can work in a day (agent.daily_capacity, else the portfolio setting; 0 for inactive agents and unassigned alerts)';
+COMMENT ON COLUMN cartera.agent_portfolio.queued_alerts IS 'alerts in the day''s queue (at most daily_capacity after the daily job, plus complaints raised since)';
+COMMENT ON COLUMN cartera.agent_portfolio.backlog_alerts IS 'alerts still to do beyond the day''s queue (waiting; re-ranked every day)';
+COMMENT ON COLUMN cartera.agent_portfolio.escalated_alerts IS 'alerts still to do that were escalated to the manager';
+CREATE OR REPLACE VIEW cartera.alert_queue WITH (security_invoker = true) AS
+SELECT al.alert_id,
+       al.kind,
+       al.colour,
+       array_position(ARRAY['red', 'amber', 'green', 'blue'], al.colour) AS severity,
+       al.status,
+       al.customer_id,
+       c.full_name AS customer_name,
+       al.agent_id,
+       a.name AS agent_name,
+       al.raised_at,
+       al.due_on,
+       greatest(current_date - al.due_on, 0) AS days_overdue,
+       al.message,
+       al.detail,
+       al.queue,
+       al.queue_rank,
+       al.value_at_stake,
+       al.escalated_at,
+       al.escalated_to
+  FROM cartera.alert al
+  LEFT JOIN cartera.customer c ON c.customer_id = al.customer_id
+  LEFT JOIN cartera.agent a ON a.agent_id = al.agent_id
+ WHERE al.status IN ('open', 'acknowledged')
+ ORDER BY al.queue = 'backlog', severity, al.value_at_stake DESC NULLS LAST, al.due_on, al.alert_id;
+COMMENT ON VIEW cartera.alert_queue IS
+  'alerts still to do (open or acknowledged): the day''s queue first, then the backlog, each by colour (red, amber, green, blue), value at stake and due date';
+COMMENT ON COLUMN cartera.alert_queue.alert_id IS 'alert id (act on it with cartera.acknowledge_alert, complete_alert, snooze_alert, dismiss_alert)';
+COMMENT ON COLUMN cartera.alert_queue.kind IS 'alert kind (cartera.alert_kind)';
+COMMENT ON COLUMN cartera.alert_queue.colour IS 'red = act now, amber = follow up soon, green = opportunity, blue = for the agent';
+COMMENT ON COLUMN cartera.alert_queue.severity IS 'colour as a sort key: 1 red, 2 amber, 3 green, 4 blue';
+COMMENT ON COLUMN cartera.alert_queue.status IS 'open or acknowledged';
+COMMENT ON COLUMN cartera.alert_queue.customer_id IS 'customer concerned; NULL for alerts about the agent';
+COMMENT ON COLUMN cartera.alert_queue.customer_name IS 'customer name';
+COMMENT ON COLUMN cartera.alert_queue.agent_id IS 'agent who must act';
+COMMENT ON COLUMN cartera.alert_queue.agent_name IS 'name of the agent who must act';
+COMMENT ON COLUMN cartera.alert_queue.raised_at IS 'when the alert was raised';
+COMMENT ON COLUMN cartera.alert_queue.due_on IS 'date by which to act';
+COMMENT ON COLUMN cartera.alert_queue.days_overdue IS 'days past due_on (current_date - due_on); 0 when not yet due';
+COMMENT ON COLUMN cartera.alert_queue.message IS 'what to do, in the language the alert was raised in';
+COMMENT ON COLUMN cartera.alert_queue.detail IS 'details (amounts, dates, offers)';
+COMMENT ON COLUMN cartera.alert_queue.queue IS 'queued (today''s work, up to the agent''s capacity) or backlog; NULL until the daily job ranks it';
+COMMENT ON COLUMN cartera.alert_queue.queue_rank IS 'position in the agent''s list at the last ranking (1 = first)';
+COMMENT ON COLUMN cartera.alert_queue.value_at_stake IS 'predicted 12-month CLV x (1 - P(alive)) at the last ranking (formula CLV before a model is fitted)';
+COMMENT ON COLUMN cartera.alert_queue.escalated_at IS 'when it was escalated to the manager (red and overdue)';
+COMMENT ON COLUMN cartera.alert_queue.escalated_to IS 'the manager it was escalated to (agent id)';
+-- END views
 
 ------------------------------------------------------------------------------
 -- 2. Functions new or changed in 0.4.0 (as in the source scripts)
 ------------------------------------------------------------------------------
+-- (tools/refresh-upgrade writes this block with tools/extract-sql)
+-- BEGIN functions
 CREATE OR REPLACE FUNCTION cartera.recompute_state(customers bigint[], as_of timestamptz)
   RETURNS TABLE (customer_id bigint, from_status cartera.lifecycle_status, to_status cartera.lifecycle_status,
                  from_segment cartera.segment, to_segment cartera.segment)
@@ -709,7 +1482,7 @@ BEGIN
     SELECT c.customer_id, c.kind, c.due_on, c.detail, c.agent_id
       FROM unnest(customer_ids, kinds, due_dates, details, agent_ids) AS c(customer_id, kind, due_on, detail, agent_id)),
   allowed AS (
-    SELECT c.*, k.colour, k.category, k.due_days,
+    SELECT c.*, k.colour, k.category, k.due_days, k.holdout_share, k.holdout_period,
            coalesce(c.agent_id, cu.owner_agent_id) AS owner,
            rtrim(format(CASE WHEN lang = 'en' THEN k.message_en ELSE k.message_es END,
                         coalesce(cu.full_name, ag.name), coalesce(c.detail, ''))) AS message
@@ -738,28 +1511,38 @@ BEGIN
            row_number() OVER (PARTITION BY al.customer_id, al.category IN ('relationship', 'marketing')
                               ORDER BY array_position(ARRAY['red', 'amber', 'green', 'blue'], al.colour), al.kind) AS nth
       FROM allowed al LEFT JOIN recent r ON r.customer_id = al.customer_id),
-  inserted AS (
-    INSERT INTO cartera.alert (customer_id, agent_id, kind, colour, raised_at, due_on, message, detail)
-    SELECT customer_id, owner, r.kind, colour, as_of, coalesce(due_on, as_of::date + due_days), message, detail
+  drawn AS (
+    SELECT r.*, (r.customer_id IS NOT NULL AND r.holdout_share > 0 AND r.category IN ('relationship', 'marketing')
+                 AND cartera.holdout_draw(r.customer_id, r.kind, date_trunc(r.holdout_period, as_of::date)::date)
+                     < r.holdout_share) AS held
       FROM ranked r
-     WHERE category NOT IN ('relationship', 'marketing') OR contacts + nth <= max_contacts
+     WHERE r.category NOT IN ('relationship', 'marketing') OR r.contacts + r.nth <= max_contacts),
+  inserted AS (
+    INSERT INTO cartera.alert (customer_id, agent_id, kind, colour, raised_at, due_on, message, detail,
+                               status, closed_at, queue)
+    SELECT customer_id, owner, d.kind, colour, as_of, coalesce(due_on, as_of::date + due_days), message, detail,
+           CASE WHEN held THEN 'held_out' ELSE 'open' END, CASE WHEN held THEN as_of END,
+           CASE WHEN category = 'service' THEN 'queued' END
+      FROM drawn d
+     ORDER BY d.customer_id, d.kind
     ON CONFLICT DO NOTHING
-    RETURNING alert_id, alert.kind, alert.colour, alert.customer_id, alert.agent_id),
+    RETURNING alert_id, alert.kind, alert.colour, alert.customer_id, alert.agent_id, alert.status),
   touched AS (
     UPDATE cartera.customer_state s SET last_alert_at = as_of
-      FROM inserted i WHERE s.customer_id = i.customer_id
+      FROM inserted i WHERE s.customer_id = i.customer_id AND i.status <> 'held_out'
     RETURNING 1),
   announced AS (
-    SELECT i.kind, pg_notify('cartera_alert',
-                             json_build_object('id', i.alert_id, 'kind', i.kind, 'colour', i.colour,
-                                               'customer', i.customer_id, 'agent', i.agent_id)::text) AS n
+    SELECT i.kind, CASE WHEN i.status <> 'held_out' THEN
+                     pg_notify('cartera_alert',
+                               json_build_object('id', i.alert_id, 'kind', i.kind, 'colour', i.colour,
+                                                 'customer', i.customer_id, 'agent', i.agent_id)::text) END AS n
       FROM inserted i)
   SELECT a.kind, count(*) FROM announced a GROUP BY a.kind;
 END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.raise_alerts(bigint[], text[], date[], text[], bigint[], timestamptz) FROM PUBLIC;
 COMMENT ON FUNCTION cartera.raise_alerts(bigint[], text[], date[], text[], bigint[], timestamptz) IS
-  'raise candidate alerts through the contact policy (consent, cap, cool-down, one open per kind) and NOTIFY cartera_alert; returns counts per kind';
+  'raise candidate alerts through the contact policy (consent, cap, cool-down, one open per kind), hold out each kind''s holdout_share of customers, NOTIFY cartera_alert for the others; returns counts per kind (held out included)';
 
 CREATE OR REPLACE FUNCTION cartera.raise_transition_alerts(changes cartera.state_transition[], as_of timestamptz)
   RETURNS TABLE (kind text, raised bigint)
@@ -826,10 +1609,12 @@ BEGIN
     RETURN;
   END IF;
   -- a customer who buys again no longer needs to be won back (first, so
-  -- that an alert raised below by this same purchase stays open)
+  -- that an alert raised below by this same purchase stays open): moot when
+  -- nobody had started on it, done when an agent had
   IF EXISTS (SELECT 1 FROM unnest(changes) t WHERE t.to_status IN ('new', 'active', 'reactivated')) THEN
     UPDATE cartera.alert a
-       SET status = 'done', closed_at = as_of, snoozed_until = NULL,
+       SET status = CASE WHEN a.status = 'acknowledged' THEN 'done' ELSE 'moot' END,
+           closed_at = as_of, snoozed_until = NULL,
            resolution = coalesce(a.resolution, 'the customer bought again')
       FROM unnest(changes) t
      WHERE a.customer_id = t.customer_id AND t.to_status IN ('new', 'active', 'reactivated')
@@ -1015,11 +1800,15 @@ BEGIN
   SELECT k.kind, coalesce(sum(r.raised), 0)::bigint
     FROM cartera.alert_kind k LEFT JOIN raised r ON r.kind = k.kind
    GROUP BY k.kind ORDER BY k.kind;
+
+  -- 4. the day's plan: moot alerts closed, overdue ones escalated, every
+  -- agent's queue filled up to capacity (cartera.plan_day)
+  PERFORM count(*) FROM cartera.plan_day(as_of);
 END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.run_followups(date) FROM PUBLIC;
 COMMENT ON FUNCTION cartera.run_followups(date) IS
-  'the daily follow-up job for day as_of (default current_date; not null, finite, at most tomorrow; a past day not before the day of the latest stored state): moves statuses to the end of that day (never past now) and raises the alerts of every rule through the contact policy; returns alerts raised per kind';
+  'the daily follow-up job for day as_of (default current_date; not null, finite, at most tomorrow; a past day not before the day of the latest stored state): moves statuses to the end of that day (never past now), raises the alerts of every rule through the contact policy and the holdout draw, then plans the day (cartera.plan_day); returns alerts raised per kind';
 
 CREATE OR REPLACE FUNCTION cartera.explain(customer_id bigint) RETURNS SETOF text
   LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -1264,6 +2053,13 @@ BEGIN
    WHERE a.customer_id = forget_customer.customer_id;
   GET DIAGNOSTICS n = ROW_COUNT;
   erased := erased || jsonb_build_object('alerts', n);
+  -- the notes in the alerts' history (who did what and when stays)
+  UPDATE cartera.alert_event e SET note = 'erased'
+    FROM cartera.alert a
+   WHERE a.alert_id = e.alert_id AND a.customer_id = forget_customer.customer_id AND e.note IS NOT NULL
+     AND e.note <> 'erased';
+  GET DIAGNOSTICS n = ROW_COUNT;
+  erased := erased || jsonb_build_object('alert_notes', n);
   UPDATE cartera.interaction i SET need = NULL, note = NULL
    WHERE i.customer_id = forget_customer.customer_id AND (i.need IS NOT NULL OR i.note IS NOT NULL);
   GET DIAGNOSTICS n = ROW_COUNT;
@@ -1361,8 +2157,11 @@ BEGIN
   PERFORM cartera.grant_columns('UPDATE', 'cartera.purchase', grantee);
   PERFORM cartera.grant_columns('INSERT', 'cartera.interaction', grantee);
   PERFORM cartera.grant_columns('UPDATE', 'cartera.interaction', grantee);
-  -- alerts are raised by the system; agents only move them along
-  EXECUTE format('GRANT SELECT, UPDATE (status, snoozed_until, closed_at, resolution) ON cartera.alert TO %s', grantee);
+  -- alerts are raised by the system; agents only move them along (and hand
+  -- them over); their history is written by cartera alone
+  EXECUTE format('GRANT SELECT, UPDATE (status, snoozed_until, closed_at, resolution, outcome, agent_id) '
+                 'ON cartera.alert TO %s', grantee);
+  EXECUTE format('GRANT SELECT ON cartera.alert_event TO %s', grantee);
   EXECUTE format('GRANT SELECT ON cartera.customer_state, cartera.status_transition, cartera.agent, '
                  'cartera.agent_target TO %s', grantee);
   -- configuration and the portfolio-wide model (no customer data)
@@ -1370,7 +2169,9 @@ BEGIN
                  'cartera.alert_kind, cartera.portfolio_model, cartera.portfolio_setting TO %s', grantee);
   EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.alert_set_status(bigint, text, date, text), '
                  'cartera.acknowledge_alert(bigint), cartera.complete_alert(bigint, text), '
-                 'cartera.snooze_alert(bigint, date), cartera.dismiss_alert(bigint, text) TO %s', grantee);
+                 'cartera.snooze_alert(bigint, date), cartera.dismiss_alert(bigint, text), '
+                 'cartera.lock_open_alert(bigint), cartera.record_outcome(bigint, text, text), '
+                 'cartera.handover_alert(bigint, bigint, text) TO %s', grantee);
   -- the BI views (security_invoker: they show what the tables show the agent;
   -- a materialized view would ignore row-level security, so none is granted)
   FOR v IN SELECT c.oid FROM pg_catalog.pg_class c
@@ -1420,6 +2221,8 @@ BEGIN
                        'cartera.cross_sell_rule', 'cartera.alert_kind', 'cartera.portfolio_setting']::regclass[]) t;
   -- erasure requests (cartera.forget_customer runs as its caller)
   EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.forget_customer(bigint) TO %s', grantee);
+  -- which reaches the notes in the alerts' history (nothing else of it)
+  EXECUTE format('GRANT UPDATE (note) ON cartera.alert_event TO %s', grantee);
   EXECUTE format('GRANT SELECT ON cartera.purchase_source TO %s', grantee);
   EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.assign_owner(bigint, boolean) TO %s', grantee);
   -- merging duplicates (cartera.merge_customers runs as its caller): the
@@ -1440,6 +2243,113 @@ REVOKE EXECUTE ON FUNCTION cartera.grant_manager_role(regrole) FROM PUBLIC;
 COMMENT ON FUNCTION cartera.grant_manager_role(regrole) IS
   'grant cartera_manager (or a member of it) what a manager needs: every portfolio, agents, targets, configuration, lead assignment, merging duplicates, erasure requests, pg_dump and pre_restore()/post_restore()';
 
+CREATE OR REPLACE FUNCTION cartera.lock_open_alert(alert_id bigint) RETURNS cartera.alert
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  a cartera.alert;
+BEGIN
+  SELECT * INTO a FROM cartera.alert x WHERE x.alert_id = lock_open_alert.alert_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'alert % does not exist', alert_id USING ERRCODE = 'no_data_found';
+  END IF;
+  IF a.status IN ('done', 'dismissed', 'moot', 'held_out') THEN
+    RAISE EXCEPTION 'alert % is already %', alert_id, a.status
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = CASE WHEN a.status = 'held_out' THEN 'A held-out alert measures what happens without a contact: it is never worked.'
+                        ELSE 'Closed alerts stay closed; a new situation raises a new alert.' END;
+  END IF;
+  RETURN a;
+END
+$fn$;
+COMMENT ON FUNCTION cartera.lock_open_alert(bigint) IS
+  'lock and return an alert that is still to do (open, acknowledged, snoozed), as the caller sees it; 02000 when it does not exist or is not the caller''s, 22023 when closed';
+REVOKE EXECUTE ON FUNCTION cartera.lock_open_alert(bigint) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION cartera.alert_set_status(alert_id bigint, new_status text, until date DEFAULT NULL,
+                                         resolution text DEFAULT NULL)
+  RETURNS text
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+BEGIN
+  IF new_status IS NULL OR new_status NOT IN ('open', 'acknowledged', 'snoozed', 'done', 'dismissed') THEN
+    RAISE EXCEPTION 'an alert cannot be set to status %', coalesce(new_status, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use open, acknowledged (in progress), snoozed, done or dismissed.';
+  END IF;
+  PERFORM cartera.lock_open_alert(alert_id);
+  IF new_status = 'snoozed' AND (until IS NULL OR until <= current_date) THEN
+    RAISE EXCEPTION 'snooze needs a date after today, not %', coalesce(until::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  UPDATE cartera.alert a
+     SET status = new_status,
+         snoozed_until = CASE WHEN new_status = 'snoozed' THEN until END,
+         closed_at = CASE WHEN new_status IN ('done', 'dismissed') THEN clock_timestamp() END,
+         resolution = coalesce(alert_set_status.resolution, a.resolution)
+   WHERE a.alert_id = alert_set_status.alert_id;
+  RETURN new_status;
+END
+$fn$;
+COMMENT ON FUNCTION cartera.alert_set_status(bigint, text, date, text) IS 'move an alert to a new status (used by the acknowledge/complete/snooze/dismiss functions)';
+REVOKE EXECUTE ON FUNCTION cartera.alert_set_status(bigint, text, date, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION cartera.record_outcome(alert_id bigint, outcome text, note text DEFAULT NULL) RETURNS text
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+BEGIN
+  PERFORM cartera.lock_open_alert(alert_id);
+  IF outcome IS NULL OR outcome NOT IN ('reached', 'no_answer', 'won_back', 'declined', 'wrong_contact_data',
+                                        'do_not_contact', 'other') THEN
+    RAISE EXCEPTION 'unknown outcome %', coalesce(outcome, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use reached, no_answer, won_back, declined, wrong_contact_data, do_not_contact or other.';
+  END IF;
+  UPDATE cartera.alert a
+     SET status = 'done', outcome = record_outcome.outcome, snoozed_until = NULL, closed_at = clock_timestamp(),
+         resolution = coalesce(record_outcome.note, a.resolution)
+   WHERE a.alert_id = record_outcome.alert_id;
+  RETURN 'done';
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.record_outcome(bigint, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.record_outcome(bigint, text, text) IS
+  'the alert was worked: done, with its outcome (reached, no_answer, won_back, declined, wrong_contact_data, do_not_contact, other) and a note';
+
+CREATE OR REPLACE FUNCTION cartera.handover_alert(alert_id bigint, to_agent bigint, note text DEFAULT NULL) RETURNS bigint
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  a cartera.alert := cartera.lock_open_alert(alert_id);
+BEGIN
+  IF to_agent IS NULL THEN
+    RAISE EXCEPTION 'an agent to hand the alert over to is needed' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF a.agent_id IS NOT DISTINCT FROM to_agent THEN
+    RAISE EXCEPTION 'alert % is already agent %''s', alert_id, to_agent USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF EXISTS (SELECT 1 FROM cartera.agent g WHERE g.agent_id = to_agent AND NOT g.active) THEN
+    RAISE EXCEPTION 'agent % is not active', to_agent
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Hand the alert over to an active agent.';
+  END IF;
+  BEGIN
+    UPDATE cartera.alert x
+       SET agent_id = to_agent, resolution = coalesce(handover_alert.note, x.resolution)
+     WHERE x.alert_id = handover_alert.alert_id;
+  EXCEPTION WHEN foreign_key_violation THEN
+    RAISE EXCEPTION 'agent % does not exist', to_agent USING ERRCODE = 'no_data_found';
+  END;
+  RETURN to_agent;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.handover_alert(bigint, bigint, text) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.handover_alert(bigint, bigint, text) IS
+  'give an alert still to do to another agent, with a note; the customer''s owner keeps seeing it';
+-- END functions
 
 ------------------------------------------------------------------------------
 -- 3. New triggers

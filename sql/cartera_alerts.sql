@@ -323,9 +323,14 @@ COMMENT ON COLUMN cartera.alert.resolution IS 'what was done, or why the alert w
 -- at most cartera.max_contacts relationship/marketing alerts per customer per
 -- cartera.contact_window, each kind's cool-down, one open alert per (customer,
 -- kind); service alerts (complaints) only skip when one is already open.
--- Candidates come as parallel arrays, so callers stay set-based.  Every new
--- alert is announced with NOTIFY cartera_alert (JSON: id, kind, colour,
--- customer, agent).  Returns how many alerts of each kind were raised.
+-- Then the holdout draw (cartera.holdout_draw) sets aside the kind's
+-- holdout_share of the customers that passed the policy: recorded as
+-- held_out, never queued nor notified (the policy treats both groups alike,
+-- so they stay comparable).  Candidates come as parallel arrays, so callers
+-- stay set-based.  Every other new alert is announced with NOTIFY
+-- cartera_alert (JSON: id, kind, colour, customer, agent); a complaint is
+-- queued at once, the rest waits for the daily job's ranking (plan_day).
+-- Returns how many alerts of each kind were recorded (held out included).
 CREATE FUNCTION cartera.raise_alerts(customer_ids bigint[], kinds text[], due_dates date[],
                                      details text[], agent_ids bigint[], as_of timestamptz)
   RETURNS TABLE (kind text, raised bigint)
@@ -347,7 +352,7 @@ BEGIN
     SELECT c.customer_id, c.kind, c.due_on, c.detail, c.agent_id
       FROM unnest(customer_ids, kinds, due_dates, details, agent_ids) AS c(customer_id, kind, due_on, detail, agent_id)),
   allowed AS (
-    SELECT c.*, k.colour, k.category, k.due_days,
+    SELECT c.*, k.colour, k.category, k.due_days, k.holdout_share, k.holdout_period,
            coalesce(c.agent_id, cu.owner_agent_id) AS owner,
            rtrim(format(CASE WHEN lang = 'en' THEN k.message_en ELSE k.message_es END,
                         coalesce(cu.full_name, ag.name), coalesce(c.detail, ''))) AS message
@@ -376,28 +381,38 @@ BEGIN
            row_number() OVER (PARTITION BY al.customer_id, al.category IN ('relationship', 'marketing')
                               ORDER BY array_position(ARRAY['red', 'amber', 'green', 'blue'], al.colour), al.kind) AS nth
       FROM allowed al LEFT JOIN recent r ON r.customer_id = al.customer_id),
-  inserted AS (
-    INSERT INTO cartera.alert (customer_id, agent_id, kind, colour, raised_at, due_on, message, detail)
-    SELECT customer_id, owner, r.kind, colour, as_of, coalesce(due_on, as_of::date + due_days), message, detail
+  drawn AS (
+    SELECT r.*, (r.customer_id IS NOT NULL AND r.holdout_share > 0 AND r.category IN ('relationship', 'marketing')
+                 AND cartera.holdout_draw(r.customer_id, r.kind, date_trunc(r.holdout_period, as_of::date)::date)
+                     < r.holdout_share) AS held
       FROM ranked r
-     WHERE category NOT IN ('relationship', 'marketing') OR contacts + nth <= max_contacts
+     WHERE r.category NOT IN ('relationship', 'marketing') OR r.contacts + r.nth <= max_contacts),
+  inserted AS (
+    INSERT INTO cartera.alert (customer_id, agent_id, kind, colour, raised_at, due_on, message, detail,
+                               status, closed_at, queue)
+    SELECT customer_id, owner, d.kind, colour, as_of, coalesce(due_on, as_of::date + due_days), message, detail,
+           CASE WHEN held THEN 'held_out' ELSE 'open' END, CASE WHEN held THEN as_of END,
+           CASE WHEN category = 'service' THEN 'queued' END
+      FROM drawn d
+     ORDER BY d.customer_id, d.kind
     ON CONFLICT DO NOTHING
-    RETURNING alert_id, alert.kind, alert.colour, alert.customer_id, alert.agent_id),
+    RETURNING alert_id, alert.kind, alert.colour, alert.customer_id, alert.agent_id, alert.status),
   touched AS (
     UPDATE cartera.customer_state s SET last_alert_at = as_of
-      FROM inserted i WHERE s.customer_id = i.customer_id
+      FROM inserted i WHERE s.customer_id = i.customer_id AND i.status <> 'held_out'
     RETURNING 1),
   announced AS (
-    SELECT i.kind, pg_notify('cartera_alert',
-                             json_build_object('id', i.alert_id, 'kind', i.kind, 'colour', i.colour,
-                                               'customer', i.customer_id, 'agent', i.agent_id)::text) AS n
+    SELECT i.kind, CASE WHEN i.status <> 'held_out' THEN
+                     pg_notify('cartera_alert',
+                               json_build_object('id', i.alert_id, 'kind', i.kind, 'colour', i.colour,
+                                                 'customer', i.customer_id, 'agent', i.agent_id)::text) END AS n
       FROM inserted i)
   SELECT a.kind, count(*) FROM announced a GROUP BY a.kind;
 END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.raise_alerts(bigint[], text[], date[], text[], bigint[], timestamptz) FROM PUBLIC;
 COMMENT ON FUNCTION cartera.raise_alerts(bigint[], text[], date[], text[], bigint[], timestamptz) IS
-  'raise candidate alerts through the contact policy (consent, cap, cool-down, one open per kind) and NOTIFY cartera_alert; returns counts per kind';
+  'raise candidate alerts through the contact policy (consent, cap, cool-down, one open per kind), hold out each kind''s holdout_share of customers, NOTIFY cartera_alert for the others; returns counts per kind (held out included)';
 
 -- Alerts on changes of state: a Champion who falls to At Risk.
 CREATE FUNCTION cartera.raise_transition_alerts(changes cartera.state_transition[], as_of timestamptz)
@@ -467,10 +482,12 @@ BEGIN
     RETURN;
   END IF;
   -- a customer who buys again no longer needs to be won back (first, so
-  -- that an alert raised below by this same purchase stays open)
+  -- that an alert raised below by this same purchase stays open): moot when
+  -- nobody had started on it, done when an agent had
   IF EXISTS (SELECT 1 FROM unnest(changes) t WHERE t.to_status IN ('new', 'active', 'reactivated')) THEN
     UPDATE cartera.alert a
-       SET status = 'done', closed_at = as_of, snoozed_until = NULL,
+       SET status = CASE WHEN a.status = 'acknowledged' THEN 'done' ELSE 'moot' END,
+           closed_at = as_of, snoozed_until = NULL,
            resolution = coalesce(a.resolution, 'the customer bought again')
       FROM unnest(changes) t
      WHERE a.customer_id = t.customer_id AND t.to_status IN ('new', 'active', 'reactivated')
@@ -533,24 +550,46 @@ COMMENT ON FUNCTION cartera.interaction_rows_added() IS 'statement trigger of ca
 CREATE TRIGGER interaction_complaint AFTER INSERT ON cartera.interaction
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cartera.interaction_rows_added();
 
--- Acting on alerts.  Each returns the alert's new status.
+-- Acting on alerts.  Each returns the alert's new status.  They run as
+-- the caller: row-level security decides which alerts an agent may touch.
+-- The row, locked, of an alert still to do; a clear error otherwise.
+CREATE FUNCTION cartera.lock_open_alert(alert_id bigint) RETURNS cartera.alert
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  a cartera.alert;
+BEGIN
+  SELECT * INTO a FROM cartera.alert x WHERE x.alert_id = lock_open_alert.alert_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'alert % does not exist', alert_id USING ERRCODE = 'no_data_found';
+  END IF;
+  IF a.status IN ('done', 'dismissed', 'moot', 'held_out') THEN
+    RAISE EXCEPTION 'alert % is already %', alert_id, a.status
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = CASE WHEN a.status = 'held_out' THEN 'A held-out alert measures what happens without a contact: it is never worked.'
+                        ELSE 'Closed alerts stay closed; a new situation raises a new alert.' END;
+  END IF;
+  RETURN a;
+END
+$fn$;
+COMMENT ON FUNCTION cartera.lock_open_alert(bigint) IS
+  'lock and return an alert that is still to do (open, acknowledged, snoozed), as the caller sees it; 02000 when it does not exist or is not the caller''s, 22023 when closed';
+REVOKE EXECUTE ON FUNCTION cartera.lock_open_alert(bigint) FROM PUBLIC;
+
 CREATE FUNCTION cartera.alert_set_status(alert_id bigint, new_status text, until date DEFAULT NULL,
                                          resolution text DEFAULT NULL)
   RETURNS text
   LANGUAGE plpgsql
   SET search_path = pg_catalog, cartera, pg_temp
 AS $fn$
-DECLARE
-  old_status text;
 BEGIN
-  SELECT a.status INTO old_status FROM cartera.alert a WHERE a.alert_id = alert_set_status.alert_id FOR UPDATE;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'alert % does not exist', alert_id USING ERRCODE = 'no_data_found';
+  IF new_status IS NULL OR new_status NOT IN ('open', 'acknowledged', 'snoozed', 'done', 'dismissed') THEN
+    RAISE EXCEPTION 'an alert cannot be set to status %', coalesce(new_status, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use open, acknowledged (in progress), snoozed, done or dismissed.';
   END IF;
-  IF old_status IN ('done', 'dismissed') THEN
-    RAISE EXCEPTION 'alert % is already %', alert_id, old_status
-      USING ERRCODE = 'invalid_parameter_value', HINT = 'Closed alerts stay closed; a new situation raises a new alert.';
-  END IF;
+  PERFORM cartera.lock_open_alert(alert_id);
   IF new_status = 'snoozed' AND (until IS NULL OR until <= current_date) THEN
     RAISE EXCEPTION 'snooze needs a date after today, not %', coalesce(until::text, 'NULL')
       USING ERRCODE = 'invalid_parameter_value';
@@ -566,6 +605,66 @@ END
 $fn$;
 COMMENT ON FUNCTION cartera.alert_set_status(bigint, text, date, text) IS 'move an alert to a new status (used by the acknowledge/complete/snooze/dismiss functions)';
 REVOKE EXECUTE ON FUNCTION cartera.alert_set_status(bigint, text, date, text) FROM PUBLIC;
+
+-- Done, with what came of it (a fixed list, so that outcomes can be counted).
+CREATE FUNCTION cartera.record_outcome(alert_id bigint, outcome text, note text DEFAULT NULL) RETURNS text
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+BEGIN
+  PERFORM cartera.lock_open_alert(alert_id);
+  IF outcome IS NULL OR outcome NOT IN ('reached', 'no_answer', 'won_back', 'declined', 'wrong_contact_data',
+                                        'do_not_contact', 'other') THEN
+    RAISE EXCEPTION 'unknown outcome %', coalesce(outcome, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use reached, no_answer, won_back, declined, wrong_contact_data, do_not_contact or other.';
+  END IF;
+  UPDATE cartera.alert a
+     SET status = 'done', outcome = record_outcome.outcome, snoozed_until = NULL, closed_at = clock_timestamp(),
+         resolution = coalesce(record_outcome.note, a.resolution)
+   WHERE a.alert_id = record_outcome.alert_id;
+  RETURN 'done';
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.record_outcome(bigint, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.record_outcome(bigint, text, text) IS
+  'the alert was worked: done, with its outcome (reached, no_answer, won_back, declined, wrong_contact_data, do_not_contact, other) and a note';
+
+-- Hand an alert over to another agent, who then sees it and its history
+-- while it is still to do.  An agent reads only her own row of
+-- cartera.agent, so only a manager's hand-over can be refused for an
+-- inactive agent; an alert with an inactive agent waits in the backlog
+-- (plan_day gives them no capacity) for a manager to move it.
+CREATE FUNCTION cartera.handover_alert(alert_id bigint, to_agent bigint, note text DEFAULT NULL) RETURNS bigint
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  a cartera.alert := cartera.lock_open_alert(alert_id);
+BEGIN
+  IF to_agent IS NULL THEN
+    RAISE EXCEPTION 'an agent to hand the alert over to is needed' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF a.agent_id IS NOT DISTINCT FROM to_agent THEN
+    RAISE EXCEPTION 'alert % is already agent %''s', alert_id, to_agent USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF EXISTS (SELECT 1 FROM cartera.agent g WHERE g.agent_id = to_agent AND NOT g.active) THEN
+    RAISE EXCEPTION 'agent % is not active', to_agent
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Hand the alert over to an active agent.';
+  END IF;
+  BEGIN
+    UPDATE cartera.alert x
+       SET agent_id = to_agent, resolution = coalesce(handover_alert.note, x.resolution)
+     WHERE x.alert_id = handover_alert.alert_id;
+  EXCEPTION WHEN foreign_key_violation THEN
+    RAISE EXCEPTION 'agent % does not exist', to_agent USING ERRCODE = 'no_data_found';
+  END;
+  RETURN to_agent;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.handover_alert(bigint, bigint, text) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.handover_alert(bigint, bigint, text) IS
+  'give an alert still to do to another agent, with a note; the customer''s owner keeps seeing it';
 
 CREATE FUNCTION cartera.acknowledge_alert(alert_id bigint) RETURNS text
   LANGUAGE sql SET search_path = pg_catalog, cartera, pg_temp
@@ -808,11 +907,15 @@ BEGIN
   SELECT k.kind, coalesce(sum(r.raised), 0)::bigint
     FROM cartera.alert_kind k LEFT JOIN raised r ON r.kind = k.kind
    GROUP BY k.kind ORDER BY k.kind;
+
+  -- 4. the day's plan: moot alerts closed, overdue ones escalated, every
+  -- agent's queue filled up to capacity (cartera.plan_day)
+  PERFORM count(*) FROM cartera.plan_day(as_of);
 END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.run_followups(date) FROM PUBLIC;
 COMMENT ON FUNCTION cartera.run_followups(date) IS
-  'the daily follow-up job for day as_of (default current_date; not null, finite, at most tomorrow; a past day not before the day of the latest stored state): moves statuses to the end of that day (never past now) and raises the alerts of every rule through the contact policy; returns alerts raised per kind';
+  'the daily follow-up job for day as_of (default current_date; not null, finite, at most tomorrow; a past day not before the day of the latest stored state): moves statuses to the end of that day (never past now), raises the alerts of every rule through the contact policy and the holdout draw, then plans the day (cartera.plan_day); returns alerts raised per kind';
 
 -- Register the daily job with pg_cron.
 CREATE FUNCTION cartera.schedule(cron text DEFAULT '0 7 * * *') RETURNS bigint

@@ -113,7 +113,7 @@ CREATE TABLE cartera.portfolio_setting (
              'cartera.language', 'cartera.lifecycle_mode', 'cartera.at_risk_after', 'cartera.dormant_after',
              'cartera.lost_after', 'cartera.new_window', 'cartera.at_risk_factor', 'cartera.dormant_factor',
              'cartera.clv_lifespan', 'cartera.max_contacts', 'cartera.contact_window', 'cartera.lead_idle_after',
-             'cartera.occasion_horizon', 'TimeZone')),
+             'cartera.occasion_horizon', 'cartera.daily_capacity', 'cartera.escalate_amber_after', 'TimeZone')),
   value  text NOT NULL
 );
 COMMENT ON TABLE cartera.portfolio_setting IS
@@ -148,6 +148,8 @@ CREATE VIEW cartera.portfolio_settings WITH (security_invoker = true) AS
       ('cartera.contact_window', '30 days', 'window over which max_contacts is counted'),
       ('cartera.lead_idle_after', '14 days', 'a lead idle this long raises an idle-lead alert'),
       ('cartera.occasion_horizon', '7 days', 'birthdays and occasions this close raise a green alert'),
+      ('cartera.daily_capacity', '25', 'alerts an agent can work in a day (cartera.agent.daily_capacity overrides it): the daily job queues that many, the rest waits as backlog'),
+      ('cartera.escalate_amber_after', '3 days', 'an amber alert overdue by this long turns red (a red one overdue goes to the manager)'),
       ('TimeZone', NULL, 'calendar of purchase days; NULL: the writing session''s TimeZone')
     ) d(name, default_value, description)
     LEFT JOIN cartera.portfolio_setting s ON s.name = d.name;

@@ -105,15 +105,28 @@ CREATE POLICY agent_own ON cartera.interaction
   WITH CHECK (customer_id IN (SELECT c.customer_id FROM cartera.customer c
                                WHERE c.owner_agent_id = (SELECT cartera.current_agent_id()))
               AND (agent_id IS NULL OR agent_id = (SELECT cartera.current_agent_id())));
--- an alert about a customer follows the customer's owner (also after a
--- reassignment); an alert about the agent (customer_id NULL) follows agent_id
+-- an alert about a customer is seen by the customer's owner (also after a
+-- reassignment) and, while it is still to do, by the agent it is with
+-- (handed over); an alert about the agent (customer_id NULL) by that agent.
+-- An agent may write an alert that stays hers either way (closing a
+-- handed-over alert, handing one over).
 CREATE POLICY agent_own ON cartera.alert
-  USING (CASE WHEN customer_id IS NULL THEN agent_id = (SELECT cartera.current_agent_id())
-              ELSE customer_id IN (SELECT c.customer_id FROM cartera.customer c
-                                    WHERE c.owner_agent_id = (SELECT cartera.current_agent_id())) END)
-  WITH CHECK (CASE WHEN customer_id IS NULL THEN agent_id = (SELECT cartera.current_agent_id())
-                   ELSE customer_id IN (SELECT c.customer_id FROM cartera.customer c
-                                         WHERE c.owner_agent_id = (SELECT cartera.current_agent_id())) END);
+  USING ((agent_id = (SELECT cartera.current_agent_id())
+          AND (customer_id IS NULL OR status IN ('open', 'acknowledged', 'snoozed')))
+         OR customer_id IN (SELECT c.customer_id FROM cartera.customer c
+                             WHERE c.owner_agent_id = (SELECT cartera.current_agent_id())))
+  WITH CHECK (agent_id = (SELECT cartera.current_agent_id())
+              OR customer_id IN (SELECT c.customer_id FROM cartera.customer c
+                                  WHERE c.owner_agent_id = (SELECT cartera.current_agent_id())));
+-- an alert's history is seen by whoever sees the alert (the subquery reads
+-- cartera.alert under the reader's own policies); written by cartera only
+ALTER TABLE cartera.alert_event ENABLE ROW LEVEL SECURITY;
+CREATE POLICY manager_all ON cartera.alert_event
+  USING ((SELECT cartera.is_manager())) WITH CHECK ((SELECT cartera.is_manager()));
+CREATE POLICY agent_own ON cartera.alert_event FOR SELECT
+  USING (alert_id IN (SELECT a.alert_id FROM cartera.alert a));
+COMMENT ON POLICY manager_all ON cartera.alert_event IS 'managers (cartera.is_manager()) see the history of every alert';
+COMMENT ON POLICY agent_own ON cartera.alert_event IS 'an agent sees the history of the alerts they see';
 CREATE POLICY agent_own ON cartera.customer_state FOR SELECT
   USING (customer_id IN (SELECT c.customer_id FROM cartera.customer c
                           WHERE c.owner_agent_id = (SELECT cartera.current_agent_id())));
@@ -135,7 +148,7 @@ COMMENT ON POLICY agent_own ON cartera.agent IS 'an agent sees their own row (lo
 COMMENT ON POLICY agent_own ON cartera.customer IS 'an agent sees and writes only the customers they own';
 COMMENT ON POLICY agent_own ON cartera.purchase IS 'an agent sees and writes only purchases of the customers they own';
 COMMENT ON POLICY agent_own ON cartera.interaction IS 'an agent sees and writes only interactions with the customers they own, as themselves';
-COMMENT ON POLICY agent_own ON cartera.alert IS 'an agent sees and acts on alerts about the customers they own and alerts addressed to them';
+COMMENT ON POLICY agent_own ON cartera.alert IS 'an agent sees and acts on the alerts about the customers they own, alerts about themselves, and alerts still to do handed over to them';
 COMMENT ON POLICY agent_own ON cartera.customer_state IS 'an agent sees the state of the customers they own';
 COMMENT ON POLICY agent_own ON cartera.status_transition IS 'an agent sees the history of the customers they own';
 COMMENT ON POLICY agent_own ON cartera.agent_target IS 'an agent sees their own targets';
@@ -243,8 +256,11 @@ BEGIN
   PERFORM cartera.grant_columns('UPDATE', 'cartera.purchase', grantee);
   PERFORM cartera.grant_columns('INSERT', 'cartera.interaction', grantee);
   PERFORM cartera.grant_columns('UPDATE', 'cartera.interaction', grantee);
-  -- alerts are raised by the system; agents only move them along
-  EXECUTE format('GRANT SELECT, UPDATE (status, snoozed_until, closed_at, resolution) ON cartera.alert TO %s', grantee);
+  -- alerts are raised by the system; agents only move them along (and hand
+  -- them over); their history is written by cartera alone
+  EXECUTE format('GRANT SELECT, UPDATE (status, snoozed_until, closed_at, resolution, outcome, agent_id) '
+                 'ON cartera.alert TO %s', grantee);
+  EXECUTE format('GRANT SELECT ON cartera.alert_event TO %s', grantee);
   EXECUTE format('GRANT SELECT ON cartera.customer_state, cartera.status_transition, cartera.agent, '
                  'cartera.agent_target TO %s', grantee);
   -- configuration and the portfolio-wide model (no customer data)
@@ -252,7 +268,9 @@ BEGIN
                  'cartera.alert_kind, cartera.portfolio_model, cartera.portfolio_setting TO %s', grantee);
   EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.alert_set_status(bigint, text, date, text), '
                  'cartera.acknowledge_alert(bigint), cartera.complete_alert(bigint, text), '
-                 'cartera.snooze_alert(bigint, date), cartera.dismiss_alert(bigint, text) TO %s', grantee);
+                 'cartera.snooze_alert(bigint, date), cartera.dismiss_alert(bigint, text), '
+                 'cartera.lock_open_alert(bigint), cartera.record_outcome(bigint, text, text), '
+                 'cartera.handover_alert(bigint, bigint, text) TO %s', grantee);
   -- the BI views (security_invoker: they show what the tables show the agent;
   -- a materialized view would ignore row-level security, so none is granted)
   FOR v IN SELECT c.oid FROM pg_catalog.pg_class c
@@ -307,6 +325,8 @@ BEGIN
                        'cartera.cross_sell_rule', 'cartera.alert_kind', 'cartera.portfolio_setting']::regclass[]) t;
   -- erasure requests (cartera.forget_customer runs as its caller)
   EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.forget_customer(bigint) TO %s', grantee);
+  -- which reaches the notes in the alerts' history (nothing else of it)
+  EXECUTE format('GRANT UPDATE (note) ON cartera.alert_event TO %s', grantee);
   EXECUTE format('GRANT SELECT ON cartera.purchase_source TO %s', grantee);
   EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.assign_owner(bigint, boolean) TO %s', grantee);
   -- merging duplicates (cartera.merge_customers runs as its caller): the
@@ -397,11 +417,12 @@ CREATE FUNCTION cartera.maintenance_trigger_functions() RETURNS regprocedure[]
   SET search_path = pg_catalog, cartera, pg_temp
 AS $fn$
   SELECT ARRAY['cartera.purchase_rows_added()', 'cartera.purchase_rows_changed()', 'cartera.customer_rows_changed()',
-               'cartera.customer_owner_missing()', 'cartera.interaction_rows_added()']::pg_catalog.regprocedure[]
+               'cartera.customer_owner_missing()', 'cartera.interaction_rows_added()',
+               'cartera.alert_rows_added()', 'cartera.alert_rows_changed()']::pg_catalog.regprocedure[]
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.maintenance_trigger_functions() FROM PUBLIC;
 COMMENT ON FUNCTION cartera.maintenance_trigger_functions() IS
-  'the trigger functions that maintain state, transitions, owners and alerts (pre_restore() disables their triggers)';
+  'the trigger functions that maintain state, transitions, owners, alerts and their history (pre_restore() disables their triggers)';
 
 -- Is the session user a manager (or the tables' owner, or a superuser)?
 -- Inside a SECURITY DEFINER function current_user is the owner, so
@@ -442,7 +463,7 @@ BEGIN
     RETURN;
   END IF;
   EXECUTE format('%s INSERT ON cartera.customer_state, cartera.status_transition, cartera.portfolio_model, '
-                 'cartera.purchase_source, cartera.customer_merge %s %s', verb, dir, manager);
+                 'cartera.purchase_source, cartera.customer_merge, cartera.alert_event %s %s', verb, dir, manager);
   EXECUTE format('%s UPDATE ON ALL SEQUENCES IN SCHEMA cartera %s %s', verb, dir, manager);
   EXECUTE format('%s EXECUTE ON FUNCTION cartera.purchase_rows_added(), cartera.purchase_rows_changed() %s %s',
                  verb, dir, manager);

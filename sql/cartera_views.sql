@@ -254,9 +254,9 @@ COMMENT ON COLUMN cartera.abc_analysis.abc_class IS 'A (up to 80 % of the revenu
 -- Per agent (and one row for unassigned customers, when there are any).
 CREATE VIEW cartera.agent_portfolio WITH (security_invoker = true) AS
 WITH owners AS (
-  SELECT a.agent_id, a.name, a.active FROM cartera.agent a
+  SELECT a.agent_id, a.name, a.active, a.daily_capacity FROM cartera.agent a
   UNION ALL
-  SELECT NULL, NULL, NULL),
+  SELECT NULL, NULL, NULL, NULL),
 per_owner AS (
   SELECT c.owner_agent_id AS agent_id, count(*) AS customers,
          count(*) FILTER (WHERE s.status = 'lead') AS lead_count,
@@ -278,7 +278,10 @@ per_agent_alerts AS (
          count(*) FILTER (WHERE al.colour = 'amber') AS amber_alerts,
          count(*) FILTER (WHERE al.colour = 'green') AS green_alerts,
          count(*) FILTER (WHERE al.colour = 'blue') AS blue_alerts,
-         count(*) FILTER (WHERE al.due_on < current_date) AS overdue_alerts
+         count(*) FILTER (WHERE al.due_on < current_date) AS overdue_alerts,
+         count(*) FILTER (WHERE al.queue = 'queued') AS queued_alerts,
+         count(*) FILTER (WHERE al.queue IS DISTINCT FROM 'queued') AS backlog_alerts,
+         count(*) FILTER (WHERE al.escalated_at IS NOT NULL) AS escalated_alerts
     FROM cartera.alert al
    WHERE al.status IN ('open', 'acknowledged')
    GROUP BY al.agent_id)
@@ -301,7 +304,12 @@ SELECT o.agent_id,
        coalesce(x.amber_alerts, 0) AS amber_alerts,
        coalesce(x.green_alerts, 0) AS green_alerts,
        coalesce(x.blue_alerts, 0) AS blue_alerts,
-       coalesce(x.overdue_alerts, 0) AS overdue_alerts
+       coalesce(x.overdue_alerts, 0) AS overdue_alerts,
+       CASE WHEN o.active THEN coalesce(o.daily_capacity, cartera.portfolio_setting_value('cartera.daily_capacity')::integer)
+            ELSE 0 END AS daily_capacity,
+       coalesce(x.queued_alerts, 0) AS queued_alerts,
+       coalesce(x.backlog_alerts, 0) AS backlog_alerts,
+       coalesce(x.escalated_alerts, 0) AS escalated_alerts
   FROM owners o
   LEFT JOIN per_owner p ON p.agent_id IS NOT DISTINCT FROM o.agent_id
   LEFT JOIN per_agent_alerts x ON x.agent_id IS NOT DISTINCT FROM o.agent_id
@@ -328,6 +336,10 @@ COMMENT ON COLUMN cartera.agent_portfolio.amber_alerts IS 'open amber alerts (fo
 COMMENT ON COLUMN cartera.agent_portfolio.green_alerts IS 'open green alerts (opportunities)';
 COMMENT ON COLUMN cartera.agent_portfolio.blue_alerts IS 'open blue alerts (for the agent: targets)';
 COMMENT ON COLUMN cartera.agent_portfolio.overdue_alerts IS 'open alerts past their due date';
+COMMENT ON COLUMN cartera.agent_portfolio.daily_capacity IS 'alerts the agent can work in a day (agent.daily_capacity, else the portfolio setting; 0 for inactive agents and unassigned alerts)';
+COMMENT ON COLUMN cartera.agent_portfolio.queued_alerts IS 'alerts in the day''s queue (at most daily_capacity after the daily job, plus complaints raised since)';
+COMMENT ON COLUMN cartera.agent_portfolio.backlog_alerts IS 'alerts still to do beyond the day''s queue (waiting; re-ranked every day)';
+COMMENT ON COLUMN cartera.agent_portfolio.escalated_alerts IS 'alerts still to do that were escalated to the manager';
 
 -- The to-do list: what to act on first.
 CREATE VIEW cartera.alert_queue WITH (security_invoker = true) AS
@@ -344,14 +356,19 @@ SELECT al.alert_id,
        al.due_on,
        greatest(current_date - al.due_on, 0) AS days_overdue,
        al.message,
-       al.detail
+       al.detail,
+       al.queue,
+       al.queue_rank,
+       al.value_at_stake,
+       al.escalated_at,
+       al.escalated_to
   FROM cartera.alert al
   LEFT JOIN cartera.customer c ON c.customer_id = al.customer_id
   LEFT JOIN cartera.agent a ON a.agent_id = al.agent_id
  WHERE al.status IN ('open', 'acknowledged')
- ORDER BY severity, al.due_on, al.alert_id;
+ ORDER BY al.queue = 'backlog', severity, al.value_at_stake DESC NULLS LAST, al.due_on, al.alert_id;
 COMMENT ON VIEW cartera.alert_queue IS
-  'alerts still to do (open or acknowledged), most urgent first: by colour (red, amber, green, blue), then due date';
+  'alerts still to do (open or acknowledged): the day''s queue first, then the backlog, each by colour (red, amber, green, blue), value at stake and due date';
 COMMENT ON COLUMN cartera.alert_queue.alert_id IS 'alert id (act on it with cartera.acknowledge_alert, complete_alert, snooze_alert, dismiss_alert)';
 COMMENT ON COLUMN cartera.alert_queue.kind IS 'alert kind (cartera.alert_kind)';
 COMMENT ON COLUMN cartera.alert_queue.colour IS 'red = act now, amber = follow up soon, green = opportunity, blue = for the agent';
@@ -366,6 +383,11 @@ COMMENT ON COLUMN cartera.alert_queue.due_on IS 'date by which to act';
 COMMENT ON COLUMN cartera.alert_queue.days_overdue IS 'days past due_on (current_date - due_on); 0 when not yet due';
 COMMENT ON COLUMN cartera.alert_queue.message IS 'what to do, in the language the alert was raised in';
 COMMENT ON COLUMN cartera.alert_queue.detail IS 'details (amounts, dates, offers)';
+COMMENT ON COLUMN cartera.alert_queue.queue IS 'queued (today''s work, up to the agent''s capacity) or backlog; NULL until the daily job ranks it';
+COMMENT ON COLUMN cartera.alert_queue.queue_rank IS 'position in the agent''s list at the last ranking (1 = first)';
+COMMENT ON COLUMN cartera.alert_queue.value_at_stake IS 'predicted 12-month CLV x (1 - P(alive)) at the last ranking (formula CLV before a model is fitted)';
+COMMENT ON COLUMN cartera.alert_queue.escalated_at IS 'when it was escalated to the manager (red and overdue)';
+COMMENT ON COLUMN cartera.alert_queue.escalated_to IS 'the manager it was escalated to (agent id)';
 
 -- Monthly KPIs per agent: revenue and its growth, buying customers, month on
 -- month retention, against the agent's targets.  Sales are credited to the
@@ -911,6 +933,13 @@ BEGIN
    WHERE a.customer_id = forget_customer.customer_id;
   GET DIAGNOSTICS n = ROW_COUNT;
   erased := erased || jsonb_build_object('alerts', n);
+  -- the notes in the alerts' history (who did what and when stays)
+  UPDATE cartera.alert_event e SET note = 'erased'
+    FROM cartera.alert a
+   WHERE a.alert_id = e.alert_id AND a.customer_id = forget_customer.customer_id AND e.note IS NOT NULL
+     AND e.note <> 'erased';
+  GET DIAGNOSTICS n = ROW_COUNT;
+  erased := erased || jsonb_build_object('alert_notes', n);
   UPDATE cartera.interaction i SET need = NULL, note = NULL
    WHERE i.customer_id = forget_customer.customer_id AND (i.need IS NOT NULL OR i.note IS NOT NULL);
   GET DIAGNOSTICS n = ROW_COUNT;

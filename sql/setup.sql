@@ -130,3 +130,8 @@ SELECT c.oid::regclass AS protected_table, c.relforcerowsecurity AS forced,
   FROM pg_class c LEFT JOIN pg_policy pol ON pol.polrelid = c.oid
  WHERE c.relnamespace = 'cartera'::regnamespace AND c.relrowsecurity
  GROUP BY c.oid ORDER BY c.oid::regclass::text;
+
+-- The tests that follow share this database and date their purchases
+-- relative to today: without holdout groups, whose draw depends on the
+-- month (test/followup_uplift.sql tests them on fixed dates).
+UPDATE cartera.alert_kind SET holdout_share = 0 WHERE holdout_share > 0;

@@ -39,6 +39,7 @@ extern Interval cartera_contact_window;
 extern Interval cartera_lead_idle_after;
 extern Interval cartera_occasion_horizon;
 extern int	cartera_max_contacts;
+extern int	cartera_daily_capacity;
 
 extern void cartera_define_gucs(void);
 

@@ -22,6 +22,7 @@ Interval	cartera_contact_window;
 Interval	cartera_lead_idle_after;
 Interval	cartera_occasion_horizon;
 int			cartera_max_contacts = 3;
+int			cartera_daily_capacity = 25;
 
 /* the string variables behind the interval GUCs */
 static char *at_risk_after_str;
@@ -32,6 +33,7 @@ static char *clv_lifespan_str;
 static char *contact_window_str;
 static char *lead_idle_after_str;
 static char *occasion_horizon_str;
+static char *escalate_amber_after_str;	/* read by SQL only */
 
 static const struct config_enum_entry language_options[] = {
 	{"es", CARTERA_LANG_ES, false},
@@ -217,6 +219,22 @@ cartera_define_gucs(void)
 							   "7 days",
 							   PGC_USERSET, 0,
 							   check_positive_interval, assign_occasion_horizon, NULL);
+
+	/* follow-ups (0.4.0): the SQL layer reads these with current_setting() */
+	DefineCustomIntVariable("cartera.daily_capacity",
+							"Alerts an agent can work in a day: the daily job queues that many, the rest waits as backlog.",
+							"cartera.agent.daily_capacity overrides it per agent.",
+							&cartera_daily_capacity,
+							25, 0, 100000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+
+	DefineCustomStringVariable("cartera.escalate_amber_after",
+							   "An amber alert overdue by this long turns red.",
+							   "A red alert not done by its due date is escalated to the agent's manager.",
+							   &escalate_amber_after_str,
+							   "3 days",
+							   PGC_USERSET, 0,
+							   check_positive_interval, NULL, NULL);
 
 	DefineCustomRealVariable("cartera.at_risk_factor",
 							 "Adaptive mode: at risk when the time since the last purchase exceeds this many mean gaps.",

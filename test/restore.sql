@@ -32,10 +32,11 @@ CREATE TEMP TABLE maintenance_triggers AS
    WHERE t.tgfoid = ANY (cartera.maintenance_trigger_functions()) AND NOT t.tgisinternal;
 GRANT SELECT ON maintenance_triggers TO PUBLIC;
 SELECT is((SELECT string_agg(tbl || '.' || tgname, ', ' ORDER BY tbl::text, tgname) FROM maintenance_triggers),
+          'cartera.alert.alert_changes_logged, cartera.alert.alert_logged, '
           'cartera.customer.cartera_customer_delete, cartera.customer.cartera_customer_insert, cartera.customer.customer_assign_owner, '
           'cartera.interaction.interaction_complaint, cartera.purchase.cartera_state_delete, cartera.purchase.cartera_state_insert, '
           'cartera.purchase.cartera_state_truncate, cartera.purchase.cartera_state_update',
-          'the maintenance triggers: state, transitions, owners, alerts');
+          'the maintenance triggers: state, transitions, owners, alerts, alert history');
 
 ------------------------------------------------------------------------------
 -- What pre_restore() and post_restore() refuse
@@ -184,7 +185,7 @@ RESET SESSION AUTHORIZATION;
 SELECT is((SELECT count(*) FROM cartera.restore_in_progress), 0::bigint, 'the restore is over');
 SELECT is(ARRAY(SELECT c.oid::regclass::text FROM pg_class c
                  WHERE c.relnamespace = 'cartera'::regnamespace AND c.relkind = 'r' AND c.relrowsecurity ORDER BY 1),
-          '{cartera.agent,cartera.agent_target,cartera.alert,cartera.customer,cartera.customer_state,cartera.interaction,cartera.purchase,cartera.status_transition}'::text[],
+          '{cartera.agent,cartera.agent_target,cartera.alert,cartera.alert_event,cartera.customer,cartera.customer_state,cartera.interaction,cartera.purchase,cartera.status_transition}'::text[],
           'row-level security is on again');
 SELECT is((SELECT string_agg(DISTINCT t.tgenabled::text, ',') FROM pg_trigger t JOIN maintenance_triggers m ON m.oid = t.oid),
           'O', 'the maintenance triggers are enabled again');

@@ -7,6 +7,9 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS cartera;
+-- no holdout groups here: which customers they hold out depends on the month
+-- (test/followup_uplift.sql tests them on fixed dates)
+UPDATE cartera.alert_kind SET holdout_share = 0;
 SET search_path = public, cartera;
 SET client_min_messages = warning;
 
@@ -143,7 +146,9 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure FROM pg_proc p
                  WHERE p.pronamespace = 'cartera'::regnamespace AND p.proparallel <> 's'
                    AND has_function_privilege('cartera_agent', p.oid, 'EXECUTE') ORDER BY p.proname),
           ARRAY['cartera.acknowledge_alert(bigint)', 'cartera.alert_set_status(bigint,text,date,text)',
-                'cartera.complete_alert(bigint,text)', 'cartera.dismiss_alert(bigint,text)', 'cartera.snooze_alert(bigint,date)']::regprocedure[],
+                'cartera.complete_alert(bigint,text)', 'cartera.dismiss_alert(bigint,text)',
+                'cartera.handover_alert(bigint,bigint,text)', 'cartera.lock_open_alert(bigint)',
+                'cartera.record_outcome(bigint,text,text)', 'cartera.snooze_alert(bigint,date)']::regprocedure[],
           'of the functions that change data, agents execute only the alert actions');
 SELECT is(ARRAY(SELECT p.oid::regprocedure FROM pg_proc p
                  WHERE p.pronamespace = 'cartera'::regnamespace AND p.proparallel <> 's'
@@ -151,8 +156,9 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure FROM pg_proc p
           ARRAY['cartera.acknowledge_alert(bigint)', 'cartera.alert_set_status(bigint,text,date,text)',
                 'cartera.assign_owner(bigint,boolean)', 'cartera.complete_alert(bigint,text)',
                 'cartera.dismiss_alert(bigint,text)', 'cartera.forget_customer(bigint)',
+                'cartera.handover_alert(bigint,bigint,text)', 'cartera.lock_open_alert(bigint)',
                 'cartera.merge_customers(bigint,bigint)', 'cartera.post_restore()', 'cartera.pre_restore()',
-                'cartera.snooze_alert(bigint,date)']::regprocedure[],
+                'cartera.record_outcome(bigint,text,text)', 'cartera.snooze_alert(bigint,date)']::regprocedure[],
           'managers also assign owners, merge duplicates, answer erasure requests and frame restores (pre_restore, post_restore), and run no maintenance job');
 SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.pronamespace = 'cartera'::regnamespace AND p.proparallel <> 's'

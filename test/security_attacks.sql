@@ -23,6 +23,9 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS cartera;
+-- no holdout groups here: which customers they hold out depends on the month
+-- (test/followup_uplift.sql tests them on fixed dates)
+UPDATE cartera.alert_kind SET holdout_share = 0;
 SET search_path = public, cartera;
 SET client_min_messages = warning;
 SELECT * FROM no_plan();
@@ -121,6 +124,7 @@ BEGIN
 END $$;
 GRANT DELETE ON cartera.customer TO sa_operator;
 GRANT INSERT (customer_id) ON cartera.customer TO sa_operator;   -- a loader's explicit ids
+GRANT INSERT (customer_id, kind, colour, raised_at, due_on, message) ON cartera.alert TO sa_operator;   -- fires the alert history triggers
 GRANT TRUNCATE ON cartera.purchase TO sa_operator;
 -- as if public were writable, as it was before PostgreSQL 15
 GRANT CREATE ON SCHEMA public TO sa_operator;
@@ -198,7 +202,11 @@ INSERT INTO trigger_statement VALUES
   ('cartera.customer', 'DELETE', $s$DELETE FROM cartera.customer WHERE customer_id OPERATOR(pg_catalog.=) 8302$s$),
   ('cartera.customer', 'UPDATE', $s$UPDATE cartera.customer SET city = 'Cádiz' WHERE customer_id OPERATOR(pg_catalog.=) 8301$s$),
   ('cartera.interaction', 'INSERT', $s$INSERT INTO cartera.interaction (customer_id, channel, is_complaint, note)
-                                       VALUES (8301, 'phone', true, 'queja')$s$);
+                                       VALUES (8301, 'phone', true, 'queja')$s$),
+  ('cartera.alert', 'INSERT', format($s$INSERT INTO cartera.alert (customer_id, kind, colour, raised_at, due_on, message)
+                                        VALUES (8301, 'birthday', 'green', %L::pg_catalog.timestamptz, %L::pg_catalog.date, 'x')$s$,
+                                     now(), current_date)),
+  ('cartera.alert', 'UPDATE', $s$UPDATE cartera.alert SET resolution = 'seen' WHERE customer_id OPERATOR(pg_catalog.=) 8301$s$);
 INSERT INTO hijack_call
   SELECT format('%s fired by %s on %s (trigger %s)', s.fn, e.event, t.tgrelid::regclass, t.tgname), s.fn, ts.stmt
     FROM secdef s

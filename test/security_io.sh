@@ -35,6 +35,7 @@ createdb "$db" || { echo "Bail out! cannot create database $db"; exit 1; }
 psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null <<'SQL' || { echo "Bail out! cannot set up the portfolios"; exit 1; }
 SET client_min_messages = error;
 CREATE EXTENSION cartera;
+UPDATE cartera.alert_kind SET holdout_share = 0;   -- the notifications are counted: no holdout group
 CREATE ROLE cartera_io_agent NOLOGIN;
 SELECT cartera.grant_agent_role('cartera_io_agent');
 CREATE ROLE cartera_io_ana LOGIN IN ROLE cartera_io_agent;
