@@ -503,6 +503,8 @@ CREATE TABLE cartera.alert_event (
 CREATE INDEX alert_event_alert_idx ON cartera.alert_event (alert_id, happened_at);
 COMMENT ON TABLE cartera.alert_event IS
   'the history of every alert: raised or held out, queued/backlogged, started, snoozed, reopened, handed over, recoloured, escalated, done, dismissed, moot; written by cartera only';
+COMMENT ON COLUMN cartera.alert_event.event_id IS 'identity (sequence cartera.alert_event_event_id_seq): the order of the events';
+COMMENT ON COLUMN cartera.alert_event.alert_id IS 'the alert that changed (its history goes with it)';
 COMMENT ON COLUMN cartera.alert_event.happened_at IS 'when: the alert''s raised_at for raised/held_out, the clock time of the change otherwise';
 COMMENT ON COLUMN cartera.alert_event.actor IS 'the role that made the change (the session''s role, also inside cartera''s own functions)';
 COMMENT ON COLUMN cartera.alert_event.event IS 'what changed';
