@@ -286,10 +286,12 @@ BEGIN
       DETAIL = format('%s ran cartera.pre_restore() at %s.', r.started_by, r.started_at),
       HINT = 'Load the dump, then run SELECT * FROM cartera.post_restore();';
   END IF;
-  -- a new portfolio only: every table pg_dump restores into is empty
+  -- a new portfolio only: every table pg_dump restores into is empty (but
+  -- the alert kinds, which the dump's rows replace: cartera.alert_kind_restored)
   FOR t, cond IN SELECT x.t, x.cond
                    FROM pg_catalog.pg_extension e, unnest(e.extconfig::pg_catalog.regclass[], e.extcondition) x(t, cond)
                   WHERE e.extname = 'cartera' AND (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = x.t) = 'r'
+                    AND x.t <> 'cartera.alert_kind'::pg_catalog.regclass
                   ORDER BY x.t::oid LOOP
     EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s %s)', t, cond) INTO filled;
     IF filled THEN
@@ -453,6 +455,40 @@ ALTER TABLE cartera.alert_kind
 UPDATE cartera.alert_kind SET holdout_share = 0 WHERE category IN ('service', 'internal');
 ALTER TABLE cartera.alert_kind
   ADD CONSTRAINT alert_kind_holdout_contacts_only CHECK (holdout_share = 0 OR category IN ('relationship', 'marketing'));
+-- The kinds are configuration a manager edits (cool-downs, messages, these
+-- settings, new kinds): pg_dump keeps them.  The built-in rows exist in the
+-- new database before the dump's rows arrive, so while a restore is open
+-- (cartera.pre_restore(), or a superuser's session_replication_role =
+-- replica) a row of an existing kind replaces it instead of failing on the
+-- primary key.
+SELECT pg_catalog.pg_extension_config_dump('cartera.alert_kind', '');
+CREATE FUNCTION cartera.alert_kind_restored() RETURNS trigger
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+BEGIN
+  IF (EXISTS (SELECT 1 FROM cartera.restore_in_progress)
+      OR pg_catalog.current_setting('session_replication_role') = 'replica')
+     AND EXISTS (SELECT 1 FROM cartera.alert_kind k WHERE k.kind = NEW.kind) THEN
+    UPDATE cartera.alert_kind k
+       SET colour = NEW.colour, category = NEW.category, due_days = NEW.due_days, cooldown = NEW.cooldown,
+           message_es = NEW.message_es, message_en = NEW.message_en, enabled = NEW.enabled,
+           response_window = NEW.response_window, holdout_share = NEW.holdout_share,
+           holdout_period = NEW.holdout_period
+     WHERE k.kind = NEW.kind;
+    RETURN NULL;
+  END IF;
+  RETURN NEW;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.alert_kind_restored() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.alert_kind_restored() IS
+  'row trigger of cartera.alert_kind: while a restore is open, a dumped row of a kind that exists replaces it (the built-in kinds are there before the dump''s rows)';
+CREATE TRIGGER alert_kind_restored BEFORE INSERT ON cartera.alert_kind
+  FOR EACH ROW EXECUTE FUNCTION cartera.alert_kind_restored();
+-- (fired in replica mode too: a superuser's restore)
+ALTER TABLE cartera.alert_kind ENABLE ALWAYS TRIGGER alert_kind_restored;
+
 COMMENT ON COLUMN cartera.alert_kind.response_window IS
   'how long after an alert a purchase counts as its outcome (cartera.alert_outcome)';
 COMMENT ON COLUMN cartera.alert_kind.holdout_share IS
@@ -2378,6 +2414,17 @@ INSERT INTO cartera.portfolio_setting (name, value)
 -- deletions left behind is removed now
 DELETE FROM cartera.status_transition t
  WHERE NOT EXISTS (SELECT 1 FROM cartera.customer c WHERE c.customer_id = t.customer_id);
+-- the alerts' history starts with what 0.3.0 kept of them: when each was
+-- raised and, for the closed ones, when and how it was closed
+INSERT INTO cartera.alert_event (alert_id, happened_at, actor, event, to_value, note)
+  SELECT x.alert_id, x.at, current_user, x.event, x.to_value, x.note
+    FROM (SELECT a.alert_id, a.raised_at AS at, 'raised' AS event, 'open' AS to_value,
+                 'recorded by the upgrade to 0.4.0' AS note, 1 AS nth
+            FROM cartera.alert a
+          UNION ALL
+          SELECT a.alert_id, a.closed_at, a.status, a.status, a.resolution, 2
+            FROM cartera.alert a WHERE a.status IN ('done', 'dismissed') AND a.closed_at IS NOT NULL) x
+   ORDER BY x.alert_id, x.nth;
 -- the id sequence passes every id given explicitly so far
 SELECT pg_catalog.setval('cartera.customer_customer_id_seq', x.m)
   FROM (SELECT max(customer_id) AS m FROM cartera.customer) x

@@ -32,6 +32,40 @@ ALTER TABLE cartera.alert_kind
 UPDATE cartera.alert_kind SET holdout_share = 0 WHERE category IN ('service', 'internal');
 ALTER TABLE cartera.alert_kind
   ADD CONSTRAINT alert_kind_holdout_contacts_only CHECK (holdout_share = 0 OR category IN ('relationship', 'marketing'));
+-- The kinds are configuration a manager edits (cool-downs, messages, these
+-- settings, new kinds): pg_dump keeps them.  The built-in rows exist in the
+-- new database before the dump's rows arrive, so while a restore is open
+-- (cartera.pre_restore(), or a superuser's session_replication_role =
+-- replica) a row of an existing kind replaces it instead of failing on the
+-- primary key.
+SELECT pg_catalog.pg_extension_config_dump('cartera.alert_kind', '');
+CREATE FUNCTION cartera.alert_kind_restored() RETURNS trigger
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+BEGIN
+  IF (EXISTS (SELECT 1 FROM cartera.restore_in_progress)
+      OR pg_catalog.current_setting('session_replication_role') = 'replica')
+     AND EXISTS (SELECT 1 FROM cartera.alert_kind k WHERE k.kind = NEW.kind) THEN
+    UPDATE cartera.alert_kind k
+       SET colour = NEW.colour, category = NEW.category, due_days = NEW.due_days, cooldown = NEW.cooldown,
+           message_es = NEW.message_es, message_en = NEW.message_en, enabled = NEW.enabled,
+           response_window = NEW.response_window, holdout_share = NEW.holdout_share,
+           holdout_period = NEW.holdout_period
+     WHERE k.kind = NEW.kind;
+    RETURN NULL;
+  END IF;
+  RETURN NEW;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.alert_kind_restored() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.alert_kind_restored() IS
+  'row trigger of cartera.alert_kind: while a restore is open, a dumped row of a kind that exists replaces it (the built-in kinds are there before the dump''s rows)';
+CREATE TRIGGER alert_kind_restored BEFORE INSERT ON cartera.alert_kind
+  FOR EACH ROW EXECUTE FUNCTION cartera.alert_kind_restored();
+-- (fired in replica mode too: a superuser's restore)
+ALTER TABLE cartera.alert_kind ENABLE ALWAYS TRIGGER alert_kind_restored;
+
 COMMENT ON COLUMN cartera.alert_kind.response_window IS
   'how long after an alert a purchase counts as its outcome (cartera.alert_outcome)';
 COMMENT ON COLUMN cartera.alert_kind.holdout_share IS

@@ -534,10 +534,12 @@ BEGIN
       DETAIL = format('%s ran cartera.pre_restore() at %s.', r.started_by, r.started_at),
       HINT = 'Load the dump, then run SELECT * FROM cartera.post_restore();';
   END IF;
-  -- a new portfolio only: every table pg_dump restores into is empty
+  -- a new portfolio only: every table pg_dump restores into is empty (but
+  -- the alert kinds, which the dump's rows replace: cartera.alert_kind_restored)
   FOR t, cond IN SELECT x.t, x.cond
                    FROM pg_catalog.pg_extension e, unnest(e.extconfig::pg_catalog.regclass[], e.extcondition) x(t, cond)
                   WHERE e.extname = 'cartera' AND (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = x.t) = 'r'
+                    AND x.t <> 'cartera.alert_kind'::pg_catalog.regclass
                   ORDER BY x.t::oid LOOP
     EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s %s)', t, cond) INTO filled;
     IF filled THEN

@@ -78,6 +78,22 @@ load_settings(void)
 		CacheRegisterRelcacheCallback(settings_invalidated, (Datum) 0);
 	}
 	settings_valid = false;
+
+	/*
+	 * This library with the SQL of an older version (0.3.0 and before had no
+	 * portfolio settings): between installing the new package and ALTER
+	 * EXTENSION cartera UPDATE, purchases must keep working, with the
+	 * session's settings as then.  Any relcache invalidation (the update
+	 * creating the view is one) makes us look again.
+	 */
+	if (!OidIsValid(get_relname_relid("portfolio_settings", get_namespace_oid("cartera", false))))
+	{
+		MemoryContextReset(settings_cxt);
+		nsettings = 0;
+		settings_table = InvalidOid;
+		settings_valid = (inval_count == before);
+		return;
+	}
 	if (settings_plan == NULL)
 		settings_plan = cartera_keep_plan("SELECT s.name, s.value FROM cartera.portfolio_settings s "
 										  "WHERE s.value IS NOT NULL ORDER BY s.name", 0, NULL);

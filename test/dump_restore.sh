@@ -81,6 +81,11 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$a" >/dev/null <<'SQL' || { echo "Bail out! ca
 SET client_min_messages = warning;
 CREATE EXTENSION cartera;
 UPDATE cartera.alert_kind SET holdout_share = 0;   -- the notifications are counted: no holdout group
+-- the alert kinds are a manager's configuration: edited, and one added
+-- (with an alert of it), they must come back from the dump
+UPDATE cartera.alert_kind SET cooldown = '45 days', response_window = '21 days' WHERE kind = 'reactivation';
+INSERT INTO cartera.alert_kind (kind, colour, category, due_days, message_es, message_en)
+  VALUES ('vip_call', 'amber', 'relationship', 2, 'Llamar a %s. %s', 'Call %s. %s');
 CREATE TEMP TABLE raw (line text);
 \copy raw FROM 'data/cdnow/CDNOW_sample.txt'
 INSERT INTO cartera.agent (name, login, region) VALUES ('Ana', 'ana', 'N'), ('Luis', 'luis', 'S');
@@ -93,6 +98,8 @@ INSERT INTO cartera.purchase (customer_id, purchased_at, amount, quantity)
 SELECT count(*) FROM cartera.refresh('1998-06-30');
 SELECT count(*) FROM cartera.run_followups('1998-07-01');
 INSERT INTO cartera.interaction (customer_id, channel, is_complaint, note) VALUES (1, 'phone', true, 'broken');
+SELECT count(*) FROM cartera.raise_alerts(ARRAY[2]::bigint[], ARRAY['vip_call'], ARRAY[NULL::date], ARRAY['x'],
+                                          ARRAY[NULL::bigint], '1998-07-01');
 SELECT cartera.acknowledge_alert(min(alert_id)) FROM cartera.alert;
 SELECT cartera.segment_map_customize();
 UPDATE cartera.segment_map SET name_en = 'Stars', name_es = 'Estrellas' WHERE name_en = 'Champions';

@@ -2,7 +2,7 @@
 -- as a fresh install (a finer catalog comparison is in sql/setup.sql).
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(15);
+SELECT plan(19);
 
 -- A purchase first, so that this session keeps the insert trigger's plans
 -- (state_trigger.c); they must follow the extension through the drops,
@@ -39,8 +39,29 @@ CREATE TEMP TABLE updated2 AS SELECT * FROM pg_temp.objects();
 DROP EXTENSION cartera;
 CREATE EXTENSION cartera VERSION '0.3.0';
 SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'cartera'), '0.3.0', 'the third release installs');
+-- a 0.3.0 portfolio with alerts: one open, one done.  The library is
+-- already the new one (a package upgrade comes before ALTER EXTENSION
+-- UPDATE): purchases must keep working meanwhile (they failed on the
+-- missing portfolio settings view)
+SELECT lives_ok($$ SELECT pg_temp.buy(77010) $$,
+                'with the new library and the 0.3.0 SQL (before ALTER EXTENSION UPDATE) a purchase still works');
+UPDATE cartera.alert SET status = 'done', closed_at = now(), resolution = 'called' WHERE customer_id = 77010;
+SELECT pg_temp.buy(77011);
 ALTER EXTENSION cartera UPDATE;
 CREATE TEMP TABLE updated3 AS SELECT * FROM pg_temp.objects();
+SELECT results_eq($$ SELECT a.customer_id, a.status, string_agg(e.event || ':' || coalesce(e.note, ''), ', ' ORDER BY e.event_id)
+                       FROM cartera.alert a JOIN cartera.alert_event e USING (alert_id)
+                      WHERE a.customer_id IN (77010, 77011) GROUP BY a.customer_id, a.status ORDER BY 1 $$,
+                  $$ VALUES (77010::bigint, 'done', 'raised:recorded by the upgrade to 0.4.0, done:called'),
+                            (77011::bigint, 'open', 'raised:recorded by the upgrade to 0.4.0') $$,
+                  'from 0.3.0: the alerts keep their status and their history starts with what 0.3.0 knew');
+SELECT results_eq($$ SELECT category, min(holdout_share), max(holdout_share) FROM cartera.alert_kind GROUP BY 1 ORDER BY 1 $$,
+                  $$ VALUES ('internal', 0::numeric, 0::numeric), ('marketing', 0.10, 0.10),
+                            ('relationship', 0.10, 0.10), ('service', 0, 0) $$,
+                  'from 0.3.0: contact kinds get the default 10 % holdout, complaints and agent tasks none');
+SELECT results_eq($$ SELECT agent_id, queued, backlog FROM cartera.plan_day(current_date) WHERE agent_id IN (77010, 77011) $$,
+                  $$ VALUES (77010::bigint, 0::bigint, 0::bigint), (77011::bigint, 1::bigint, 0::bigint) $$,
+                  'from 0.3.0: the day''s plan queues the open alert');
 DROP EXTENSION cartera;
 CREATE EXTENSION cartera;
 CREATE TEMP TABLE fresh AS SELECT * FROM pg_temp.objects();
