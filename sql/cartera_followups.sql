@@ -296,7 +296,8 @@ COMMENT ON FUNCTION cartera.normal_quantile(double precision) IS
 -- runs the job may run it again after changing capacities.  In order:
 --  1. moot: open alerts nobody has started on whose reason is gone (the
 --     customer is no longer dormant for a reactivation, the birthday has
---     passed...) close with that reason;
+--     passed, a welcome is a month late, the month of a goal is over...)
+--     close with that reason;
 --  2. escalation: amber overdue by cartera.escalate_amber_after turns red; red
 --     past its due date goes to the agent's manager (escalated_to);
 --  3. ranking: each agent's alerts still to do, in progress first, then by
@@ -350,9 +351,13 @@ BEGIN
                   THEN format('the customer is %s now', s.status)
                 WHEN a.kind IN ('birthday', 'occasion') AND a.due_on < as_of THEN 'the date has passed'
                 WHEN a.kind = 'cross_sell' AND a.due_on < as_of - 30 THEN 'the offer is more than 30 days old'
+                WHEN a.kind IN ('welcome', 'welcome_back') AND a.due_on < as_of - 30
+                  THEN 'more than 30 days late for a welcome'
+                WHEN a.kind = 'below_target' AND a.due_on < date_trunc('month', as_of)::date
+                  THEN 'the month of the goal is over'
            END AS why
       FROM cartera.alert a
-      JOIN cartera.customer cu ON cu.customer_id = a.customer_id
+      LEFT JOIN cartera.customer cu ON cu.customer_id = a.customer_id
       LEFT JOIN cartera.customer_state s ON s.customer_id = a.customer_id
      WHERE a.status = 'open'),
   locked AS (
