@@ -450,18 +450,22 @@ RESET ROLE;
 ------------------------------------------------------------------------------
 -- An erasure request erases the notes of the history, not who, when, what
 ------------------------------------------------------------------------------
+SET ROLE ana;
+INSERT INTO cartera.interaction (customer_id, channel, is_complaint, note) VALUES (9511, 'email', true, 'otra queja');
+SELECT is(cartera.handover_alert(alert_id, 953, 'para pedro: conoce su empresa'), 953::bigint, 'ana hands her new complaint to pedro')
+  FROM cartera.alert WHERE customer_id = 9511 AND kind = 'complaint' AND status = 'open';
+RESET ROLE;
 CREATE TEMP TABLE history_before AS
   SELECT e.*, a.customer_id FROM cartera.alert_event e JOIN cartera.alert a USING (alert_id);
 GRANT SELECT ON history_before TO PUBLIC;
-SELECT ok((SELECT count(*) FROM history_before WHERE customer_id = 9511 AND note IS NOT NULL) >= 2,
-          'ana''s customer has notes in the history of her alerts');
+SELECT is((SELECT count(*) FROM history_before WHERE customer_id = 9511 AND note IS NOT NULL), 3::bigint,
+          'ana''s customer has notes in the history of her alerts (two hand-overs and luis''s outcome)');
 SET ROLE ana;
 SELECT throws_ok('SELECT cartera.forget_customer(9511)', '42501', 'permission denied for function forget_customer',
                  'an agent cannot answer erasure requests');
 RESET ROLE;
 SET ROLE marta;
-SELECT is((cartera.forget_customer(9511) ->> 'alert_notes')::bigint,
-          (SELECT count(*) FROM history_before WHERE customer_id = 9511 AND note IS NOT NULL) + 1,
+SELECT is((cartera.forget_customer(9511) ->> 'alert_notes')::bigint, 4::bigint,
           'marta forgets the customer: the notes of her history are erased (and of the dismissal the erasure causes)');
 RESET ROLE;
 SELECT is((SELECT count(*) FROM cartera.alert_event e JOIN cartera.alert a USING (alert_id)
@@ -477,10 +481,14 @@ SELECT set_eq($$SELECT event_id, note FROM cartera.alert_event
               'the notes about other customers stay');
 SELECT is((SELECT string_agg(event || ' by ' || actor::text COLLATE "default", ', ' ORDER BY event_id) FROM cartera.alert_event e
             WHERE e.event_id NOT IN (SELECT event_id FROM history_before)),
-          'dismissed by marta, dismissed by marta', 'the erasure dismissed her two open alerts, as marta');
+          'dismissed by marta', 'the erasure dismissed her open alert (with pedro), as marta');
 SET ROLE ana;
 SELECT is((SELECT count(*) FROM cartera.alert_event e JOIN cartera.alert a USING (alert_id) WHERE a.customer_id = 9511),
-          (SELECT count(*) FROM history_before WHERE customer_id = 9511) + 2, 'ana still sees the whole history, without the notes');
+          (SELECT count(*) FROM history_before WHERE customer_id = 9511) + 1, 'ana still sees the whole history, without the notes');
+RESET ROLE;
+SET ROLE pedro;
+SELECT is((SELECT count(*) FROM cartera.alert WHERE customer_id = 9511), 0::bigint,
+          'pedro no longer sees the alert handed to him, dismissed by the erasure');
 RESET ROLE;
 
 SELECT * FROM finish();
