@@ -583,32 +583,34 @@ CREATE FUNCTION cartera.alert_set_status(alert_id bigint, new_status text, until
   LANGUAGE plpgsql
   SET search_path = pg_catalog, cartera, pg_temp
 AS $fn$
-DECLARE
-  was cartera.alert;
-  -- the row is written WHERE CURRENT OF this cursor: an UPDATE that reads
-  -- the table (WHERE alert_id = ...) must leave a row its writer still sees,
-  -- and the agent an alert was handed to no longer sees it once closed
-  target CURSOR FOR SELECT FROM cartera.alert x WHERE x.alert_id = alert_set_status.alert_id FOR UPDATE;
 BEGIN
   IF new_status IS NULL OR new_status NOT IN ('open', 'acknowledged', 'snoozed', 'done', 'dismissed') THEN
     RAISE EXCEPTION 'an alert cannot be set to status %', coalesce(new_status, 'NULL')
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Use open, acknowledged (in progress), snoozed, done or dismissed.';
   END IF;
-  was := cartera.lock_open_alert(alert_id);
+  PERFORM cartera.lock_open_alert(alert_id);
   IF new_status = 'snoozed' AND (until IS NULL OR until <= current_date) THEN
     RAISE EXCEPTION 'snooze needs a date after today, not %', coalesce(until::text, 'NULL')
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  OPEN target;
-  MOVE target;
-  UPDATE cartera.alert
-     SET status = new_status,
-         snoozed_until = CASE WHEN new_status = 'snoozed' THEN until END,
-         closed_at = CASE WHEN new_status IN ('done', 'dismissed') THEN clock_timestamp() END,
-         resolution = coalesce(alert_set_status.resolution, was.resolution)
-   WHERE CURRENT OF target;
-  CLOSE target;
+  -- the row is written WHERE CURRENT OF a cursor: an UPDATE that reads the
+  -- table (WHERE alert_id = ...) must leave a row its writer still sees, and
+  -- the agent an alert was handed to no longer sees it once it is closed
+  DECLARE
+    target CURSOR FOR SELECT x.resolution FROM cartera.alert x WHERE x.alert_id = alert_set_status.alert_id FOR UPDATE;
+    was text;
+  BEGIN
+    OPEN target;
+    FETCH target INTO was;
+    UPDATE cartera.alert
+       SET status = new_status,
+           snoozed_until = CASE WHEN new_status = 'snoozed' THEN until END,
+           closed_at = CASE WHEN new_status IN ('done', 'dismissed') THEN clock_timestamp() END,
+           resolution = coalesce(alert_set_status.resolution, was)
+     WHERE CURRENT OF target;
+    CLOSE target;
+  END;
   RETURN new_status;
 END
 $fn$;
@@ -620,26 +622,28 @@ CREATE FUNCTION cartera.record_outcome(alert_id bigint, outcome text, note text 
   LANGUAGE plpgsql
   SET search_path = pg_catalog, cartera, pg_temp
 AS $fn$
-DECLARE
-  was cartera.alert;
-  -- WHERE CURRENT OF, as in alert_set_status: the alert may be one handed
-  -- over to the caller, who no longer sees it once it is done
-  target CURSOR FOR SELECT FROM cartera.alert x WHERE x.alert_id = record_outcome.alert_id FOR UPDATE;
 BEGIN
-  was := cartera.lock_open_alert(alert_id);
+  PERFORM cartera.lock_open_alert(alert_id);
   IF outcome IS NULL OR outcome NOT IN ('reached', 'no_answer', 'won_back', 'declined', 'wrong_contact_data',
                                         'do_not_contact', 'other') THEN
     RAISE EXCEPTION 'unknown outcome %', coalesce(outcome, 'NULL')
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Use reached, no_answer, won_back, declined, wrong_contact_data, do_not_contact or other.';
   END IF;
-  OPEN target;
-  MOVE target;
-  UPDATE cartera.alert
-     SET status = 'done', outcome = record_outcome.outcome, snoozed_until = NULL, closed_at = clock_timestamp(),
-         resolution = coalesce(record_outcome.note, was.resolution)
-   WHERE CURRENT OF target;
-  CLOSE target;
+  -- WHERE CURRENT OF, as in alert_set_status: the alert may be one handed
+  -- over to the caller, who no longer sees it once it is done
+  DECLARE
+    target CURSOR FOR SELECT x.resolution FROM cartera.alert x WHERE x.alert_id = record_outcome.alert_id FOR UPDATE;
+    was text;
+  BEGIN
+    OPEN target;
+    FETCH target INTO was;
+    UPDATE cartera.alert
+       SET status = 'done', outcome = record_outcome.outcome, snoozed_until = NULL, closed_at = clock_timestamp(),
+           resolution = coalesce(record_outcome.note, was)
+     WHERE CURRENT OF target;
+    CLOSE target;
+  END;
   RETURN 'done';
 END
 $fn$;
