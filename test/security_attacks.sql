@@ -661,6 +661,15 @@ SELECT ok((SELECT content FROM view_read WHERE v = 'cartera.customer_overview'::
           AND (SELECT content FROM view_read WHERE v = 'cartera.customer_duplicates'::regclass) = 'ok: NULL',
           'ana sees her own "Gemelo de Ana" (8103), and no duplicate pair: luis''s twin (same e-mail and phone) is invisible to the duplicate search');
 
+SELECT is(ARRAY(SELECT x FROM unnest(ARRAY['cartera.record_outcome(bigint,text,text)', 'cartera.handover_alert(bigint,bigint,text)',
+                                          'cartera.lock_open_alert(bigint)', 'cartera.alert_set_status(bigint,text,date,text)']) x
+                 WHERE x::regprocedure NOT IN (SELECT fn FROM agent_fn)
+                 UNION ALL
+                 SELECT x FROM unnest(ARRAY['cartera.alert_outcome', 'cartera.followup_performance', 'cartera.followup_uplift',
+                                            'cartera.manager_queue', 'cartera.alert_queue']) x
+                 WHERE x::regclass NOT IN (SELECT v FROM view_read)),
+          '{}'::text[], 'the follow-up actions and views (issue 15) are among the functions and views attacked above');
+
 -- every table under row-level security the agent may read (the
 -- configuration tables and the portfolio-wide model have none: they hold no
 -- customer rows, docs/security.md)
