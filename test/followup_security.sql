@@ -344,7 +344,11 @@ SELECT results_eq(format('SELECT event || '' by '' || actor::text COLLATE "defau
                   'each change names ana as the actor, never the login or the owner of the tables');
 
 ------------------------------------------------------------------------------
--- Hand-over: ana gives her alert to luis
+-- Hand-over: ana gives her alert to luis.  Closing it takes it out of his
+-- view, which an UPDATE ... WHERE alert_id = ... may not do under row-level
+-- security ("new row violates row-level security policy"): the alert
+-- actions write the row WHERE CURRENT OF a cursor.  Handing it on is
+-- refused by the policy's WITH CHECK: the owner or a manager moves it.
 ------------------------------------------------------------------------------
 SET ROLE ana;
 SELECT is(cartera.handover_alert(pg_temp.aim('ana open'), 952, 'te la paso: habla mexicano'), 952::bigint, 'ana hands her alert over to luis');
