@@ -2327,12 +2327,23 @@ BEGIN
     RAISE EXCEPTION 'snooze needs a date after today, not %', coalesce(until::text, 'NULL')
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  UPDATE cartera.alert a
-     SET status = new_status,
-         snoozed_until = CASE WHEN new_status = 'snoozed' THEN until END,
-         closed_at = CASE WHEN new_status IN ('done', 'dismissed') THEN clock_timestamp() END,
-         resolution = coalesce(alert_set_status.resolution, a.resolution)
-   WHERE a.alert_id = alert_set_status.alert_id;
+  -- the row is written WHERE CURRENT OF a cursor: an UPDATE that reads the
+  -- table (WHERE alert_id = ...) must leave a row its writer still sees, and
+  -- the agent an alert was handed to no longer sees it once it is closed
+  DECLARE
+    target CURSOR FOR SELECT x.resolution FROM cartera.alert x WHERE x.alert_id = alert_set_status.alert_id FOR UPDATE;
+    was text;
+  BEGIN
+    OPEN target;
+    FETCH target INTO was;
+    UPDATE cartera.alert
+       SET status = new_status,
+           snoozed_until = CASE WHEN new_status = 'snoozed' THEN until END,
+           closed_at = CASE WHEN new_status IN ('done', 'dismissed') THEN clock_timestamp() END,
+           resolution = coalesce(alert_set_status.resolution, was)
+     WHERE CURRENT OF target;
+    CLOSE target;
+  END;
   RETURN new_status;
 END
 $fn$;
@@ -2351,10 +2362,20 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Use reached, no_answer, won_back, declined, wrong_contact_data, do_not_contact or other.';
   END IF;
-  UPDATE cartera.alert a
-     SET status = 'done', outcome = record_outcome.outcome, snoozed_until = NULL, closed_at = clock_timestamp(),
-         resolution = coalesce(record_outcome.note, a.resolution)
-   WHERE a.alert_id = record_outcome.alert_id;
+  -- WHERE CURRENT OF, as in alert_set_status: the alert may be one handed
+  -- over to the caller, who no longer sees it once it is done
+  DECLARE
+    target CURSOR FOR SELECT x.resolution FROM cartera.alert x WHERE x.alert_id = record_outcome.alert_id FOR UPDATE;
+    was text;
+  BEGIN
+    OPEN target;
+    FETCH target INTO was;
+    UPDATE cartera.alert
+       SET status = 'done', outcome = record_outcome.outcome, snoozed_until = NULL, closed_at = clock_timestamp(),
+           resolution = coalesce(record_outcome.note, was)
+     WHERE CURRENT OF target;
+    CLOSE target;
+  END;
   RETURN 'done';
 END
 $fn$;

@@ -21,7 +21,7 @@ CREATE VIEW cartera.security_probe WITH (security_invoker = true) AS
     FROM cartera.customer c LEFT JOIN cartera.purchase p USING (customer_id)
    GROUP BY c.owner_agent_id;
 
-SELECT plan(169 + 4 * (SELECT count(*)::int FROM pg_views WHERE schemaname = 'cartera'));
+SELECT plan(176 + 4 * (SELECT count(*)::int FROM pg_views WHERE schemaname = 'cartera'));
 
 -- the DBA's part (docs/security.md)
 CREATE ROLE cartera_agent NOLOGIN;
@@ -64,7 +64,7 @@ DO $$ BEGIN PERFORM cartera.run_followups(current_date); END $$;
 CREATE TEMP TABLE table_key (tbl text, key text);
 INSERT INTO table_key VALUES ('agent', 'agent_id'), ('customer', 'customer_id'), ('purchase', 'purchase_id'),
   ('interaction', 'interaction_id'), ('alert', 'alert_id'), ('customer_state', 'customer_id'),
-  ('status_transition', 'transition_id'), ('agent_target', 'agent_id || '' '' || month');
+  ('status_transition', 'transition_id'), ('agent_target', 'agent_id || '' '' || month'), ('alert_event', 'event_id');
 CREATE TEMP TABLE expected_rows AS
   SELECT a.login::text AS who, r.tbl, r.id
     FROM cartera.agent a CROSS JOIN LATERAL (
@@ -81,7 +81,10 @@ CREATE TEMP TABLE expected_rows AS
                   FROM cartera.customer_state s JOIN cartera.customer c USING (customer_id) WHERE c.owner_agent_id = a.agent_id
       UNION ALL SELECT 'status_transition', t.transition_id::text
                   FROM cartera.status_transition t JOIN cartera.customer c USING (customer_id) WHERE c.owner_agent_id = a.agent_id
-      UNION ALL SELECT 'agent_target', t.agent_id || ' ' || t.month FROM cartera.agent_target t WHERE t.agent_id = a.agent_id) r;
+      UNION ALL SELECT 'agent_target', t.agent_id || ' ' || t.month FROM cartera.agent_target t WHERE t.agent_id = a.agent_id
+      UNION ALL SELECT 'alert_event', e.event_id::text
+                  FROM cartera.alert_event e JOIN cartera.alert x USING (alert_id) LEFT JOIN cartera.customer c USING (customer_id)
+                 WHERE c.owner_agent_id = a.agent_id OR (x.customer_id IS NULL AND x.agent_id = a.agent_id)) r;
 CREATE TEMP TABLE all_counts (tbl text, n bigint);
 DO $$
 DECLARE k record; n bigint;
@@ -114,6 +117,18 @@ SELECT is(ARRAY(SELECT c.oid::regclass::text FROM pg_class c
                                   AND NOT a.attisdropped AND a.attname IN ('customer_id', 'agent_id', 'owner_agent_id', 'login'))
                  ORDER BY 1),
           '{}'::text[], 'every table holding customer or agent rows is under row-level security');
+SELECT is(ARRAY(SELECT c.oid::regclass::text FROM pg_class c
+                 WHERE c.relnamespace = 'cartera'::regnamespace AND c.relkind = 'r' AND NOT c.relrowsecurity
+                   AND EXISTS (SELECT 1 FROM pg_constraint k JOIN pg_class r ON r.oid = k.confrelid
+                                WHERE k.conrelid = c.oid AND k.contype = 'f' AND r.relrowsecurity)
+                 ORDER BY 1),
+          '{}'::text[], 'so is every table whose rows hang from such a table (a foreign key to it), as the history of the alerts');
+SELECT is(ARRAY(SELECT c.oid::regclass::text FROM pg_class c
+                 WHERE c.relnamespace = 'cartera'::regnamespace AND c.relkind = 'r' AND c.relrowsecurity
+                   AND has_table_privilege('cartera_agent', c.oid, 'SELECT')
+                   AND c.relname NOT IN (SELECT tbl FROM table_key)
+                 ORDER BY 1),
+          '{}'::text[], 'what agents see of every table under row-level security they may read is checked below');
 SELECT is(ARRAY(SELECT c.oid::regclass::text FROM pg_class c
                  WHERE c.relnamespace = 'cartera'::regnamespace AND c.relforcerowsecurity ORDER BY 1),
           '{}'::text[], 'no FORCE ROW LEVEL SECURITY: the maintenance functions run as the owner and see everything');
@@ -306,7 +321,9 @@ CREATE FUNCTION pg_temp.fingerprint(who name) RETURNS text LANGUAGE sql AS $$
       WHERE x.customer_id IN (SELECT * FROM mine) OR x.agent_id = me.agent_id),
     (SELECT string_agg(x::text, ',' ORDER BY x.customer_id) FROM cartera.customer_state x WHERE x.customer_id IN (SELECT * FROM mine)),
     (SELECT string_agg(x::text, ',' ORDER BY x.transition_id) FROM cartera.status_transition x WHERE x.customer_id IN (SELECT * FROM mine)),
-    (SELECT string_agg(x::text, ',' ORDER BY x.month) FROM cartera.agent_target x, me WHERE x.agent_id = me.agent_id)))
+    (SELECT string_agg(x::text, ',' ORDER BY x.month) FROM cartera.agent_target x, me WHERE x.agent_id = me.agent_id),
+    (SELECT string_agg(e::text, ',' ORDER BY e.event_id) FROM cartera.alert_event e JOIN cartera.alert x USING (alert_id), me
+      WHERE x.customer_id IN (SELECT * FROM mine) OR x.agent_id = me.agent_id)))
 $$;
 
 -- 36 checks, run as the attacker

@@ -72,11 +72,31 @@ INSERT INTO cartera.cross_sell_rule (bought_product, offer) VALUES ('coche', 'se
 SET client_min_messages = error;   -- the fits of 4 customers warn that they did not converge
 DO $$ BEGIN PERFORM cartera.refresh(); PERFORM cartera.run_followups(); END $$;
 SET client_min_messages = warning;
+-- the victim's alerts in every state, with secret notes in their history:
+-- one done, one handed over to another agent (the operator), one held out
+-- (as raise_alerts writes it); the lowest open one stays open
+CREATE TEMP TABLE victim_alert AS
+  SELECT alert_id, row_number() OVER (ORDER BY alert_id DESC) AS n FROM cartera.alert
+   WHERE customer_id IN (87654321, 87654322) AND status = 'open'
+     AND alert_id > (SELECT min(alert_id) FROM cartera.alert WHERE customer_id = 87654321 AND status = 'open');
+GRANT SELECT ON victim_alert TO PUBLIC;
+SET ROLE sa_luis;
+SELECT cartera.record_outcome(alert_id, 'reached', 'a secret outcome note') FROM victim_alert WHERE n = 1;
+SELECT cartera.handover_alert(alert_id, 803, 'a secret handover note') FROM victim_alert WHERE n = 2;
+RESET ROLE;
+INSERT INTO cartera.alert (customer_id, agent_id, kind, colour, raised_at, due_on, message, status)
+VALUES (87654321, 802, 'reactivation', 'amber', now() - interval '10 days', current_date - 3, 'Cliente Secreto is dormant', 'held_out');
 
 SELECT ok((SELECT count(*) FROM cartera.alert WHERE customer_id = 87654321) > 0
           AND (SELECT count(*) FROM cartera.status_transition WHERE customer_id = 87654321) > 0
           AND (SELECT count(*) FROM cartera.alert WHERE customer_id IS NULL AND agent_id = 802) > 0,
           'the victim has alerts, an agent alert and history, so no check below is vacuous');
+SELECT is((SELECT string_agg(a.status || ' ' || a.agent_id, ', ' ORDER BY a.status)
+             FROM cartera.alert a WHERE a.customer_id IN (87654321, 87654322) AND a.status IN ('done', 'held_out')
+                OR a.agent_id = 803 AND a.customer_id IN (87654321, 87654322)),
+          'done 802, held_out 802, open 803', 'and alerts done, held out and handed over to another agent');
+SELECT is((SELECT count(*) FROM cartera.alert_event WHERE note ~ 'secret'), 2::bigint,
+          'their history holds the victim''s secret notes');
 
 -- the lab: a hit counter no rollback undoes, and a log
 CREATE SCHEMA sa_lab;
@@ -529,7 +549,12 @@ INSERT INTO victim_id
   UNION ALL SELECT 'purchase', min(purchase_id) FROM cartera.purchase WHERE customer_id = 87654321
   UNION ALL SELECT 'interaction', min(interaction_id) FROM cartera.interaction WHERE customer_id = 87654321
   UNION ALL SELECT 'agent', 802
-  UNION ALL SELECT 'transition', min(transition_id) FROM cartera.status_transition WHERE customer_id = 87654321;
+  UNION ALL SELECT 'transition', min(transition_id) FROM cartera.status_transition WHERE customer_id = 87654321
+  UNION ALL SELECT 'done alert', min(alert_id) FROM cartera.alert WHERE customer_id IN (87654321, 87654322) AND status = 'done'
+  UNION ALL SELECT 'held-out alert', min(alert_id) FROM cartera.alert WHERE customer_id = 87654321 AND status = 'held_out'
+  UNION ALL SELECT 'alert handed to another agent', min(alert_id) FROM cartera.alert
+             WHERE customer_id IN (87654321, 87654322) AND agent_id = 803
+  UNION ALL SELECT 'alert event', max(event_id) FROM cartera.alert_event WHERE note ~ 'secret';
 -- an id of the victim's that happens to be the id of one of the attacker's
 -- own alerts or customers gets the attacker's own row: not compared below
 ALTER TABLE victim_id ADD COLUMN collides boolean;
@@ -537,7 +562,7 @@ UPDATE victim_id SET collides = id IN (SELECT a.alert_id FROM cartera.alert a LE
                                         WHERE c.owner_agent_id = 801 OR (a.customer_id IS NULL AND a.agent_id = 801)
                                        UNION ALL SELECT customer_id FROM cartera.customer WHERE owner_agent_id = 801
                                        UNION ALL SELECT 801);
-SELECT is((SELECT count(*) FROM victim_id WHERE id IS NOT NULL), 8::bigint, 'the victim has a row of every kind to aim at');
+SELECT is((SELECT count(*) FROM victim_id WHERE id IS NOT NULL), 12::bigint, 'the victim has a row of every kind to aim at');
 
 -- a value for each argument type; bigint arguments get each victim id in
 -- turn, and an id that does not exist (-1) for comparison
@@ -635,6 +660,27 @@ SELECT ok(content LIKE 'ok: %' AND NOT sa_lab.leaks(content), format('ana reads 
 SELECT ok((SELECT content FROM view_read WHERE v = 'cartera.customer_overview'::regclass) ~ '8103'
           AND (SELECT content FROM view_read WHERE v = 'cartera.customer_duplicates'::regclass) = 'ok: NULL',
           'ana sees her own "Gemelo de Ana" (8103), and no duplicate pair: luis''s twin (same e-mail and phone) is invisible to the duplicate search');
+
+SELECT is(ARRAY(SELECT x FROM unnest(ARRAY['cartera.record_outcome(bigint,text,text)', 'cartera.handover_alert(bigint,bigint,text)',
+                                          'cartera.lock_open_alert(bigint)', 'cartera.alert_set_status(bigint,text,date,text)']) x
+                 WHERE x::regprocedure NOT IN (SELECT fn FROM agent_fn)
+                 UNION ALL
+                 SELECT x FROM unnest(ARRAY['cartera.alert_outcome', 'cartera.followup_performance', 'cartera.followup_uplift',
+                                            'cartera.manager_queue', 'cartera.alert_queue']) x
+                 WHERE x::regclass NOT IN (SELECT v FROM view_read)),
+          '{}'::text[], 'the follow-up actions and views (issue 15) are among the functions and views attacked above');
+
+-- every table under row-level security the agent may read (the
+-- configuration tables and the portfolio-wide model have none: they hold no
+-- customer rows, docs/security.md)
+CREATE TEMP TABLE table_read AS
+  SELECT c.oid::regclass AS t, pg_temp.call_as('sa_ana', format('SELECT string_agg(x::text, '';'') FROM cartera.%I x', c.relname), NULL) AS content
+    FROM pg_class c WHERE c.relnamespace = 'cartera'::regnamespace AND c.relkind = 'r' AND c.relrowsecurity
+     AND has_table_privilege('sa_agent', c.oid, 'SELECT');
+SELECT ok(content LIKE 'ok: %' AND NOT sa_lab.leaks(content), format('ana reads table %s: nothing of luis''s portfolio', t))
+  FROM table_read ORDER BY t::text;
+SELECT ok((SELECT content FROM table_read WHERE t = 'cartera.alert_event'::regclass) ~ 'sa_ana|postgres',
+          'ana reads the history of her own alerts (cartera.alert_event), and, above, none of luis''s');
 
 -- server-side COPY needs pg_read/write_server_files: agents have neither
 SET ROLE sa_ana;
