@@ -574,7 +574,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION cartera.lock_open_alert(bigint) IS
-  'lock and return an alert that is still to do (open, acknowledged, snoozed), as the caller sees it; 02000 when it does not exist or is not the caller''s, 22023 when closed';
+  'lock and return an alert that is still to do (open, acknowledged, snoozed), as the caller sees it; P0002 when it does not exist or is not the caller''s, 22023 when closed';
 REVOKE EXECUTE ON FUNCTION cartera.lock_open_alert(bigint) FROM PUBLIC;
 
 CREATE FUNCTION cartera.alert_set_status(alert_id bigint, new_status text, until date DEFAULT NULL,

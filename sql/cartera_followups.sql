@@ -194,6 +194,43 @@ CREATE TRIGGER alert_logged AFTER INSERT ON cartera.alert
 CREATE TRIGGER alert_changes_logged AFTER UPDATE ON cartera.alert
   REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cartera.alert_rows_changed();
 
+-- What only cartera itself may do to an alert's status: move one into or
+-- out of the holdout group (the comparison of the groups is the point),
+-- close one as moot (the daily job's judgement) or reopen a closed one.
+-- The maintenance functions run as the tables' owner; agents and managers
+-- writing cartera.alert directly are refused.
+CREATE FUNCTION cartera.alert_status_guard() RETURNS trigger
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+BEGIN
+  IF pg_catalog.pg_has_role(current_user, (SELECT c.relowner FROM pg_catalog.pg_class c
+                                           WHERE c.oid = 'cartera.alert'::pg_catalog.regclass), 'USAGE') THEN
+    RETURN NEW;
+  END IF;
+  IF OLD.status = 'held_out' OR NEW.status = 'held_out' THEN
+    RAISE EXCEPTION 'alert % cannot move into or out of the holdout group', OLD.alert_id
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            DETAIL = 'Held-out alerts measure what happens without a contact; only the holdout draw assigns them.';
+  END IF;
+  IF NEW.status = 'moot' THEN
+    RAISE EXCEPTION 'only the daily job closes an alert as moot' USING ERRCODE = 'object_not_in_prerequisite_state',
+      HINT = 'Dismiss it with a reason: cartera.dismiss_alert(id, reason).';
+  END IF;
+  RAISE EXCEPTION 'alert % is already %', OLD.alert_id, OLD.status
+    USING ERRCODE = 'object_not_in_prerequisite_state',
+          HINT = 'Closed alerts stay closed; a new situation raises a new alert.';
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.alert_status_guard() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.alert_status_guard() IS
+  'row trigger of cartera.alert: only cartera''s own functions move an alert into or out of the holdout group, close it as moot or reopen a closed one';
+CREATE TRIGGER alert_status_guarded BEFORE UPDATE OF status ON cartera.alert
+  FOR EACH ROW
+  WHEN (OLD.status IS DISTINCT FROM NEW.status
+        AND (OLD.status IN ('done', 'dismissed', 'moot', 'held_out') OR NEW.status IN ('moot', 'held_out')))
+  EXECUTE FUNCTION cartera.alert_status_guard();
+
 -- Holdout assignment: a number in [0, 1) from the customer, the kind and
 -- the start of the period, the same on every server and every run (md5 is
 -- portable; hashtext() is not across architectures).  Held out when it is

@@ -17,7 +17,7 @@ CREATE EXTENSION IF NOT EXISTS cartera;
 UPDATE cartera.alert_kind SET holdout_share = 0;
 SET search_path = public, cartera;
 SET client_min_messages = warning;
-SELECT plan(158);
+SELECT plan(162);
 
 -- the DBA's part (docs/security.md)
 CREATE ROLE cartera_agent NOLOGIN;
@@ -262,6 +262,24 @@ SELECT is(pg_temp.affected(format('UPDATE cartera.alert SET agent_id = 951 WHERE
           0::bigint, 'nor can she take one of them');
 RESET ROLE;
 SELECT is(pg_temp.alert_fingerprint('luis'), (SELECT f FROM luis_before), 'luis''s alerts and their history are unchanged');
+
+-- the holdout group, moot and closed alerts are cartera's own to change
+-- (trigger alert_status_guarded): not even her own by a direct UPDATE
+SET ROLE ana;
+SELECT throws_ok(format('UPDATE cartera.alert SET status = ''open'', closed_at = NULL WHERE alert_id = %s', pg_temp.aim('ana held out')),
+                 '55000', format('alert %s cannot move into or out of the holdout group', pg_temp.aim('ana held out')),
+                 'ana cannot take a held-out customer into her queue by UPDATE (it would spoil the comparison)');
+SELECT throws_ok(format('UPDATE cartera.alert SET status = ''held_out'' WHERE alert_id = %s', pg_temp.aim('ana open')),
+                 '55000', format('alert %s cannot move into or out of the holdout group', pg_temp.aim('ana open')),
+                 'nor move one of her alerts into the holdout group');
+SELECT throws_ok(format('UPDATE cartera.alert SET status = ''moot'', closed_at = now() WHERE alert_id = %s', pg_temp.aim('ana open')),
+                 '55000', 'only the daily job closes an alert as moot', 'nor close one as moot');
+RESET ROLE;
+SET ROLE marta;
+SELECT throws_ok(format('UPDATE cartera.alert SET status = ''open'', closed_at = NULL WHERE alert_id = %s', pg_temp.aim('luis done')),
+                 '55000', format('alert %s is already done', pg_temp.aim('luis done')),
+                 'a manager cannot reopen a done alert by UPDATE either: closed alerts stay closed');
+RESET ROLE;
 
 ------------------------------------------------------------------------------
 -- The history is written by cartera only; an alert's other columns too
