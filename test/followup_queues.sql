@@ -459,6 +459,9 @@ SELECT is((SELECT count(*) FROM cartera.agent_portfolio WHERE agent_id IS NULL),
           'agent_portfolio: no row for unassigned customers and alerts (there are none)');
 
 -- error paths ----------------------------------------------------------------------------
+-- (the project's codes: P0002 no_data_found for a missing alert or agent, 22004
+-- null_value_not_allowed for a missing argument, 22023 for a wrong value or a
+-- closed alert, 23514 for the table constraints)
 CREATE TEMP TABLE pick AS SELECT
   (SELECT min(alert_id) FROM cartera.alert WHERE status = 'open') AS open_id,
   (SELECT min(alert_id) FROM cartera.alert WHERE status = 'done') AS done_id,
