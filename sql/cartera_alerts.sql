@@ -389,10 +389,10 @@ BEGIN
      WHERE r.category NOT IN ('relationship', 'marketing') OR r.contacts + r.nth <= max_contacts),
   inserted AS (
     INSERT INTO cartera.alert (customer_id, agent_id, kind, colour, raised_at, due_on, message, detail,
-                               status, closed_at, queue)
+                               status, closed_at, queue, queued_on)
     SELECT customer_id, owner, d.kind, colour, as_of, coalesce(due_on, as_of::date + due_days), message, detail,
            CASE WHEN held THEN 'held_out' ELSE 'open' END, CASE WHEN held THEN as_of END,
-           CASE WHEN category = 'service' THEN 'queued' END
+           CASE WHEN category = 'service' THEN 'queued' END, CASE WHEN category = 'service' THEN as_of::date END
       FROM drawn d
      ORDER BY d.customer_id, d.kind
     ON CONFLICT DO NOTHING

@@ -76,6 +76,7 @@ COMMENT ON COLUMN cartera.alert_kind.holdout_period IS
 ALTER TABLE cartera.alert
   ADD COLUMN queue text CONSTRAINT alert_queue_known CHECK (queue IN ('queued', 'backlog')),
   ADD COLUMN queue_rank integer,
+  ADD COLUMN queued_on date,
   ADD COLUMN value_at_stake numeric,
   ADD COLUMN outcome text CONSTRAINT alert_outcome_known
     CHECK (outcome IN ('reached', 'no_answer', 'won_back', 'declined', 'wrong_contact_data', 'do_not_contact', 'other')),
@@ -90,6 +91,7 @@ COMMENT ON COLUMN cartera.alert.status IS
   'open, acknowledged (in progress), snoozed (until snoozed_until), done (with an outcome), dismissed, moot (closed by the daily job: no longer applies), held_out (holdout group: never queued nor notified)';
 COMMENT ON COLUMN cartera.alert.queue IS
   'while open: queued (in the agent''s work for the day, up to capacity) or backlog (waits; re-ranked every day); NULL until the daily job first ranks it (a complaint is queued at once)';
+COMMENT ON COLUMN cartera.alert.queued_on IS 'the day the alert entered the agent''s queue (NULL while in the backlog): queued work not done by the next day is what escalates';
 COMMENT ON COLUMN cartera.alert.queue_rank IS 'position in the agent''s list at the last ranking (1 = first): in progress, colour, value at stake, due date';
 COMMENT ON COLUMN cartera.alert.value_at_stake IS
   'what the alert is worth at the last ranking: predicted 12-month CLV x (1 - P(alive)), or the formula CLV before a model is fitted; 0 for agent alerts';
@@ -335,8 +337,13 @@ COMMENT ON FUNCTION cartera.normal_quantile(double precision) IS
 --     customer is no longer dormant for a reactivation, the birthday has
 --     passed, a welcome is a month late, the month of a goal is over...)
 --     close with that reason;
---  2. escalation: amber overdue by cartera.escalate_amber_after turns red; red
---     past its due date goes to the agent's manager (escalated_to);
+--  2. escalation, of work that was in an agent's queue before this day
+--     (queued_on < as_of) and is not done: amber overdue by
+--     cartera.escalate_amber_after turns red; red past its due date (an
+--     amber turned red: escalate_amber_after later again) goes to the
+--     agent's manager (escalated_to).  The backlog is not escalated: it is
+--     a capacity problem, which plan_day's and agent_portfolio's backlog
+--     counts show the manager, not a fault of the agent;
 --  3. ranking: each agent's alerts still to do, in progress first, then by
 --     colour, value at stake (predicted 12-month CLV x (1 - P(alive)), the
 --     formula CLV before a model is fitted), due date; the first
@@ -408,20 +415,23 @@ BEGIN
     RETURNING a.agent_id)
   SELECT array_agg(c.agent_id) INTO mooted FROM closed c;
 
-  -- 2. escalation: amber long overdue turns red, then red past due goes up
+  -- 2. escalation of queued work: amber long overdue turns red, then red
+  -- past due goes up
   WITH locked AS (
     SELECT a.alert_id FROM cartera.alert a
-     WHERE a.status IN ('open', 'acknowledged') AND a.colour = 'amber' AND a.due_on + amber_after < as_of
+     WHERE a.status IN ('open', 'acknowledged') AND a.queue = 'queued' AND a.queued_on < as_of
+       AND a.colour = 'amber' AND a.due_on + amber_after < as_of
        FOR UPDATE SKIP LOCKED),
   changed AS (
     UPDATE cartera.alert a SET colour = 'red' FROM locked l WHERE a.alert_id = l.alert_id
     RETURNING a.agent_id)
   SELECT array_agg(c.agent_id) INTO reddened FROM changed c;
   WITH locked AS (
-    SELECT a.alert_id FROM cartera.alert a
-     WHERE a.status IN ('open', 'acknowledged') AND a.colour = 'red' AND a.due_on < as_of
-       AND a.escalated_at IS NULL
-       FOR UPDATE SKIP LOCKED),
+    SELECT a.alert_id FROM cartera.alert a JOIN cartera.alert_kind k ON k.kind = a.kind
+     WHERE a.status IN ('open', 'acknowledged') AND a.queue = 'queued' AND a.queued_on < as_of
+       AND a.colour = 'red' AND a.escalated_at IS NULL
+       AND a.due_on + CASE WHEN k.colour = 'red' THEN interval '0' ELSE 2 * amber_after END < as_of
+       FOR UPDATE OF a SKIP LOCKED),
   changed AS (
     UPDATE cartera.alert a
        SET escalated_at = as_ts,
@@ -453,7 +463,10 @@ BEGIN
      WHERE a.alert_id IN (SELECT d.alert_id FROM decided d
                            WHERE (d.new_queue, d.rnk, d.value) IS DISTINCT FROM (d.old_queue, d.old_rank, d.old_value))
        FOR UPDATE SKIP LOCKED)
-  UPDATE cartera.alert a SET queue = d.new_queue, queue_rank = d.rnk, value_at_stake = d.value
+  UPDATE cartera.alert a
+     SET queue = d.new_queue, queue_rank = d.rnk, value_at_stake = d.value,
+         queued_on = CASE WHEN d.new_queue <> 'queued' THEN NULL
+                          WHEN a.queue = 'queued' THEN coalesce(a.queued_on, as_of) ELSE as_of END
     FROM decided d JOIN locked l ON l.alert_id = d.alert_id
    WHERE a.alert_id = d.alert_id AND a.status IN ('open', 'acknowledged');
 
@@ -487,7 +500,7 @@ END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.plan_day(date) FROM PUBLIC;
 COMMENT ON FUNCTION cartera.plan_day(date) IS
-  'plan a day (the last step of run_followups; may be re-run): close moot alerts, turn long-overdue amber red, escalate overdue red to the manager, rank each agent''s alerts by colour and value at stake and queue up to the agent''s capacity, the rest as backlog; returns per agent (NULL = unassigned) capacity, queued, backlog, escalated, turned red, moot';
+  'plan a day (the last step of run_followups; may be re-run): close moot alerts, turn long-overdue queued amber red, escalate overdue queued red to the manager, rank each agent''s alerts by colour and value at stake and queue up to the agent''s capacity, the rest as backlog; returns per agent (NULL = unassigned) capacity, queued, backlog, escalated, turned red, moot';
 
 ------------------------------------------------------------------------------
 -- Outcomes and uplift.  An alert's outcome is what the customer did within

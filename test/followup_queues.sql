@@ -26,7 +26,7 @@ SET search_path = public, cartera;
 SET client_min_messages = warning;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
-SELECT plan(104);
+SELECT plan(107);
 
 -- the portfolio ---------------------------------------------------------------
 INSERT INTO cartera.portfolio_setting (name, value) VALUES
@@ -389,8 +389,20 @@ SELECT is((SELECT a.status || ', due ' || a.due_on || ', ' || a.queue || ', '
           'a birthday alert in progress is not moot when its date passes, and stays at the head of its agent''s queue');
 
 -- escalation -------------------------------------------------------------------------
-SELECT is((SELECT count(*) FROM todo WHERE phase = 'planned' AND colour = 'red' AND due_on < day AND escalated_at IS NULL), 0::bigint,
-          'every day, every red alert still to do past its due date is escalated');
+-- escalated: queued work not done (in an agent's queue since an earlier
+-- day); an amber alert turned red gets escalate_amber_after more first
+SELECT is((SELECT count(*) FROM todo t JOIN cartera.alert_kind k USING (kind)
+            WHERE t.phase = 'planned' AND t.colour = 'red' AND t.queue = 'queued' AND t.queued_on < t.day
+              AND t.due_on + CASE WHEN k.colour = 'red' THEN 0 ELSE 4 END < t.day AND t.escalated_at IS NULL), 0::bigint,
+          'every day, every red alert queued since an earlier day and past its due date (an amber turned red: 2 more days) is escalated');
+SELECT is((SELECT count(*) FROM snap s
+            WHERE s.phase = 'planned' AND s.escalated_at = (s.day + 1)::timestamptz
+              AND NOT EXISTS (SELECT 1 FROM snap p WHERE p.alert_id = s.alert_id AND p.day = s.day - 1
+                                 AND p.phase = 'worked' AND p.queue = 'queued')), 0::bigint,
+          'and only those: the backlog is never escalated (it is a capacity problem, shown as backlog counts)');
+SELECT is((SELECT count(*) FROM cartera.alert a JOIN cartera.alert_kind k USING (kind)
+            WHERE a.escalated_at IS NOT NULL AND k.colour = 'amber' AND NOT (a.due_on + 4 < (a.escalated_at - interval '1 day')::date)),
+          0::bigint, 'an amber alert turned red is escalated only escalate_amber_after later again');
 SELECT is((SELECT count(*) FROM todo WHERE phase = 'planned' AND colour = 'red' AND due_on >= day AND escalated_at IS NOT NULL), 0::bigint,
           'and none before its due date');
 SELECT is((SELECT count(*) FROM snap s JOIN cartera.agent g USING (agent_id)
@@ -409,12 +421,18 @@ SELECT set_eq($$SELECT alert_id, escalated_to, escalated_to_name FROM cartera.ma
                  WHERE a.escalated_at IS NOT NULL AND a.status IN ('open', 'acknowledged')$$,
               'manager_queue lists exactly the escalated alerts still to do');
 SELECT ok((SELECT count(*) FILTER (WHERE escalated_to = 150) > 0 AND count(*) FILTER (WHERE escalated_to IS NULL) > 0
-             FROM cartera.manager_queue),
-          'Carmen''s queue (Ana''s and Luis''s alerts) and the unassigned escalations (Marta has no manager) on day 12: '
+             FROM cartera.alert WHERE escalated_at IS NOT NULL),
+          'over the 12 days, escalations to Carmen (Ana''s and Luis''s alerts) and to nobody (Marta has no manager): '
           || (SELECT format('%s for Carmen, %s for nobody', count(*) FILTER (WHERE escalated_to = 150), count(*) FILTER (WHERE escalated_to IS NULL))
-                FROM cartera.manager_queue));
-SELECT is((SELECT count(*) FROM todo WHERE phase = 'planned' AND colour = 'amber' AND due_on + 2 < day), 0::bigint,
-          'every day, no amber alert is left overdue by more than cartera.escalate_amber_after (2 days here)');
+                FROM cartera.alert WHERE escalated_at IS NOT NULL));
+SELECT is((SELECT count(*) FROM todo WHERE phase = 'planned' AND colour = 'amber' AND queue = 'queued' AND queued_on < day
+                                       AND due_on + 2 < day), 0::bigint,
+          'every day, no queued amber alert is left overdue by more than cartera.escalate_amber_after (2 days here)');
+SELECT ok((SELECT count(*) FROM todo WHERE day = '1998-07-12' AND phase = 'planned' AND colour = 'amber' AND queue = 'backlog'
+                                      AND due_on + 2 < day) > 0,
+          'while the backlog stays amber, however overdue: '
+          || (SELECT count(*) FROM todo WHERE day = '1998-07-12' AND phase = 'planned' AND colour = 'amber' AND queue = 'backlog'
+                                         AND due_on + 2 < day) || ' on day 12');
 SELECT is((SELECT count(*) FROM cartera.alert_event e JOIN sim_day d ON e.event_id <= d.events_after_job
             WHERE e.event = 'recoloured' AND d.day = '1998-07-11'), 0::bigint,
           'no amber alert turned red up to day 11 (the first amber alerts were due 1998-07-09)');
@@ -425,17 +443,16 @@ SELECT is((SELECT count(*) FROM cartera.alert_event e
              JOIN sim_day d ON d.day = '1998-07-12' JOIN sim_day p ON p.day = '1998-07-11'
             WHERE e.event = 'recoloured' AND e.event_id > p.events_after_work AND e.event_id <= d.events_after_job),
           (SELECT count(*) FROM snap a JOIN snap b ON b.alert_id = a.alert_id AND b.day = '1998-07-12' AND b.phase = 'planned'
-            WHERE a.day = '1998-07-11' AND a.phase = 'worked' AND a.status IN ('open', 'acknowledged')
+            WHERE a.day = '1998-07-11' AND a.phase = 'worked' AND a.status IN ('open', 'acknowledged') AND a.queue = 'queued'
               AND a.colour = 'amber' AND a.due_on + 2 < '1998-07-12' AND b.status IN ('open', 'acknowledged')),
-          'on day 12 each amber alert still to do (not moot) overdue by more than 2 days turned red: '
+          'on day 12 each queued amber alert still to do (not moot) overdue by more than 2 days turned red: '
           || (SELECT count(*) FROM snap a JOIN snap b ON b.alert_id = a.alert_id AND b.day = '1998-07-12' AND b.phase = 'planned'
-               WHERE a.day = '1998-07-11' AND a.phase = 'worked' AND a.status IN ('open', 'acknowledged')
+               WHERE a.day = '1998-07-11' AND a.phase = 'worked' AND a.status IN ('open', 'acknowledged') AND a.queue = 'queued'
                  AND a.colour = 'amber' AND a.due_on + 2 < '1998-07-12' AND b.status IN ('open', 'acknowledged')));
 SELECT is((SELECT count(*) FROM cartera.alert a
-            WHERE a.status IN ('open', 'acknowledged') AND a.kind IN ('exit_survey', 'reactivation') AND a.colour = 'red'
-              AND (a.escalated_at IS NULL OR NOT EXISTS (SELECT 1 FROM cartera.alert_event e
-                                                         WHERE e.alert_id = a.alert_id AND e.event = 'recoloured'))),
-          0::bigint, 'and, now red and past due, was escalated the same day');
+            WHERE a.kind IN ('exit_survey', 'reactivation') AND a.colour = 'red'
+              AND NOT EXISTS (SELECT 1 FROM cartera.alert_event e WHERE e.alert_id = a.alert_id AND e.event = 'recoloured')),
+          0::bigint, 'each of them has its recoloured event');
 
 -- agent_portfolio ----------------------------------------------------------------------
 SELECT set_eq($$SELECT agent_id, daily_capacity, queued_alerts, backlog_alerts, escalated_alerts, open_alerts

@@ -17,7 +17,7 @@ CREATE EXTENSION IF NOT EXISTS cartera;
 UPDATE cartera.alert_kind SET holdout_share = 0;
 SET search_path = public, cartera;
 SET client_min_messages = warning;
-SELECT plan(162);
+SELECT plan(163);
 
 -- the DBA's part (docs/security.md)
 CREATE ROLE cartera_agent NOLOGIN;
@@ -56,7 +56,9 @@ SELECT a, date_trunc('month', current_date), 1000000 FROM unnest(ARRAY[951, 952,
 -- the complaints of the second customers are overdue: the daily job
 -- escalates them to marta; it also queues every alert and raises the agent
 -- alerts (below target)
-UPDATE cartera.alert SET due_on = current_date - 2 WHERE kind = 'complaint' AND customer_id IN (9512, 9522);
+-- (queued two days ago: queued work not done is what escalates)
+UPDATE cartera.alert SET due_on = current_date - 2, queued_on = current_date - 2
+ WHERE kind = 'complaint' AND customer_id IN (9512, 9522);
 DO $$ BEGIN PERFORM cartera.run_followups(current_date); END $$;
 -- luis works his first complaint (a note in his history)
 SET ROLE luis;
