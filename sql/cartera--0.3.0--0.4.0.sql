@@ -1815,9 +1815,15 @@ BEGIN
   SELECT array_agg(ROW(customer_id, old_status, status, segment, segment)::cartera.state_transition)
     INTO changes FROM moved;
 
-  -- 2. snoozed alerts whose date has come are open again
+  -- 2. snoozed alerts whose date has come are open again; one an agent is
+  -- changing right now is skipped, as in plan_day (the job never waits for
+  -- an agent, who could be waiting for a row the job already holds: a
+  -- deadlock, test/specs/followup_concurrency.spec); the next run reopens it
   UPDATE cartera.alert a SET status = 'open', snoozed_until = NULL
-   WHERE a.status = 'snoozed' AND a.snoozed_until <= as_of;
+   WHERE a.alert_id IN (SELECT x.alert_id FROM cartera.alert x
+                         WHERE x.status = 'snoozed' AND x.snoozed_until <= as_of
+                           FOR UPDATE SKIP LOCKED)
+     AND a.status = 'snoozed';
 
   SELECT percentile_cont(0.8) WITHIN GROUP (ORDER BY s.clv) INTO high_value
     FROM cartera.customer_state s WHERE (s.summary).purchases > 0;
