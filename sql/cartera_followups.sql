@@ -90,7 +90,7 @@ CREATE INDEX alert_queue_idx ON cartera.alert (agent_id, queue_rank) WHERE statu
 COMMENT ON COLUMN cartera.alert.status IS
   'open, acknowledged (in progress), snoozed (until snoozed_until), done (with an outcome), dismissed, moot (closed by the daily job: no longer applies), held_out (holdout group: never queued nor notified)';
 COMMENT ON COLUMN cartera.alert.queue IS
-  'while open: queued (in the agent''s work for the day, up to capacity) or backlog (waits; re-ranked every day); NULL until the daily job first ranks it (a complaint is queued at once)';
+  'while open: queued (in the agent''s work for the day, up to capacity) or backlog (waits; re-ranked every day); NULL until the daily job ranks it (a complaint is queued at once) and once it is closed, snoozed or handed over';
 COMMENT ON COLUMN cartera.alert.queued_on IS 'the day the alert entered the agent''s queue (NULL while in the backlog): queued work not done by the next day is what escalates';
 COMMENT ON COLUMN cartera.alert.queue_rank IS 'position in the agent''s list at the last ranking (1 = first): in progress, colour, value at stake, due date';
 COMMENT ON COLUMN cartera.alert.value_at_stake IS
@@ -232,6 +232,30 @@ CREATE TRIGGER alert_status_guarded BEFORE UPDATE OF status ON cartera.alert
   WHEN (OLD.status IS DISTINCT FROM NEW.status
         AND (OLD.status IN ('done', 'dismissed', 'moot', 'held_out') OR NEW.status IN ('moot', 'held_out')))
   EXECUTE FUNCTION cartera.alert_status_guard();
+
+-- An alert that leaves the to-do list (closed, snoozed) or changes hands
+-- leaves its place in the queue: queue, rank and queued_on are only ever
+-- those of an alert still to do, with the agent it was ranked for (the next
+-- ranking places a handed-over or reopened one).
+CREATE FUNCTION cartera.alert_left_queue() RETURNS trigger
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+BEGIN
+  NEW.queue := NULL;
+  NEW.queue_rank := NULL;
+  NEW.queued_on := NULL;
+  RETURN NEW;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.alert_left_queue() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.alert_left_queue() IS
+  'row trigger of cartera.alert: an alert closed, snoozed or handed over leaves its place in the queue (queue, queue_rank, queued_on)';
+CREATE TRIGGER alert_left_queue BEFORE UPDATE OF status, agent_id ON cartera.alert
+  FOR EACH ROW
+  WHEN (OLD.queue IS NOT NULL
+        AND (NEW.status NOT IN ('open', 'acknowledged') OR OLD.agent_id IS DISTINCT FROM NEW.agent_id))
+  EXECUTE FUNCTION cartera.alert_left_queue();
 
 -- Holdout assignment: a number in [0, 1) from the customer, the kind and
 -- the start of the period, the same on every server and every run (md5 is
