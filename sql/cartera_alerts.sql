@@ -362,6 +362,14 @@ BEGIN
       LEFT JOIN cartera.agent ag ON ag.agent_id = c.agent_id
      WHERE (c.customer_id IS NULL OR (cu.customer_id IS NOT NULL AND cu.forgotten_at IS NULL))
        AND (k.category <> 'marketing' OR cu.marketing_consent)
+       -- one alert still to do per (customer, kind), tested before the
+       -- holdout draw: a customer whose alert of this kind is still open is
+       -- not drawn again, so that a held-out alert is never raised for a
+       -- customer being alerted (the unique index alone would drop only the
+       -- alerted candidates, and the held-out group would fill with them)
+       AND NOT EXISTS (SELECT 1 FROM cartera.alert a
+                        WHERE c.customer_id IS NOT NULL AND a.customer_id = c.customer_id AND a.kind = c.kind
+                          AND a.status IN ('open', 'acknowledged', 'snoozed'))
        -- (two tests, not one with OR: each can use its index)
        AND NOT EXISTS (SELECT 1 FROM cartera.alert a
                         WHERE c.customer_id IS NOT NULL AND a.customer_id = c.customer_id AND a.kind = c.kind
