@@ -63,7 +63,7 @@ CREATE VIEW cartera.portfolio_settings WITH (security_invoker = true) AS
       ('cartera.lead_idle_after', '14 days', 'a lead idle this long raises an idle-lead alert'),
       ('cartera.occasion_horizon', '7 days', 'birthdays and occasions this close raise a green alert'),
       ('cartera.daily_capacity', '25', 'alerts an agent can work in a day (cartera.agent.daily_capacity overrides it): the daily job queues that many, the rest waits as backlog'),
-      ('cartera.escalate_amber_after', '3 days', 'an amber alert overdue by this long turns red (a red one overdue goes to the manager)'),
+      ('cartera.escalate_amber_after', '3 days', 'a queued amber alert overdue by this long turns red (a queued red one overdue goes to the manager; the backlog does not)'),
       ('TimeZone', NULL, 'calendar of purchase days; NULL: the writing session''s TimeZone')
     ) d(name, default_value, description)
     LEFT JOIN cartera.portfolio_setting s ON s.name = d.name;

@@ -230,7 +230,7 @@ cartera_define_gucs(void)
 
 	DefineCustomStringVariable("cartera.escalate_amber_after",
 							   "An amber alert overdue by this long turns red.",
-							   "A red alert not done by its due date is escalated to the agent's manager.",
+							   "Queued work only: a queued red alert past its due date is escalated to the agent's manager; the backlog is not.",
 							   &escalate_amber_after_str,
 							   "3 days",
 							   PGC_USERSET, 0,
