@@ -45,6 +45,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "optimize.h"
+
 /* One distinct (x, t_x, T) triple; weight = number of customers with it (>= 0). */
 typedef struct BtydCell
 {
@@ -93,12 +95,7 @@ typedef struct BtydFitResult
 								 * bgnbd_fit) */
 } BtydFitResult;
 
-/*
- * Called once per optimiser iteration (PostgreSQL: a function that does
- * CHECK_FOR_INTERRUPTS()).  It may longjmp out: the fits hold no resources.
- * May be NULL.
- */
-typedef void (*btyd_interrupt_fn) (void);
+/* btyd_interrupt_fn: the optimiser's interrupt hook (optimize.h) */
 
 /* ---------------------------------------------------------------- hyp2f1.c */
 
