@@ -1,4 +1,4 @@
-/* btyd_check.c - standalone checks of src/btyd.c and src/hyp2f1.c (no PostgreSQL):
+/* btyd_check.c - standalone checks of src/btyd.c, src/optimize.c and src/hyp2f1.c (no PostgreSQL):
  * closed forms, mpmath references, the published CDNOW fits, simulated recovery. */
 
 /*
