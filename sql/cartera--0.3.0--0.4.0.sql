@@ -898,23 +898,22 @@ BEGIN
   SELECT array_agg(c.agent_id) INTO raised_up FROM changed c;
 
   -- 3. ranking and queues (only rows whose place changed are written)
-  WITH todo AS (
+  WITH still_open AS (
     SELECT a.alert_id, a.agent_id, a.queue AS old_queue, a.queue_rank AS old_rank, a.value_at_stake AS old_value,
-           CASE WHEN a.customer_id IS NULL THEN 0
-                ELSE round(coalesce(s.clv_predicted_12m * (1 - s.p_alive), s.clv, 0)::numeric, 2) END AS value,
+           round(v.at_stake::numeric, 2) AS value,
            row_number() OVER (PARTITION BY a.agent_id
                               ORDER BY (a.status = 'acknowledged') DESC,
                                        array_position(ARRAY['red', 'amber', 'green', 'blue'], a.colour),
-                                       CASE WHEN a.customer_id IS NULL THEN 0
-                                            ELSE coalesce(s.clv_predicted_12m * (1 - s.p_alive), s.clv, 0) END DESC,
-                                       a.due_on, a.alert_id) AS rnk,
+                                       v.at_stake DESC, a.due_on, a.alert_id) AS rnk,
            CASE WHEN g.active THEN coalesce(g.daily_capacity, default_capacity) ELSE 0 END AS cap
       FROM cartera.alert a
       LEFT JOIN cartera.customer_state s ON s.customer_id = a.customer_id
       LEFT JOIN cartera.agent g ON g.agent_id = a.agent_id
+      CROSS JOIN LATERAL (SELECT CASE WHEN a.customer_id IS NULL THEN 0
+                                      ELSE coalesce(s.clv_predicted_12m * (1 - s.p_alive), s.clv, 0) END AS at_stake) v
      WHERE a.status IN ('open', 'acknowledged')),
   decided AS (
-    SELECT t.*, CASE WHEN t.rnk <= t.cap THEN 'queued' ELSE 'backlog' END AS new_queue FROM todo t),
+    SELECT o.*, CASE WHEN o.rnk <= o.cap THEN 'queued' ELSE 'backlog' END AS new_queue FROM still_open o),
   locked AS (
     SELECT a.alert_id FROM cartera.alert a
      WHERE a.alert_id IN (SELECT d.alert_id FROM decided d

@@ -200,29 +200,29 @@ ANALYZE cartera.alert;
 ANALYZE cartera.alert_event;
 
 -- capacity ------------------------------------------------------------------------
-CREATE TEMP VIEW todo AS
+CREATE TEMP VIEW open_snap AS
   SELECT s.*, coalesce(g.daily_capacity, 12) AS cap
     FROM snap s JOIN cartera.agent g USING (agent_id)
    WHERE s.status IN ('open', 'acknowledged');
 CREATE TEMP VIEW per_agent_day AS
-  SELECT day, phase, agent_id, max(cap) AS cap, count(*) AS todo,
+  SELECT day, phase, agent_id, max(cap) AS cap, count(*) AS still_to_do,
          count(*) FILTER (WHERE queue = 'queued') AS queued,
          count(*) FILTER (WHERE queue = 'backlog') AS backlog,
          max(queue_rank) FILTER (WHERE queue = 'queued') AS last_queued,
          min(queue_rank) FILTER (WHERE queue = 'backlog') AS first_backlog
-    FROM todo GROUP BY day, phase, agent_id;
+    FROM open_snap GROUP BY day, phase, agent_id;
 SELECT is((SELECT count(*) FROM per_agent_day WHERE phase = 'planned' AND queued > cap), 0::bigint,
           'no agent''s queue ever exceeds her capacity (12 days; most queued: '
           || (SELECT string_agg(format('%s %s/%s', g.name, x.q, x.c), ', ' ORDER BY g.agent_id)
                 FROM (SELECT agent_id, max(queued) AS q, max(cap) AS c FROM per_agent_day WHERE phase = 'planned' GROUP BY agent_id) x
                 JOIN cartera.agent g USING (agent_id)) || ')');
-SELECT is((SELECT count(*) FROM per_agent_day WHERE phase = 'planned' AND queued <> least(cap, todo)), 0::bigint,
+SELECT is((SELECT count(*) FROM per_agent_day WHERE phase = 'planned' AND queued <> least(cap, still_to_do)), 0::bigint,
           'every day each agent''s queue is filled up to her capacity (or all she has to do)');
 SELECT is((SELECT count(*) FROM per_agent_day WHERE phase = 'planned' AND last_queued >= first_backlog), 0::bigint,
           'every queued alert ranks before every backlog alert of the same agent');
-SELECT is((SELECT count(*) FROM todo WHERE phase = 'planned' AND queue IS NULL), 0::bigint,
+SELECT is((SELECT count(*) FROM open_snap WHERE phase = 'planned' AND queue IS NULL), 0::bigint,
           'after the job every alert still to do is queued or backlog');
-SELECT is((SELECT count(*) FROM per_agent_day WHERE phase = 'planned' AND todo <> queued + backlog), 0::bigint,
+SELECT is((SELECT count(*) FROM per_agent_day WHERE phase = 'planned' AND still_to_do <> queued + backlog), 0::bigint,
           'queued + backlog = every alert still to do, per agent and day');
 SELECT ok((SELECT bool_and(backlog > 0) FROM per_agent_day WHERE phase = 'planned'),
           'there is a backlog every day for every agent (the capacities bind): backlog on day 12 '
@@ -244,7 +244,7 @@ CREATE TEMP VIEW ranked AS
          lag(array_position(ARRAY['red', 'amber', 'green', 'blue'], colour) + 10 * (status <> 'acknowledged')::int)
            OVER (PARTITION BY day, agent_id ORDER BY queue_rank) AS group_before,
          array_position(ARRAY['red', 'amber', 'green', 'blue'], colour) + 10 * (status <> 'acknowledged')::int AS grp
-    FROM todo t WHERE phase = 'planned';
+    FROM open_snap t WHERE phase = 'planned';
 SELECT is((SELECT count(*) FROM ranked WHERE queue_rank IS DISTINCT FROM rule_rank), 0::bigint,
           'queue_rank follows the rule every day: in progress first, then red, amber, green, blue, then value at stake (high first), due date, alert id ('
           || (SELECT count(*) FROM ranked) || ' rankings checked)');
@@ -252,12 +252,12 @@ SELECT is((SELECT count(*) FROM ranked WHERE value_at_stake > value_before), 0::
           'within an agent''s queue and backlog the value at stake never rises down the ranks (same colour, same in-progress flag)');
 SELECT is((SELECT count(*) FROM ranked WHERE grp < group_before), 0::bigint,
           'in progress alerts come first, then the colours in order red, amber, green, blue');
-SELECT is((SELECT count(*) FROM todo WHERE phase = 'planned' AND value_at_stake IS DISTINCT FROM round(exact_value::numeric, 2)),
+SELECT is((SELECT count(*) FROM open_snap WHERE phase = 'planned' AND value_at_stake IS DISTINCT FROM round(exact_value::numeric, 2)),
           0::bigint, 'value_at_stake is the predicted 12-month CLV x (1 - P(alive)) of the customer, 2 decimals');
-SELECT ok((SELECT count(DISTINCT value_at_stake) > 100 FROM todo WHERE phase = 'planned'),
+SELECT ok((SELECT count(DISTINCT value_at_stake) > 100 FROM open_snap WHERE phase = 'planned'),
           'the values at stake differ (the ranking is not decided by the tie-breaks): '
           || (SELECT format('%s distinct values, %s .. %s', count(DISTINCT value_at_stake), min(value_at_stake), max(value_at_stake))
-                FROM todo WHERE phase = 'planned'));
+                FROM open_snap WHERE phase = 'planned'));
 SELECT is((SELECT count(*) FROM ranked WHERE status = 'acknowledged' AND queue_rank > 1 AND group_before > 10), 0::bigint,
           'an alert in progress ranks before everything not started: '
           || (SELECT count(*) FROM ranked WHERE status = 'acknowledged') || ' in-progress rankings');
@@ -405,7 +405,7 @@ SELECT is((SELECT a.status || ', due ' || a.due_on || ', ' || a.queue || ', '
 -- escalation -------------------------------------------------------------------------
 -- escalated: queued work not done (in an agent's queue since an earlier
 -- day); an amber alert turned red gets escalate_amber_after more first
-SELECT is((SELECT count(*) FROM todo t JOIN cartera.alert_kind k USING (kind)
+SELECT is((SELECT count(*) FROM open_snap t JOIN cartera.alert_kind k USING (kind)
             WHERE t.phase = 'planned' AND t.colour = 'red' AND t.queue = 'queued' AND t.queued_on < t.day
               AND t.due_on + CASE WHEN k.colour = 'red' THEN 0 ELSE 4 END < t.day AND t.escalated_at IS NULL), 0::bigint,
           'every day, every red alert queued since an earlier day and past its due date (an amber turned red: 2 more days) is escalated');
@@ -420,7 +420,7 @@ SELECT is((SELECT count(*) FROM cartera.alert_event e JOIN cartera.alert a USING
 SELECT is((SELECT count(*) FROM cartera.alert a JOIN cartera.alert_kind k USING (kind)
             WHERE a.escalated_at IS NOT NULL AND k.colour = 'amber' AND NOT (a.due_on + 4 < (a.escalated_at - interval '1 day')::date)),
           0::bigint, 'an amber alert turned red is escalated only escalate_amber_after later again');
-SELECT is((SELECT count(*) FROM todo WHERE phase = 'planned' AND colour = 'red' AND due_on >= day AND escalated_at IS NOT NULL), 0::bigint,
+SELECT is((SELECT count(*) FROM open_snap WHERE phase = 'planned' AND colour = 'red' AND due_on >= day AND escalated_at IS NOT NULL), 0::bigint,
           'and none before its due date');
 SELECT is((SELECT count(*) FROM snap s JOIN cartera.agent g USING (agent_id)
             WHERE s.phase = 'planned' AND s.escalated_at = (s.day + 1)::timestamptz
@@ -442,13 +442,13 @@ SELECT ok((SELECT count(*) FILTER (WHERE escalated_to = 150) > 0 AND count(*) FI
           'over the 12 days, escalations to Carmen (Ana''s and Luis''s alerts) and to nobody (Marta has no manager): '
           || (SELECT format('%s for Carmen, %s for nobody', count(*) FILTER (WHERE escalated_to = 150), count(*) FILTER (WHERE escalated_to IS NULL))
                 FROM cartera.alert WHERE escalated_at IS NOT NULL));
-SELECT is((SELECT count(*) FROM todo WHERE phase = 'planned' AND colour = 'amber' AND queue = 'queued' AND queued_on < day
+SELECT is((SELECT count(*) FROM open_snap WHERE phase = 'planned' AND colour = 'amber' AND queue = 'queued' AND queued_on < day
                                        AND due_on + 2 < day), 0::bigint,
           'every day, no queued amber alert is left overdue by more than cartera.escalate_amber_after (2 days here)');
-SELECT ok((SELECT count(*) FROM todo WHERE day = '1998-07-12' AND phase = 'planned' AND colour = 'amber' AND queue = 'backlog'
+SELECT ok((SELECT count(*) FROM open_snap WHERE day = '1998-07-12' AND phase = 'planned' AND colour = 'amber' AND queue = 'backlog'
                                       AND due_on + 2 < day) > 0,
           'while the backlog stays amber, however overdue: '
-          || (SELECT count(*) FROM todo WHERE day = '1998-07-12' AND phase = 'planned' AND colour = 'amber' AND queue = 'backlog'
+          || (SELECT count(*) FROM open_snap WHERE day = '1998-07-12' AND phase = 'planned' AND colour = 'amber' AND queue = 'backlog'
                                          AND due_on + 2 < day) || ' on day 12');
 SELECT is((SELECT count(*) FROM cartera.alert_event e JOIN sim_day d ON e.event_id <= d.events_after_job
             WHERE e.event = 'recoloured' AND d.day = '1998-07-11'), 0::bigint,
@@ -478,7 +478,7 @@ SELECT set_eq($$SELECT agent_id, daily_capacity, queued_alerts, backlog_alerts, 
                        count(a.alert_id) FILTER (WHERE a.queue = 'queued') AS queued,
                        count(a.alert_id) FILTER (WHERE a.queue IS DISTINCT FROM 'queued') AS backlog,
                        count(a.alert_id) FILTER (WHERE a.escalated_at IS NOT NULL) AS escalated,
-                       count(a.alert_id) AS todo
+                       count(a.alert_id) AS open_snap
                   FROM cartera.agent g LEFT JOIN cartera.alert a ON a.agent_id = g.agent_id AND a.status IN ('open', 'acknowledged')
                  GROUP BY g.agent_id$$,
               'agent_portfolio: daily_capacity, queued, backlog and escalated alerts agree with cartera.alert (after the last day''s work)');
