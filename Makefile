@@ -39,6 +39,6 @@ include $(PGXS)
 PORTFOLIO_SQL = sql/$(EXTENSION)_portfolio.sql sql/$(EXTENSION)_alerts.sql \
                 sql/$(EXTENSION)_followups.sql sql/$(EXTENSION)_views.sql sql/$(EXTENSION)_security.sql
 
-sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql $(PORTFOLIO_SQL)
+sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql sql/$(EXTENSION)_models.sql $(PORTFOLIO_SQL)
 	cat $^ > $@
 

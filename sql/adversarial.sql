@@ -391,7 +391,7 @@ SELECT bgnbd_fit(x, tx, tt) AS all_t_zero FROM (VALUES (0, 0::float8, 0::float8)
 SELECT bgnbd_fit(s, NULL) FROM adv_summary;
 SELECT bgnbd_fit(s, 'months') FROM adv_summary;
 SELECT bgnbd_fit(s, 'days', 'NaN') FROM adv_summary;
-SELECT bgnbd_fit(s, 'days', '-0') IS NOT NULL AS minus_zero_penalizer FROM adv_summary;
+SELECT (bgnbd_fit(s, 'days', '-0')).r IS NOT NULL AS minus_zero_penalizer FROM adv_summary;
 SELECT bgnbd_fit(1, 2, 1);
 SELECT bgnbd_fit(-1, 0, 1);
 SELECT bgnbd_fit(1, 'NaN', 1);
@@ -450,10 +450,10 @@ SELECT gamma_gamma_params(1, 'NaN', 1);
 SELECT gamma_gamma_params(1, 1, '-Infinity');
 SELECT gamma_gamma_params(NULL, 1, 1) IS NULL AS strict_null;
 -- a parameter row built by hand is checked when used
-SELECT p_alive(ROW(1, 1, 1, 'NaN', NULL, NULL, NULL, NULL, 'weeks')::bgnbd_params, 1, 1, 2);
-SELECT p_alive(ROW(1, 1, 1, NULL, NULL, NULL, NULL, NULL, 'weeks')::bgnbd_params, 1, 1, 2);
-SELECT p_alive(ROW(1, 1, 1, 1, NULL, NULL, NULL, NULL, 'months')::bgnbd_params, 1, 1, 2);
-SELECT expected_avg_spend(ROW(-1, 1, 1, NULL, NULL, NULL, NULL)::gamma_gamma_params, 1, 1);
+SELECT p_alive(ROW(1, 1, 1, 'NaN', NULL, NULL, NULL, NULL, 'weeks', NULL, NULL, NULL, NULL, NULL, NULL)::bgnbd_params, 1, 1, 2);
+SELECT p_alive(ROW(1, 1, 1, NULL, NULL, NULL, NULL, NULL, 'weeks', NULL, NULL, NULL, NULL, NULL, NULL)::bgnbd_params, 1, 1, 2);
+SELECT p_alive(ROW(1, 1, 1, 1, NULL, NULL, NULL, NULL, 'months', NULL, NULL, NULL, NULL, NULL, NULL)::bgnbd_params, 1, 1, 2);
+SELECT expected_avg_spend(ROW(-1, 1, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::gamma_gamma_params, 1, 1);
 -- raw-history checks
 SELECT p_alive(bgnbd_params(1, 1, 1, 1), -1, 0, 1);
 SELECT p_alive(bgnbd_params(1, 1, 1, 1), 1.5, 0, 1);

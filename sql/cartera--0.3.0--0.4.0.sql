@@ -97,6 +97,54 @@ COMMENT ON COLUMN cartera.customer_state.clv IS 'seed formula CLV with the portf
 
 ALTER TABLE cartera.customer ADD COLUMN forgotten_at timestamptz;
 COMMENT ON COLUMN cartera.customer.forgotten_at IS 'when cartera.forget_customer() erased the customer''s personal data (NULL: never); no alert is raised for them again';
+-- The fits' uncertainty (issue 16): a standard error per parameter, AIC and
+-- BIC at the end of the result types (values stored by refresh() in
+-- portfolio_model before the update read NULL there until the next refresh).
+ALTER TYPE cartera.bgnbd_params
+  ADD ATTRIBUTE se_r double precision, ADD ATTRIBUTE se_alpha double precision,
+  ADD ATTRIBUTE se_a double precision, ADD ATTRIBUTE se_b double precision,
+  ADD ATTRIBUTE aic double precision, ADD ATTRIBUTE bic double precision;
+COMMENT ON COLUMN cartera.bgnbd_params.se_r IS 'standard error of r (observed information at the estimate; NULL for parameters built by hand or an edge estimate)';
+COMMENT ON COLUMN cartera.bgnbd_params.se_alpha IS 'standard error of alpha';
+COMMENT ON COLUMN cartera.bgnbd_params.se_a IS 'standard error of a';
+COMMENT ON COLUMN cartera.bgnbd_params.se_b IS 'standard error of b';
+COMMENT ON COLUMN cartera.bgnbd_params.aic IS 'Akaike information criterion, 2k - 2 log_likelihood (k = 4)';
+COMMENT ON COLUMN cartera.bgnbd_params.bic IS 'Bayesian information criterion, k ln(customers) - 2 log_likelihood';
+ALTER TYPE cartera.gamma_gamma_params
+  ADD ATTRIBUTE se_p double precision, ADD ATTRIBUTE se_q double precision,
+  ADD ATTRIBUTE se_gamma double precision,
+  ADD ATTRIBUTE aic double precision, ADD ATTRIBUTE bic double precision;
+COMMENT ON COLUMN cartera.gamma_gamma_params.se_p IS 'standard error of p (observed information at the estimate)';
+COMMENT ON COLUMN cartera.gamma_gamma_params.se_q IS 'standard error of q';
+COMMENT ON COLUMN cartera.gamma_gamma_params.se_gamma IS 'standard error of gamma';
+COMMENT ON COLUMN cartera.gamma_gamma_params.aic IS 'Akaike information criterion, 2k - 2 log_likelihood (k = 3)';
+COMMENT ON COLUMN cartera.gamma_gamma_params.bic IS 'Bayesian information criterion, k ln(customers) - 2 log_likelihood';
+
+-- BEGIN models
+------------------------------------------------------------------------------
+-- 0.4.0: the other customer-base models of the field, each with its
+-- uncertainty (docs/predictive.md): Pareto/NBD and MBG/NBD on the same
+-- (x, t_x, T) histogram as BG/NBD, BG/BB for discrete opportunities, the
+-- shifted-beta-geometric for contracts.  New objects only: the whole file is
+-- the "models" block of the upgrade from 0.3.0 (tools/refresh-upgrade).
+-- Every fit's result type ends with log_likelihood, customers, iterations,
+-- converged (and time_unit for the continuous-time models), then one se_*
+-- per parameter, aic and bic, as bgnbd_params does since 0.4.0.
+------------------------------------------------------------------------------
+
+------------------------------------------------------------------------------
+-- Pareto/NBD and MBG/NBD (src/pareto_nbd.c, src/mbgnbd.c, src/model_sql.c)
+------------------------------------------------------------------------------
+
+------------------------------------------------------------------------------
+-- BG/BB: discrete-time opportunities (src/bgbb.c, src/bgbb_sql.c)
+------------------------------------------------------------------------------
+
+------------------------------------------------------------------------------
+-- shifted-beta-geometric: contractual retention (src/sbg.c, src/sbg_sql.c)
+------------------------------------------------------------------------------
+-- END models
+
 -- twin of the end of sql/cartera_security.sql (tools/refresh-upgrade)
 -- BEGIN restore
 ------------------------------------------------------------------------------

@@ -670,7 +670,13 @@ CREATE TYPE cartera.bgnbd_params AS (
   customers      bigint,
   iterations     integer,
   converged      boolean,
-  time_unit      text
+  time_unit      text,
+  se_r           double precision,
+  se_alpha       double precision,
+  se_a           double precision,
+  se_b           double precision,
+  aic            double precision,
+  bic            double precision
 );
 COMMENT ON TYPE cartera.bgnbd_params IS
   'BG/NBD model (Fader, Hardie & Lee 2005): purchase rate ~ Gamma(r, alpha), dropout ~ Beta(a, b); alpha is per time_unit';
@@ -683,6 +689,12 @@ COMMENT ON COLUMN cartera.bgnbd_params.customers IS 'customers the model was fit
 COMMENT ON COLUMN cartera.bgnbd_params.iterations IS 'optimiser iterations';
 COMMENT ON COLUMN cartera.bgnbd_params.converged IS 'whether the optimiser met its convergence test';
 COMMENT ON COLUMN cartera.bgnbd_params.time_unit IS 'days or weeks: the unit of t_x, T and t; NULL when not stated';
+COMMENT ON COLUMN cartera.bgnbd_params.se_r IS 'standard error of r (observed information at the estimate; NULL for parameters built by hand or an edge estimate)';
+COMMENT ON COLUMN cartera.bgnbd_params.se_alpha IS 'standard error of alpha';
+COMMENT ON COLUMN cartera.bgnbd_params.se_a IS 'standard error of a';
+COMMENT ON COLUMN cartera.bgnbd_params.se_b IS 'standard error of b';
+COMMENT ON COLUMN cartera.bgnbd_params.aic IS 'Akaike information criterion, 2k - 2 log_likelihood (k = 4)';
+COMMENT ON COLUMN cartera.bgnbd_params.bic IS 'Bayesian information criterion, k ln(customers) - 2 log_likelihood';
 
 CREATE TYPE cartera.gamma_gamma_params AS (
   p              double precision,
@@ -691,7 +703,12 @@ CREATE TYPE cartera.gamma_gamma_params AS (
   log_likelihood double precision,
   customers      bigint,
   iterations     integer,
-  converged      boolean
+  converged      boolean,
+  se_p           double precision,
+  se_q           double precision,
+  se_gamma       double precision,
+  aic            double precision,
+  bic            double precision
 );
 COMMENT ON TYPE cartera.gamma_gamma_params IS
   'Gamma-Gamma spend model (Fader, Hardie & Lee 2005): spend ~ Gamma(p, nu), nu ~ Gamma(q, gamma)';
@@ -702,6 +719,11 @@ COMMENT ON COLUMN cartera.gamma_gamma_params.log_likelihood IS 'log-likelihood a
 COMMENT ON COLUMN cartera.gamma_gamma_params.customers IS 'repeat customers with positive spend the model was fitted on';
 COMMENT ON COLUMN cartera.gamma_gamma_params.iterations IS 'optimiser iterations';
 COMMENT ON COLUMN cartera.gamma_gamma_params.converged IS 'whether the optimiser met its convergence test';
+COMMENT ON COLUMN cartera.gamma_gamma_params.se_p IS 'standard error of p (observed information at the estimate)';
+COMMENT ON COLUMN cartera.gamma_gamma_params.se_q IS 'standard error of q';
+COMMENT ON COLUMN cartera.gamma_gamma_params.se_gamma IS 'standard error of gamma';
+COMMENT ON COLUMN cartera.gamma_gamma_params.aic IS 'Akaike information criterion, 2k - 2 log_likelihood (k = 3)';
+COMMENT ON COLUMN cartera.gamma_gamma_params.bic IS 'Bayesian information criterion, k ln(customers) - 2 log_likelihood';
 
 CREATE FUNCTION cartera.bgnbd_fit_transfn(internal, "any") RETURNS internal
   AS 'MODULE_PATHNAME', 'cartera_bgnbd_fit_transfn' LANGUAGE C PARALLEL SAFE;

@@ -463,9 +463,10 @@ bgnbd_fit(const BtydCell *cells, size_t n, double penalizer,
 				i;
 	size_t		k;
 
+	memset(&out, 0, sizeof(out));
 	out.loglik = NAN;
-	out.iterations = 0;
-	out.converged = false;
+	for (i = 0; i < OPT_MAXDIM; i++)
+		out.se[i] = NAN;
 	if (inout == NULL || (n > 0 && cells == NULL) || !isfinite(penalizer) || penalizer < 0.0)
 		return out;
 	if (bgnbd_cell_invalid(cells, n) != n)
@@ -523,12 +524,18 @@ bgnbd_fit(const BtydCell *cells, size_t n, double penalizer,
 	out.iterations = mr.iterations;
 	if (!isfinite(mr.f))
 		return out;
+	ctx.penalizer = 0.0;
+	opt_log_std_errors(4, bgnbd_objective, &ctx, theta, ctx.wsum, out.se);
 	for (i = 0; i < 4; i++)
 		theta[i] = exp(theta[i]);
 	inout->r = theta[0];
 	inout->alpha = theta[1] / ctx.ascale;
 	inout->a = theta[2];
 	inout->b = theta[3];
+	out.se[0] *= inout->r;
+	out.se[1] *= inout->alpha;
+	out.se[2] *= inout->a;
+	out.se[3] *= inout->b;
 	out.loglik = bgnbd_eval(inout, cells, n, NULL, NULL);
 	out.converged = mr.converged;
 	return out;
@@ -599,9 +606,10 @@ gamma_gamma_fit(const SpendCell *cells, size_t n, double penalizer,
 	int			nstarts = 0;
 	size_t		k;
 
+	memset(&out, 0, sizeof(out));
 	out.loglik = NAN;
-	out.iterations = 0;
-	out.converged = false;
+	for (k = 0; k < OPT_MAXDIM; k++)
+		out.se[k] = NAN;
 	if (inout == NULL || (n > 0 && cells == NULL) || !isfinite(penalizer) || penalizer < 0.0)
 		return out;
 	if (gg_cell_invalid(cells, n) != n)
@@ -651,9 +659,14 @@ gamma_gamma_fit(const SpendCell *cells, size_t n, double penalizer,
 	out.iterations = mr.iterations;
 	if (!isfinite(mr.f))
 		return out;
+	ctx.penalizer = 0.0;
+	opt_log_std_errors(3, gg_objective, &ctx, theta, ctx.wsum, out.se);
 	inout->p = exp(theta[0]);
 	inout->q = exp(theta[1]);
 	inout->gamma = exp(theta[2]) * ctx.mscale;
+	out.se[0] *= inout->p;
+	out.se[1] *= inout->q;
+	out.se[2] *= inout->gamma;
 	out.loglik = gg_eval(inout, cells, n, NULL, NULL);
 	out.converged = mr.converged;
 	return out;

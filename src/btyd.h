@@ -93,6 +93,11 @@ typedef struct BtydFitResult
 								 * also when the likelihood's supremum lies on
 								 * the edge of the parameter space (see
 								 * bgnbd_fit) */
+	double		se[OPT_MAXDIM]; /* standard error of each parameter, in the
+								 * order of the model's params struct, from
+								 * the observed information of the unpenalised
+								 * log-likelihood (opt_log_std_errors); NaN
+								 * when not positive definite */
 } BtydFitResult;
 
 /* btyd_interrupt_fn: the optimiser's interrupt hook (optimize.h) */

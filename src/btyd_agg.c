@@ -12,6 +12,7 @@
 #include "access/htup_details.h"
 #include "btyd.h"
 #include "cartera.h"
+#include "fit_histogram.h"
 #include "catalog/pg_type.h"
 #include "common/int.h"
 #include "executor/executor.h"
@@ -32,40 +33,8 @@ PG_FUNCTION_INFO_V1(cartera_histogram_deserialfn);
 PG_FUNCTION_INFO_V1(cartera_bgnbd_fit_finalfn);
 PG_FUNCTION_INFO_V1(cartera_gamma_gamma_fit_finalfn);
 
-#define HIST_MAX_DIMS 3
-
-typedef struct HistKey
-{
-	double		v[HIST_MAX_DIMS];	/* unused dimensions stay 0 */
-} HistKey;
-
-typedef struct HistEntry
-{
-	HistKey		key;
-	double		weight;
-} HistEntry;
-
-typedef struct HistState
-{
-	int32		ndims;			/* 3: (x, t_x, T); 2: (x, m) */
-	int32		unit_days;		/* 0 = not stated, 1 = days, 7 = weeks */
-	double		penalizer;
-	int64		rows;			/* customers in the histogram */
-	int64		excluded;		/* gamma-gamma: repeat customers with m <= 0 */
-	HTAB	   *htab;
-	MemoryContext cxt;
-} HistState;
-
-/* what the SQL signature of the calling aggregate looks like */
-typedef struct FitSignature
-{
-	bool		from_summary;	/* first argument is an rfm_summary */
-	int			unit_arg;		/* text time unit, -1 when none */
-	int			penalizer_arg;	/* -1 when none */
-} FitSignature;
-
 /* ndims data columns (or one rfm_summary), then an optional unit and penalizer */
-static const FitSignature *
+const FitSignature *
 fit_signature(FunctionCallInfo fcinfo, int ndims)
 {
 	FitSignature *sig = (FitSignature *) fcinfo->flinfo->fn_extra;
@@ -111,8 +80,8 @@ cartera_time_unit_name(int unit_days)
 	return unit_days == 7 ? "weeks" : unit_days == 1 ? "days" : NULL;
 }
 
-static HistState *
-hist_new(MemoryContext aggcontext, int ndims)
+HistState *
+fit_hist_new(MemoryContext aggcontext, int ndims)
 {
 	HistState  *s = MemoryContextAllocZero(aggcontext, sizeof(HistState));
 	HASHCTL		ctl;
@@ -128,8 +97,8 @@ hist_new(MemoryContext aggcontext, int ndims)
 	return s;
 }
 
-static void
-hist_add(HistState *s, const double *v, double weight)
+void
+fit_hist_add(HistState *s, const double *v, double weight)
 {
 	HistKey		key;
 	HistEntry  *e;
@@ -144,8 +113,8 @@ hist_add(HistState *s, const double *v, double weight)
 	e->weight += weight;
 }
 
-static void
-check_penalizer(double penalizer)
+void
+fit_check_penalizer(double penalizer)
 {
 	if (!(penalizer >= 0) || isinf(penalizer))
 		ereport(ERROR,
@@ -154,7 +123,7 @@ check_penalizer(double penalizer)
 }
 
 /* the state, created on the first row with the call's unit and penalizer */
-static HistState *
+HistState *
 fit_state(FunctionCallInfo fcinfo, const FitSignature *sig, int ndims)
 {
 	MemoryContext aggcontext;
@@ -180,11 +149,11 @@ fit_state(FunctionCallInfo fcinfo, const FitSignature *sig, int ndims)
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("penalizer must not be null")));
 		penalizer = PG_GETARG_FLOAT8(sig->penalizer_arg);
-		check_penalizer(penalizer);
+		fit_check_penalizer(penalizer);
 	}
 	if (PG_ARGISNULL(0))
 	{
-		s = hist_new(aggcontext, ndims);
+		s = fit_hist_new(aggcontext, ndims);
 		s->unit_days = unit;
 		s->penalizer = penalizer;
 		return s;
@@ -229,7 +198,7 @@ cartera_bgnbd_fit_transfn(PG_FUNCTION_ARGS)
 				 errdetail("t_x is the time from the first to the last purchase, T the time from the first purchase to the end of the period.")));
 	if (v[2] <= 0)
 		PG_RETURN_POINTER(s);	/* acquired at the very end: no information */
-	hist_add(s, v, 1.0);
+	fit_hist_add(s, v, 1.0);
 	s->rows++;
 	PG_RETURN_POINTER(s);
 }
@@ -272,7 +241,7 @@ cartera_gamma_gamma_fit_transfn(PG_FUNCTION_ARGS)
 		s->excluded++;
 		PG_RETURN_POINTER(s);
 	}
-	hist_add(s, v, 1.0);
+	fit_hist_add(s, v, 1.0);
 	s->rows++;
 	PG_RETURN_POINTER(s);
 }
@@ -296,17 +265,22 @@ cartera_histogram_combinefn(PG_FUNCTION_ARGS)
 	}
 	if (s1 == NULL)
 	{
-		s1 = hist_new(aggcontext, s2->ndims);
+		s1 = fit_hist_new(aggcontext, s2->ndims);
+		s1->kind = s2->kind;
 		s1->unit_days = s2->unit_days;
 		s1->penalizer = s2->penalizer;
 	}
+	else if (s1->kind != s2->kind || s1->ndims != s2->ndims)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot combine the states of two different model fits")));
 	else if (s1->unit_days != s2->unit_days || s1->penalizer != s2->penalizer)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("time unit and penalizer must be the same for every row")));
 	hash_seq_init(&seq, s2->htab);
 	while ((e = (HistEntry *) hash_seq_search(&seq)) != NULL)
-		hist_add(s1, e->key.v, e->weight);
+		fit_hist_add(s1, e->key.v, e->weight);
 	if (pg_add_s64_overflow(s1->rows, s2->rows, &s1->rows) ||
 		pg_add_s64_overflow(s1->excluded, s2->excluded, &s1->excluded))
 		ereport(ERROR,
@@ -324,7 +298,7 @@ cartera_histogram_serialfn(PG_FUNCTION_ARGS)
 	HistEntry  *e;
 
 	pq_begintypsend(&buf);
-	pq_sendint32(&buf, s->ndims);
+	pq_sendint32(&buf, s->ndims | (s->kind << 8));
 	pq_sendint32(&buf, s->unit_days);
 	pq_sendfloat8(&buf, s->penalizer);
 	pq_sendint64(&buf, s->rows);
@@ -359,6 +333,38 @@ corrupt_fit_state(const char *detail_fmt,...)
 			 errdetail("%s", detail)));
 }
 
+/* the tuples each kind's transition function lets in; the fits take them as given */
+static bool
+hist_tuple_ok(int kind, int ndims, const double *v)
+{
+	for (int d = 0; d < ndims; d++)
+		if (!isfinite(v[d]))
+			return false;
+	switch (kind)
+	{
+		case HIST_HISTORY:
+			return v[0] >= 0 && (ndims == 3 ? v[1] >= 0 && v[1] <= v[2] && v[2] > 0 : v[1] > 0);
+		case HIST_BGBB:
+			/* x repeat purchases in n opportunities, the last at t_x */
+			return v[0] == floor(v[0]) && v[1] == floor(v[1]) && v[2] == floor(v[2]) &&
+				v[0] >= 0 && v[0] <= v[1] && v[1] <= v[2] && v[2] >= 1 &&
+				(v[0] == 0) == (v[1] == 0);
+		case HIST_SURVIVAL:
+			/* churned in period t >= 1 (active = 0), or still active after t >= 0 periods */
+			return v[0] == floor(v[0]) && (v[1] == 0 || v[1] == 1) &&
+				v[0] >= (v[1] == 0 ? 1 : 0);
+	}
+	return false;
+}
+
+static bool
+hist_kind_ok(int kind, int ndims)
+{
+	return (kind == HIST_HISTORY && (ndims == 2 || ndims == 3)) ||
+		(kind == HIST_BGBB && ndims == 3) ||
+		(kind == HIST_SURVIVAL && ndims == 2);
+}
+
 Datum
 cartera_histogram_deserialfn(PG_FUNCTION_ARGS)
 {
@@ -367,6 +373,7 @@ cartera_histogram_deserialfn(PG_FUNCTION_ARGS)
 	StringInfoData buf;
 	HistState  *s;
 	int32		ndims;
+	int32		kind;
 	int64		n;
 
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
@@ -376,10 +383,15 @@ cartera_histogram_deserialfn(PG_FUNCTION_ARGS)
 	buf.maxlen = buf.len;
 	buf.cursor = 0;
 	ndims = pq_getmsgint(&buf, 4);
-	/* 3: bgnbd_fit's (x, t_x, T), 2: gamma_gamma_fit's (x, m) */
+	kind = (uint32) ndims >> 8;
+	ndims &= 0xff;
+	/* 3: (x, t_x, T) or (x, t_x, n), 2: gamma_gamma_fit's (x, m) or (t, active) */
 	if (ndims < 2 || ndims > HIST_MAX_DIMS)
 		corrupt_fit_state("%d dimensions.", ndims);
-	s = hist_new(aggcontext, ndims);
+	if (!hist_kind_ok(kind, ndims))
+		corrupt_fit_state("Histogram of kind %d with %d dimensions.", kind, ndims);
+	s = fit_hist_new(aggcontext, ndims);
+	s->kind = kind;
 	s->unit_days = pq_getmsgint(&buf, 4);
 	s->penalizer = pq_getmsgfloat8(&buf);
 	s->rows = pq_getmsgint64(&buf);
@@ -402,11 +414,9 @@ cartera_histogram_deserialfn(PG_FUNCTION_ARGS)
 		weight = pq_getmsgfloat8(&buf);
 		/* what the transition functions let in; the fits take it as given */
 		/* a weight counts customers: at most int64, so sums of them stay finite */
-		if (!(weight > 0 && weight <= (double) PG_INT64_MAX) || !(v[0] >= 0) || isinf(v[0]) ||
-			(ndims == 3 ? !(v[1] >= 0 && v[1] <= v[2] && v[2] > 0) || isinf(v[2])
-			 : !(v[1] > 0) || isinf(v[1])))
+		if (!(weight > 0 && weight <= (double) PG_INT64_MAX) || !hist_tuple_ok(kind, ndims, v))
 			corrupt_fit_state("Entry %lld out of range.", (long long) i);
-		hist_add(s, v, weight);
+		fit_hist_add(s, v, weight);
 	}
 	pq_getmsgend(&buf);
 	PG_RETURN_POINTER(s);
@@ -430,8 +440,8 @@ entry_cmp(const void *a, const void *b)
  * The histogram as an array sorted by tuple: the fit is then the same
  * whatever order rows (or parallel workers) arrived in, to the last bit.
  */
-static HistEntry *
-hist_sorted(HistState *s, size_t *n)
+HistEntry *
+fit_hist_sorted(HistState *s, size_t *n)
 {
 	HistEntry  *arr;
 	HASH_SEQ_STATUS seq;
@@ -447,7 +457,24 @@ hist_sorted(HistState *s, size_t *n)
 	return arr;
 }
 
-static void
+BtydCell *
+fit_hist_history_cells(HistState *s, size_t *n)
+{
+	HistEntry  *entries = fit_hist_sorted(s, n);
+	BtydCell   *cells = palloc_extended(Max(*n, 1) * sizeof(BtydCell), MCXT_ALLOC_HUGE);
+
+	for (size_t i = 0; i < *n; i++)
+	{
+		cells[i].x = entries[i].key.v[0];
+		cells[i].t_x = entries[i].key.v[1];
+		cells[i].T = entries[i].key.v[2];
+		cells[i].weight = entries[i].weight;
+	}
+	pfree(entries);
+	return cells;
+}
+
+void
 fit_interrupt_check(void)
 {
 	CHECK_FOR_INTERRUPTS();
@@ -458,7 +485,6 @@ Datum
 cartera_bgnbd_fit_finalfn(PG_FUNCTION_ARGS)
 {
 	HistState  *s;
-	HistEntry  *entries;
 	BtydCell   *cells;
 	size_t		n;
 	BgnbdParams p = {0, 0, 0, 0};
@@ -474,15 +500,7 @@ cartera_bgnbd_fit_finalfn(PG_FUNCTION_ARGS)
 	s = (HistState *) PG_GETARG_POINTER(0);
 	if (s->rows == 0)
 		PG_RETURN_NULL();
-	entries = hist_sorted(s, &n);
-	cells = palloc_extended(n * sizeof(BtydCell), MCXT_ALLOC_HUGE);
-	for (size_t i = 0; i < n; i++)
-	{
-		cells[i].x = entries[i].key.v[0];
-		cells[i].t_x = entries[i].key.v[1];
-		cells[i].T = entries[i].key.v[2];
-		cells[i].weight = entries[i].weight;
-	}
+	cells = fit_hist_history_cells(s, &n);
 	fit = bgnbd_fit(cells, n, s->penalizer, &p, fit_interrupt_check);
 	if (!isfinite(fit.loglik))
 	{
@@ -508,7 +526,8 @@ cartera_bgnbd_fit_finalfn(PG_FUNCTION_ARGS)
 	unit = cartera_time_unit_name(s->unit_days);
 	nulls[8] = (unit == NULL);
 	values[8] = unit ? CStringGetTextDatum(unit) : (Datum) 0;
-	PG_RETURN_DATUM(cartera_make_composite(fcinfo, values, nulls, BGNBD_NATTS));
+	cartera_fit_uncertainty(values, nulls, 9, 4, fit.se, fit.loglik, s->rows);
+	PG_RETURN_DATUM(cartera_make_composite_prefix(fcinfo, values, nulls, BGNBD_NATTS));
 }
 
 
@@ -536,7 +555,7 @@ cartera_gamma_gamma_fit_finalfn(PG_FUNCTION_ARGS)
 				 errdetail("The Gamma-Gamma model needs positive spend; refunds and free orders can bring the mean to zero or below.")));
 	if (s->rows == 0)
 		PG_RETURN_NULL();
-	entries = hist_sorted(s, &n);
+	entries = fit_hist_sorted(s, &n);
 	cells = palloc_extended(n * sizeof(SpendCell), MCXT_ALLOC_HUGE);
 	for (size_t i = 0; i < n; i++)
 	{
@@ -565,5 +584,6 @@ cartera_gamma_gamma_fit_finalfn(PG_FUNCTION_ARGS)
 	values[4] = Int64GetDatum(s->rows);
 	values[5] = Int32GetDatum(fit.iterations);
 	values[6] = BoolGetDatum(fit.converged);
-	PG_RETURN_DATUM(cartera_make_composite(fcinfo, values, nulls, GG_NATTS));
+	cartera_fit_uncertainty(values, nulls, 7, 3, fit.se, fit.loglik, s->rows);
+	PG_RETURN_DATUM(cartera_make_composite_prefix(fcinfo, values, nulls, GG_NATTS));
 }

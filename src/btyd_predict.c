@@ -199,7 +199,7 @@ cartera_bgnbd_params_make(PG_FUNCTION_ARGS)
 		values[BGNBD_ATT_UNIT - 1] = CStringGetTextDatum(cartera_time_unit_name(unit));
 		nulls[BGNBD_ATT_UNIT - 1] = false;
 	}
-	PG_RETURN_DATUM(cartera_make_composite(fcinfo, values, nulls, BGNBD_NATTS));
+	PG_RETURN_DATUM(cartera_make_composite_prefix(fcinfo, values, nulls, BGNBD_NATTS));
 }
 
 /* gamma_gamma_params(p, q, gamma) */
@@ -217,7 +217,7 @@ cartera_gamma_gamma_params_make(PG_FUNCTION_ARGS)
 		values[i] = PG_GETARG_DATUM(i);
 		nulls[i] = false;
 	}
-	PG_RETURN_DATUM(cartera_make_composite(fcinfo, values, nulls, GG_NATTS));
+	PG_RETURN_DATUM(cartera_make_composite_prefix(fcinfo, values, nulls, GG_NATTS));
 }
 
 /* expected_purchases(params, t, x, t_x, T): E[Y(t) | x, t_x, T], model units */

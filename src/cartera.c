@@ -27,8 +27,8 @@ _PG_init(void)
  * a visible share of rfm() GROUP BY), so a caller must not use fn_extra for
  * anything else.
  */
-Datum
-cartera_make_composite(FunctionCallInfo fcinfo, Datum *values, bool *nulls, int natts)
+static Datum
+make_composite(FunctionCallInfo fcinfo, Datum *values, bool *nulls, int natts, bool prefix_ok)
 {
 	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
 
@@ -38,7 +38,7 @@ cartera_make_composite(FunctionCallInfo fcinfo, Datum *values, bool *nulls, int 
 
 		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 			elog(ERROR, "return type must be a row type");
-		if (tupdesc->natts != natts)
+		if (tupdesc->natts != natts && !(prefix_ok && tupdesc->natts < natts))
 			elog(ERROR, "result type has %d attributes, expected %d", tupdesc->natts, natts);
 		old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
 		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
@@ -46,6 +46,38 @@ cartera_make_composite(FunctionCallInfo fcinfo, Datum *values, bool *nulls, int 
 		fcinfo->flinfo->fn_extra = tupdesc;
 	}
 	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}
+
+Datum
+cartera_make_composite(FunctionCallInfo fcinfo, Datum *values, bool *nulls, int natts)
+{
+	return make_composite(fcinfo, values, nulls, natts, false);
+}
+
+/*
+ * The same for a type that gained attributes at the end in a later version:
+ * until ALTER EXTENSION UPDATE the library meets the older, shorter type
+ * and fills only its attributes.
+ */
+Datum
+cartera_make_composite_prefix(FunctionCallInfo fcinfo, Datum *values, bool *nulls, int natts)
+{
+	return make_composite(fcinfo, values, nulls, natts, true);
+}
+
+void
+cartera_fit_uncertainty(Datum *values, bool *nulls, int first, int nparams,
+						const double *se, double loglik, int64 customers)
+{
+	for (int i = 0; i < nparams; i++)
+	{
+		nulls[first + i] = !isfinite(se[i]);
+		values[first + i] = Float8GetDatum(isfinite(se[i]) ? se[i] : 0.0);
+	}
+	/* AIC = 2k - 2 LL, BIC = k ln(customers) - 2 LL */
+	nulls[first + nparams] = nulls[first + nparams + 1] = !isfinite(loglik) || customers <= 0;
+	values[first + nparams] = Float8GetDatum(2.0 * nparams - 2.0 * loglik);
+	values[first + nparams + 1] = Float8GetDatum(nparams * log((double) customers) - 2.0 * loglik);
 }
 
 /*

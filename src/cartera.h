@@ -172,10 +172,23 @@ extern const char *lifecycle_classify(const RfmFacts *f);
 extern Datum cartera_segment_from_scores(int r, int f, int m);
 
 /* ---- predictive CLV (btyd_agg.c, btyd_predict.c) ---- */
-/* cartera.bgnbd_params: r, alpha, a, b, log_likelihood, customers, iterations, converged, time_unit */
-#define BGNBD_NATTS 9
-/* cartera.gamma_gamma_params: p, q, gamma, log_likelihood, customers, iterations, converged */
-#define GG_NATTS 7
+/*
+ * cartera.bgnbd_params: r, alpha, a, b, log_likelihood, customers,
+ * iterations, converged, time_unit; since 0.4.0 se_r, se_alpha, se_a, se_b,
+ * aic, bic.  cartera.gamma_gamma_params: p, q, gamma, log_likelihood,
+ * customers, iterations, converged; since 0.4.0 se_p, se_q, se_gamma, aic, bic.
+ */
+#define BGNBD_NATTS 15
+#define GG_NATTS 12
+
+/*
+ * The uncertainty columns every fit's result ends with (since 0.4.0): one
+ * standard error per parameter, then AIC and BIC, into values/nulls from
+ * index first.  NaN standard errors (no positive definite Hessian) and an
+ * infinite log-likelihood become NULL.
+ */
+extern void cartera_fit_uncertainty(Datum *values, bool *nulls, int first, int nparams,
+									const double *se, double loglik, int64 customers);
 extern int	cartera_time_unit_days(const char *unit);
 extern const char *cartera_time_unit_name(int unit_days);
 
@@ -183,6 +196,7 @@ extern const char *cartera_time_unit_name(int unit_days);
 extern Numeric cartera_numeric_div_round(Numeric num, Numeric den, int extra_scale);
 extern int	cartera_numeric_dscale(Numeric num);
 extern Datum cartera_make_composite(FunctionCallInfo fcinfo, Datum *values, bool *nulls, int natts);
+extern Datum cartera_make_composite_prefix(FunctionCallInfo fcinfo, Datum *values, bool *nulls, int natts);
 
 /* cartera.c: a SPI plan kept for the session (SPI connected) */
 struct _SPI_plan;

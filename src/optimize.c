@@ -411,3 +411,92 @@ opt_multistart(int n, double starts[][OPT_MAXDIM], int nstarts, opt_objfn fn, vo
 	return best;
 }
 
+
+/*
+ * Standard errors from the observed information.  fn is the model's
+ * objective with the penalty off: the MEAN negative log-likelihood over
+ * wsum customers, in theta = ln(param) (+ a constant per coordinate, which
+ * changes no derivative).  The Hessian is central differences of fn's
+ * analytic gradient (step 1e-4 in theta: truncation ~1e-8 relative,
+ * rounding ~1e-12), symmetrised; cov(theta) = (wsum H)^-1 by Cholesky, and
+ * the standard error of ln(param_i) is sqrt(cov_ii), that of param_i
+ * param_i * sqrt(cov_ii) (delta method, exact to first order).
+ */
+bool
+opt_log_std_errors(int n, opt_objfn fn, void *ctx, const double *theta, double wsum, double *se)
+{
+	const double h = 1e-4;
+	double		H[OPT_MAXDIM][OPT_MAXDIM],
+				L[OPT_MAXDIM][OPT_MAXDIM],
+				inv[OPT_MAXDIM][OPT_MAXDIM],
+				x[OPT_MAXDIM],
+				gp[OPT_MAXDIM],
+				gm[OPT_MAXDIM];
+	int			i,
+				j,
+				k;
+
+	for (i = 0; i < n; i++)
+		se[i] = NAN;
+	if (n < 1 || n > OPT_MAXDIM || !(wsum > 0.0) || !isfinite(wsum))
+		return false;
+	for (j = 0; j < n; j++)
+	{
+		memcpy(x, theta, n * sizeof(double));
+		x[j] = theta[j] + h;
+		if (!isfinite(fn(x, gp, ctx)))
+			return false;
+		x[j] = theta[j] - h;
+		if (!isfinite(fn(x, gm, ctx)))
+			return false;
+		for (i = 0; i < n; i++)
+			H[i][j] = wsum * (gp[i] - gm[i]) / (2.0 * h);
+	}
+	for (i = 0; i < n; i++)
+		for (j = 0; j < i; j++)
+			H[i][j] = H[j][i] = 0.5 * (H[i][j] + H[j][i]);
+
+	/* H = L L' */
+	for (j = 0; j < n; j++)
+	{
+		double		d = H[j][j];
+
+		for (k = 0; k < j; k++)
+			d -= L[j][k] * L[j][k];
+		if (!(d > 0.0) || !isfinite(d))
+			return false;		/* not a maximum, or a flat direction */
+		L[j][j] = sqrt(d);
+		for (i = j + 1; i < n; i++)
+		{
+			double		s = H[i][j];
+
+			for (k = 0; k < j; k++)
+				s -= L[i][k] * L[j][k];
+			L[i][j] = s / L[j][j];
+		}
+	}
+	/* columns of L^-1, then H^-1 = L^-T L^-1: only the diagonal is needed */
+	for (j = 0; j < n; j++)
+		for (i = 0; i < n; i++)
+		{
+			double		s = (i == j) ? 1.0 : 0.0;
+
+			if (i < j)
+			{
+				inv[i][j] = 0.0;
+				continue;
+			}
+			for (k = j; k < i; k++)
+				s -= L[i][k] * inv[k][j];
+			inv[i][j] = s / L[i][i];
+		}
+	for (i = 0; i < n; i++)
+	{
+		double		v = 0.0;
+
+		for (k = i; k < n; k++)
+			v += inv[k][i] * inv[k][i];
+		se[i] = sqrt(v);
+	}
+	return true;
+}

@@ -48,4 +48,15 @@ typedef struct OptResult
 extern OptResult opt_multistart(int n, double starts[][OPT_MAXDIM], int nstarts, opt_objfn fn, void *ctx,
 								const double *scale, btyd_interrupt_fn check, double *theta);
 
+/*
+ * Standard errors of ln(param_i) at the estimate theta, from the observed
+ * information (the Hessian of the log-likelihood, by central differences of
+ * fn's gradient): fn must be the MEAN negative log-likelihood over wsum
+ * customers with any penalty switched off.  The standard error of param_i
+ * is param_i * se[i] (delta method).  false, se all NaN, when the Hessian
+ * is not positive definite (an edge estimate or a flat direction).
+ */
+extern bool opt_log_std_errors(int n, opt_objfn fn, void *ctx, const double *theta,
+							   double wsum, double *se);
+
 #endif							/* CARTERA_OPTIMIZE_H */

@@ -22,6 +22,7 @@
 #endif
 
 #include "cartera.h"
+#include "fit_histogram.h"
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
@@ -70,7 +71,9 @@ typedef enum PartialKind
 	PARTIAL_RFM = 1,
 	PARTIAL_BGNBD = 2,
 	PARTIAL_GAMMA_GAMMA = 3,
-	PARTIAL_BREAKPOINTS = 4
+	PARTIAL_BREAKPOINTS = 4,
+	PARTIAL_BGBB = 5,
+	PARTIAL_SURVIVAL = 6
 } PartialKind;
 
 static const char *
@@ -86,6 +89,10 @@ kind_name(int kind)
 			return "gamma_gamma_fit";
 		case PARTIAL_BREAKPOINTS:
 			return "breakpoints";
+		case PARTIAL_BGBB:
+			return "bgbb_fit";
+		case PARTIAL_SURVIVAL:
+			return "sbg_fit";
 	}
 	return NULL;
 }
@@ -220,7 +227,9 @@ static void
 check_histogram(bytea *payload, PartialKind kind)
 {
 	StringInfoData buf;
-	int			ndims = kind == PARTIAL_BGNBD ? 3 : 2;
+	int			ndims = (kind == PARTIAL_BGNBD || kind == PARTIAL_BGBB) ? 3 : 2;
+	int			word = ndims | (kind == PARTIAL_BGBB ? HIST_BGBB << 8 :
+								kind == PARTIAL_SURVIVAL ? HIST_SURVIVAL << 8 : 0);
 	int			unit;
 	double		penalizer,
 				total = 0;
@@ -234,7 +243,7 @@ check_histogram(bytea *payload, PartialKind kind)
 	buf.cursor = 0;
 	if (buf.len < 4 + 4 + 8 + 8 + 8 + 8)
 		corrupt(kind, "The state is too short.");
-	if ((int) pq_getmsgint(&buf, 4) != ndims)
+	if ((int) pq_getmsgint(&buf, 4) != word)
 		corrupt(kind, "Wrong number of dimensions.");
 	unit = pq_getmsgint(&buf, 4);
 	penalizer = pq_getmsgfloat8(&buf);
@@ -427,7 +436,8 @@ merge_trans(FunctionCallInfo fcinfo, PartialKind kind,
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
 	payload = open_envelope(PG_GETARG_BYTEA_PP(1), kind);
-	if (kind == PARTIAL_BGNBD || kind == PARTIAL_GAMMA_GAMMA)
+	if (kind == PARTIAL_BGNBD || kind == PARTIAL_GAMMA_GAMMA ||
+		kind == PARTIAL_BGBB || kind == PARTIAL_SURVIVAL)
 		check_histogram(payload, kind);
 	else if (kind == PARTIAL_BREAKPOINTS)
 		check_breakpoints(payload);

@@ -522,6 +522,97 @@ spend_histogram(SpendCell *c, size_t n)
 	return m;
 }
 
+
+/*
+ * Standard errors the textbook way, independent of opt_log_std_errors():
+ * the Hessian of ll in the natural parameters by second differences of
+ * function values (step 1e-3 relative), inverted by Gauss-Jordan.
+ */
+typedef double (*ll_natural_fn) (const double *par, const void *data);
+
+static bool
+numeric_se(ll_natural_fn ll, const void *data, int n, const double *par, double *se)
+{
+	double		H[4][8],
+				x[4],
+				h[4],
+				f0 = ll(par, data);
+	int			i,
+				j,
+				k;
+
+	for (i = 0; i < n; i++)
+		h[i] = 1e-3 * par[i];
+	for (i = 0; i < n; i++)
+		for (j = 0; j <= i; j++)
+		{
+			double		fpp,
+						fpm,
+						fmp,
+						fmm;
+
+			if (i == j)
+			{
+				memcpy(x, par, n * sizeof(double));
+				x[i] = par[i] + h[i];
+				fpp = ll(x, data);
+				x[i] = par[i] - h[i];
+				fmm = ll(x, data);
+				H[i][i] = -(fpp - 2.0 * f0 + fmm) / (h[i] * h[i]);
+				continue;
+			}
+			memcpy(x, par, n * sizeof(double));
+			x[i] = par[i] + h[i], x[j] = par[j] + h[j];
+			fpp = ll(x, data);
+			x[i] = par[i] + h[i], x[j] = par[j] - h[j];
+			fpm = ll(x, data);
+			x[i] = par[i] - h[i], x[j] = par[j] + h[j];
+			fmp = ll(x, data);
+			x[i] = par[i] - h[i], x[j] = par[j] - h[j];
+			fmm = ll(x, data);
+			H[i][j] = H[j][i] = -(fpp - fpm - fmp + fmm) / (4.0 * h[i] * h[j]);
+		}
+	for (i = 0; i < n; i++)
+		for (j = 0; j < n; j++)
+			H[i][n + j] = (i == j);
+	for (i = 0; i < n; i++)
+	{
+		double		piv = H[i][i];
+
+		if (!(piv > 0.0))
+			return false;
+		for (j = 0; j < 2 * n; j++)
+			H[i][j] /= piv;
+		for (k = 0; k < n; k++)
+		{
+			double		f = H[k][i];
+
+			if (k == i)
+				continue;
+			for (j = 0; j < 2 * n; j++)
+				H[k][j] -= f * H[i][j];
+		}
+	}
+	for (i = 0; i < n; i++)
+		se[i] = sqrt(H[i][n + i]);
+	return true;
+}
+
+typedef struct CellsRef
+{
+	const BtydCell *cells;
+	size_t		n;
+} CellsRef;
+
+static double
+bgnbd_ll_natural(const double *par, const void *data)
+{
+	const CellsRef *c = (const CellsRef *) data;
+	BgnbdParams p = {par[0], par[1], par[2], par[3]};
+
+	return bgnbd_loglik(&p, c->cells, c->n);
+}
+
 static int	interrupt_calls;
 
 static void
@@ -603,6 +694,24 @@ test_cdnow(const char *path)
 	check_rel("alpha vs lifetimes 4.413532", p.alpha, 4.413532, 5e-6);
 	check_rel("a vs lifetimes 0.792886", p.a, 0.792886, 5e-6);
 	check_rel("b vs lifetimes 2.425752", p.b, 2.425752, 5e-6);
+
+	/* standard errors: an independent Hessian, and lifetimes' summary (2 decimals) */
+	{
+		double		par[4] = {p.r, p.alpha, p.a, p.b},
+					se[4];
+		CellsRef	ref = {cells, nc};
+		static const char *const name[4] = {"r", "alpha", "a", "b"};
+		static const double lt[4] = {0.01, 0.38, 0.19, 0.71};
+
+		check(numeric_se(bgnbd_ll_natural, &ref, 4, par, se), "BG/NBD: numerical Hessian is negative definite");
+		for (i = 0; i < 4; i++)
+		{
+			check(relerr(fr.se[i], se[i]) < 1e-3, "BG/NBD se(%s) = %.6f, numerical Hessian %.6f",
+				  name[i], fr.se[i], se[i]);
+			check(fabs(fr.se[i] - lt[i]) <= 0.005 + 1e-9, "BG/NBD se(%s) = %.4f rounds to lifetimes' %.2f",
+				  name[i], fr.se[i], lt[i]);
+		}
+	}
 
 	/* customer 1: 1.226 expected repeat purchases in the next 39 weeks */
 	{
