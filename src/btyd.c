@@ -16,33 +16,13 @@
 #include <string.h>
 
 #include "btyd.h"
+#include "numerics.h"
 
 #define LN10			2.30258509299404568402
 
 /* ------------------------------------------------------------------ */
 /* small helpers                                                        */
 /* ------------------------------------------------------------------ */
-
-/* ln(1 + e^v) without overflow or loss for large |v| */
-static double
-softplus(double v)
-{
-	return (v > 0.0) ? v + log1p(exp(-v)) : log1p(exp(v));
-}
-
-/* 1 / (1 + e^-v) */
-static double
-sigmoid(double v)
-{
-	if (v >= 0.0)
-		return 1.0 / (1.0 + exp(-v));
-	else
-	{
-		double		e = exp(v);
-
-		return e / (1.0 + e);
-	}
-}
 
 static bool
 bgnbd_params_ok(const BgnbdParams *p)
@@ -97,26 +77,6 @@ gg_cell_invalid(const SpendCell *cells, size_t n)
 			return i;
 	}
 	return n;
-}
-
-/* Neumaier-compensated running sum: totals over 10^5..10^6 cells stay exact
- * enough for the line search to see changes of 1e-15 in the mean. */
-typedef struct KSum
-{
-	double		s;
-	double		c;
-} KSum;
-
-static void
-ksum_add(KSum *k, double v)
-{
-	double		t = k->s + v;
-
-	if (fabs(k->s) >= fabs(v))
-		k->c += (k->s - t) + v;
-	else
-		k->c += (v - t) + k->s;
-	k->s = t;
 }
 
 /* ------------------------------------------------------------------ */
@@ -405,6 +365,7 @@ gg_loglik(const GammaGammaParams *g, const SpendCell *cells, size_t n)
  */
 typedef struct BgnbdCtx
 {
+	bgnbd_eval_fn eval;			/* BG/NBD's or MBG/NBD's likelihood */
 	const BtydCell *cells;
 	size_t		n;
 	double		wsum;
@@ -435,7 +396,7 @@ bgnbd_objective(const double *theta, double *grad, void *vctx)
 	p.alpha = pv[1] / ctx->ascale;
 	p.a = pv[2];
 	p.b = pv[3];
-	ll = bgnbd_eval(&p, ctx->cells, ctx->n, g, &absll);
+	ll = ctx->eval(&p, ctx->cells, ctx->n, g, &absll);
 	ctx->noise = absll / ctx->wsum;
 	/* d/dtheta_i = param_i d/dparam_i; for alpha*s that is alpha d/dalpha */
 	g[1] *= p.alpha / pv[1];
@@ -448,6 +409,13 @@ bgnbd_objective(const double *theta, double *grad, void *vctx)
 BtydFitResult
 bgnbd_fit(const BtydCell *cells, size_t n, double penalizer,
 		  BgnbdParams *inout, btyd_interrupt_fn check)
+{
+	return bgnbd_family_fit(bgnbd_eval, cells, n, penalizer, inout, check);
+}
+
+BtydFitResult
+bgnbd_family_fit(bgnbd_eval_fn eval, const BtydCell *cells, size_t n, double penalizer,
+				 BgnbdParams *inout, btyd_interrupt_fn check)
 {
 	BtydFitResult out;
 	BgnbdCtx	ctx;
@@ -472,6 +440,7 @@ bgnbd_fit(const BtydCell *cells, size_t n, double penalizer,
 	if (bgnbd_cell_invalid(cells, n) != n)
 		return out;
 
+	ctx.eval = eval;
 	ctx.cells = cells;
 	ctx.n = n;
 	ctx.penalizer = penalizer;
@@ -536,7 +505,7 @@ bgnbd_fit(const BtydCell *cells, size_t n, double penalizer,
 	out.se[1] *= inout->alpha;
 	out.se[2] *= inout->a;
 	out.se[3] *= inout->b;
-	out.loglik = bgnbd_eval(inout, cells, n, NULL, NULL);
+	out.loglik = eval(inout, cells, n, NULL, NULL);
 	out.converged = mr.converged;
 	return out;
 }
@@ -1047,7 +1016,7 @@ cond_quad(double k, double a, double beta, double u)
 /* N(t) above; u = t/(alpha+T) */
 #define COND_SERIES_MAX	1e4
 
-static double
+double
 bgnbd_cond_num(const BgnbdParams *p, double x, double u)
 {
 	double		k = p->r + x;

@@ -25,60 +25,7 @@
 #include <time.h>
 
 #include "btyd.h"
-
-static int	n_pass;
-static int	n_fail;
-static bool verbose;
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void check(bool ok, const char *fmt,...);
-
-static void
-check(bool ok, const char *fmt,...)
-{
-	va_list		ap;
-
-	if (ok)
-		n_pass++;
-	else
-		n_fail++;
-	if (ok && !verbose)
-		return;
-	printf("%s: ", ok ? "ok" : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
-
-static double
-relerr(double got, double want)
-{
-	if (got == want)
-		return 0.0;
-	if (isnan(got) || isnan(want))
-		return INFINITY;
-	return fabs(got - want) / fmax(fabs(want), 1e-300);
-}
-
-static void
-check_rel(const char *what, double got, double want, double tol)
-{
-	double		e = relerr(got, want);
-
-	check(e <= tol, "%s: got %.17g want %.17g (rel err %.2e, tol %.0e)", what, got, want, e, tol);
-}
-
-static double
-now_sec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
+#include "unit.h"
 
 /* ================================================================== */
 /* special functions                                                   */
@@ -425,55 +372,6 @@ test_predictions(void)
 /* CDNOW                                                               */
 /* ================================================================== */
 
-typedef struct Customer
-{
-	double		x,
-				t_x,
-				T,
-				zbar;
-	int			id;
-} Customer;
-
-static int
-read_cdnow(const char *path, Customer *out, int max)
-{
-	FILE	   *f = fopen(path, "r");
-	char		line[512];
-	int			n = 0;
-
-	if (!f)
-		return -1;
-	if (!fgets(line, sizeof line, f))
-	{
-		fclose(f);
-		return -1;
-	}
-	while (n < max && fgets(line, sizeof line, f))
-	{
-		Customer	c;
-
-		if (sscanf(line, "%d,%lf,%lf,%lf,%lf", &c.id, &c.x, &c.t_x, &c.T, &c.zbar) == 5)
-			out[n++] = c;
-	}
-	fclose(f);
-	return n;
-}
-
-static int
-cmp_cell(const void *pa, const void *pb)
-{
-	const BtydCell *a = pa,
-			   *b = pb;
-
-	if (a->x != b->x)
-		return a->x < b->x ? -1 : 1;
-	if (a->t_x != b->t_x)
-		return a->t_x < b->t_x ? -1 : 1;
-	if (a->T != b->T)
-		return a->T < b->T ? -1 : 1;
-	return 0;
-}
-
 static int
 cmp_spend(const void *pa, const void *pb)
 {
@@ -485,24 +383,6 @@ cmp_spend(const void *pa, const void *pb)
 	if (a->m != b->m)
 		return a->m < b->m ? -1 : 1;
 	return 0;
-}
-
-/* sort by (x, t_x, T) and merge equal triples: the histogram the aggregate keeps */
-static size_t
-histogram(BtydCell *c, size_t n)
-{
-	size_t		i,
-				m = 0;
-
-	qsort(c, n, sizeof(BtydCell), cmp_cell);
-	for (i = 0; i < n; i++)
-	{
-		if (m > 0 && cmp_cell(&c[m - 1], &c[i]) == 0)
-			c[m - 1].weight += c[i].weight;
-		else
-			c[m++] = c[i];
-	}
-	return m;
 }
 
 static size_t
@@ -520,82 +400,6 @@ spend_histogram(SpendCell *c, size_t n)
 			c[m++] = c[i];
 	}
 	return m;
-}
-
-
-/*
- * Standard errors the textbook way, independent of opt_log_std_errors():
- * the Hessian of ll in the natural parameters by second differences of
- * function values (step 1e-3 relative), inverted by Gauss-Jordan.
- */
-typedef double (*ll_natural_fn) (const double *par, const void *data);
-
-static bool
-numeric_se(ll_natural_fn ll, const void *data, int n, const double *par, double *se)
-{
-	double		H[4][8],
-				x[4],
-				h[4],
-				f0 = ll(par, data);
-	int			i,
-				j,
-				k;
-
-	for (i = 0; i < n; i++)
-		h[i] = 1e-3 * par[i];
-	for (i = 0; i < n; i++)
-		for (j = 0; j <= i; j++)
-		{
-			double		fpp,
-						fpm,
-						fmp,
-						fmm;
-
-			if (i == j)
-			{
-				memcpy(x, par, n * sizeof(double));
-				x[i] = par[i] + h[i];
-				fpp = ll(x, data);
-				x[i] = par[i] - h[i];
-				fmm = ll(x, data);
-				H[i][i] = -(fpp - 2.0 * f0 + fmm) / (h[i] * h[i]);
-				continue;
-			}
-			memcpy(x, par, n * sizeof(double));
-			x[i] = par[i] + h[i], x[j] = par[j] + h[j];
-			fpp = ll(x, data);
-			x[i] = par[i] + h[i], x[j] = par[j] - h[j];
-			fpm = ll(x, data);
-			x[i] = par[i] - h[i], x[j] = par[j] + h[j];
-			fmp = ll(x, data);
-			x[i] = par[i] - h[i], x[j] = par[j] - h[j];
-			fmm = ll(x, data);
-			H[i][j] = H[j][i] = -(fpp - fpm - fmp + fmm) / (4.0 * h[i] * h[j]);
-		}
-	for (i = 0; i < n; i++)
-		for (j = 0; j < n; j++)
-			H[i][n + j] = (i == j);
-	for (i = 0; i < n; i++)
-	{
-		double		piv = H[i][i];
-
-		if (!(piv > 0.0))
-			return false;
-		for (j = 0; j < 2 * n; j++)
-			H[i][j] /= piv;
-		for (k = 0; k < n; k++)
-		{
-			double		f = H[k][i];
-
-			if (k == i)
-				continue;
-			for (j = 0; j < 2 * n; j++)
-				H[k][j] -= f * H[i][j];
-		}
-	}
-	for (i = 0; i < n; i++)
-		se[i] = sqrt(H[i][n + i]);
-	return true;
 }
 
 typedef struct CellsRef
