@@ -31,6 +31,8 @@ PG_FUNCTION_INFO_V1(cartera_histogram_combinefn);
 PG_FUNCTION_INFO_V1(cartera_histogram_serialfn);
 PG_FUNCTION_INFO_V1(cartera_histogram_deserialfn);
 PG_FUNCTION_INFO_V1(cartera_bgnbd_fit_finalfn);
+PG_FUNCTION_INFO_V1(cartera_pareto_nbd_fit_finalfn);
+PG_FUNCTION_INFO_V1(cartera_mbgnbd_fit_finalfn);
 PG_FUNCTION_INFO_V1(cartera_gamma_gamma_fit_finalfn);
 
 /* ndims data columns (or one rfm_summary), then an optional unit and penalizer */
@@ -481,44 +483,68 @@ fit_interrupt_check(void)
 }
 
 
-Datum
-cartera_bgnbd_fit_finalfn(PG_FUNCTION_ARGS)
+/*
+ * The final function of the transaction-model fits: the same (x, t_x, T)
+ * histogram, the model chosen by the aggregate (bgnbd_fit, pareto_nbd_fit,
+ * mbgnbd_fit).  The result types share their layout: four parameters,
+ * log_likelihood, customers, iterations, converged, time_unit, four
+ * standard errors, aic, bic.
+ */
+static Datum
+history_fit_final(FunctionCallInfo fcinfo, TransactionModel model)
 {
+	static const char *const fn_name[] = {"bgnbd_fit", "pareto_nbd_fit", "mbgnbd_fit"};
+	static const char *const edge[] = {
+		"a or b tending to 0 or infinity",
+		"s or beta tending to 0 or infinity: dropout beyond what the data can show",
+		"a or b tending to 0 or infinity"
+	};
 	HistState  *s;
 	BtydCell   *cells;
 	size_t		n;
-	BgnbdParams p = {0, 0, 0, 0};
+	double		par[4] = {0, 0, 0, 0};
 	BtydFitResult fit;
 	Datum		values[BGNBD_NATTS];
 	bool		nulls[BGNBD_NATTS] = {false};
 	const char *unit;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "cartera_bgnbd_fit_finalfn called in non-aggregate context");
+		elog(ERROR, "cartera %s final function called in non-aggregate context", fn_name[model]);
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	s = (HistState *) PG_GETARG_POINTER(0);
 	if (s->rows == 0)
 		PG_RETURN_NULL();
 	cells = fit_hist_history_cells(s, &n);
-	fit = bgnbd_fit(cells, n, s->penalizer, &p, fit_interrupt_check);
+	if (model == MODEL_PARETO_NBD)
+	{
+		ParetoNbdParams p = {0, 0, 0, 0};
+
+		fit = pareto_nbd_fit(cells, n, s->penalizer, &p, fit_interrupt_check);
+		par[0] = p.r, par[1] = p.alpha, par[2] = p.s, par[3] = p.beta;
+	}
+	else
+	{
+		BgnbdParams p = {0, 0, 0, 0};
+
+		fit = (model == MODEL_MBGNBD ? mbgnbd_fit : bgnbd_fit) (cells, n, s->penalizer, &p, fit_interrupt_check);
+		par[0] = p.r, par[1] = p.alpha, par[2] = p.a, par[3] = p.b;
+	}
 	if (!isfinite(fit.loglik))
 	{
 		/* no start gave a finite likelihood: no estimate, as for no data */
 		ereport(WARNING,
-				(errmsg("bgnbd_fit found no finite likelihood for these histories"),
+				(errmsg("%s found no finite likelihood for these histories", fn_name[model]),
 				 errdetail("The result is NULL: the values are too extreme to fit a model to.")));
 		PG_RETURN_NULL();
 	}
 	if (!fit.converged)
 		ereport(WARNING,
-				(errmsg("bgnbd_fit found no interior maximum after %d iterations", fit.iterations),
-				 errdetail("The likelihood is largest at the edge of the parameter space (a or b tending to 0 or infinity); the estimate returned is the best point found."),
-				 errhint("Add a small penalizer, e.g. bgnbd_fit(summary, 'weeks', 0.001), or check that frequency, t_x and T use one time unit.")));
-	values[0] = Float8GetDatum(p.r);
-	values[1] = Float8GetDatum(p.alpha);
-	values[2] = Float8GetDatum(p.a);
-	values[3] = Float8GetDatum(p.b);
+				(errmsg("%s found no interior maximum after %d iterations", fn_name[model], fit.iterations),
+				 errdetail("The likelihood is largest at the edge of the parameter space (%s); the estimate returned is the best point found.", edge[model]),
+				 errhint("Add a small penalizer, e.g. %s(summary, 'weeks', 0.001), or check that frequency, t_x and T use one time unit.", fn_name[model])));
+	for (int i = 0; i < 4; i++)
+		values[i] = Float8GetDatum(par[i]);
 	values[4] = Float8GetDatum(fit.loglik);
 	values[5] = Int64GetDatum(s->rows);
 	values[6] = Int32GetDatum(fit.iterations);
@@ -530,6 +556,23 @@ cartera_bgnbd_fit_finalfn(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(cartera_make_composite_prefix(fcinfo, values, nulls, BGNBD_NATTS));
 }
 
+Datum
+cartera_bgnbd_fit_finalfn(PG_FUNCTION_ARGS)
+{
+	return history_fit_final(fcinfo, MODEL_BGNBD);
+}
+
+Datum
+cartera_pareto_nbd_fit_finalfn(PG_FUNCTION_ARGS)
+{
+	return history_fit_final(fcinfo, MODEL_PARETO_NBD);
+}
+
+Datum
+cartera_mbgnbd_fit_finalfn(PG_FUNCTION_ARGS)
+{
+	return history_fit_final(fcinfo, MODEL_MBGNBD);
+}
 
 Datum
 cartera_gamma_gamma_fit_finalfn(PG_FUNCTION_ARGS)

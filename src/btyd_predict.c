@@ -14,7 +14,9 @@
 #include "cartera.h"
 #include "executor/executor.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/numeric.h"
 
 PG_FUNCTION_INFO_V1(cartera_bgnbd_params_make);
@@ -38,11 +40,55 @@ PG_FUNCTION_INFO_V1(cartera_clv_predicted_summary);
 #define BTYD_MAX_PARAM 1e8
 #define BTYD_MAX_HISTORY 1e7
 
+/*
+ * A transaction model's parameters: bgnbd_params, pareto_nbd_params or
+ * mbgnbd_params (the same layout), told apart by the composite's type.
+ */
 typedef struct Model
 {
-	BgnbdParams p;
+	TransactionModel family;
+	BgnbdParams p;				/* BG/NBD and MBG/NBD */
+	ParetoNbdParams pp;			/* Pareto/NBD */
 	int			unit_days;		/* 0 when the model does not say */
 } Model;
+
+static const char *const family_name[] = {"BG/NBD", "Pareto/NBD", "MBG/NBD"};
+
+static TransactionModel
+family_of_type(Oid typid)
+{
+	char	   *name = get_rel_name(get_typ_typrelid(typid));
+
+	if (name && strcmp(name, "pareto_nbd_params") == 0)
+		return MODEL_PARETO_NBD;
+	if (name && strcmp(name, "mbgnbd_params") == 0)
+		return MODEL_MBGNBD;
+	return MODEL_BGNBD;
+}
+
+/* the row type's family, looked up once per call site */
+typedef struct FamilyCache
+{
+	Oid			typid;
+	TransactionModel family;
+} FamilyCache;
+
+static TransactionModel
+model_family(FunctionCallInfo fcinfo, HeapTupleHeader t)
+{
+	FamilyCache *c = (FamilyCache *) fcinfo->flinfo->fn_extra;
+	Oid			typid = HeapTupleHeaderGetTypeId(t);
+
+	if (c == NULL || c->typid != typid)
+	{
+		if (c == NULL)
+			c = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(FamilyCache));
+		c->typid = typid;
+		c->family = family_of_type(typid);
+		fcinfo->flinfo->fn_extra = c;
+	}
+	return c->family;
+}
 
 static void
 require_positive(double v, const char *name, const char *model)
@@ -81,19 +127,84 @@ param_field(HeapTupleHeader t, int attno, const char *name, const char *model, b
 }
 
 static Model
-read_bgnbd(HeapTupleHeader t)
+read_model(FunctionCallInfo fcinfo, int argno)
 {
+	static const char *const names[][4] = {
+		{"r", "alpha", "a", "b"}, {"r", "alpha", "s", "beta"}, {"r", "alpha", "a", "b"}
+	};
+	HeapTupleHeader t = PG_GETARG_HEAPTUPLEHEADER(argno);
 	Model		m;
 	bool		isnull;
 	Datum		unit;
+	double		v[4];
 
-	m.p.r = param_field(t, 1, "r", "BG/NBD", true);
-	m.p.alpha = param_field(t, 2, "alpha", "BG/NBD", true);
-	m.p.a = param_field(t, 3, "a", "BG/NBD", true);
-	m.p.b = param_field(t, 4, "b", "BG/NBD", true);
+	m.family = model_family(fcinfo, t);
+	for (int i = 0; i < 4; i++)
+		v[i] = param_field(t, i + 1, names[m.family][i], family_name[m.family], true);
+	m.p.r = m.pp.r = v[0];
+	m.p.alpha = m.pp.alpha = v[1];
+	m.p.a = m.pp.s = v[2];
+	m.p.b = m.pp.beta = v[3];
 	unit = GetAttributeByNum(t, BGNBD_ATT_UNIT, &isnull);
 	m.unit_days = isnull ? 0 : cartera_time_unit_days(TextDatumGetCString(unit));
 	return m;
+}
+
+/* the predictions of each family */
+static double
+model_expected(const Model *m, double t, double x, double t_x, double T)
+{
+	switch (m->family)
+	{
+		case MODEL_PARETO_NBD:
+			return pareto_nbd_expected_purchases(&m->pp, t, x, t_x, T);
+		case MODEL_MBGNBD:
+			return mbgnbd_expected_purchases(&m->p, t, x, t_x, T);
+		default:
+			return bgnbd_expected_purchases(&m->p, t, x, t_x, T);
+	}
+}
+
+static double
+model_p_alive(const Model *m, double x, double t_x, double T)
+{
+	switch (m->family)
+	{
+		case MODEL_PARETO_NBD:
+			return pareto_nbd_p_alive(&m->pp, x, t_x, T);
+		case MODEL_MBGNBD:
+			return mbgnbd_p_alive(&m->p, x, t_x, T);
+		default:
+			return bgnbd_p_alive(&m->p, x, t_x, T);
+	}
+}
+
+static double
+model_expected_new(const Model *m, double t)
+{
+	switch (m->family)
+	{
+		case MODEL_PARETO_NBD:
+			return pareto_nbd_expected_purchases_new(&m->pp, t);
+		case MODEL_MBGNBD:
+			return mbgnbd_expected_purchases_new(&m->p, t);
+		default:
+			return bgnbd_expected_purchases_new(&m->p, t);
+	}
+}
+
+static double
+model_prob_purchases(const Model *m, double t, int n)
+{
+	switch (m->family)
+	{
+		case MODEL_PARETO_NBD:
+			return pareto_nbd_prob_purchases(&m->pp, t, n);
+		case MODEL_MBGNBD:
+			return mbgnbd_prob_purchases(&m->p, t, n);
+		default:
+			return bgnbd_prob_purchases(&m->p, t, n);
+	}
 }
 
 static GammaGammaParams
@@ -116,7 +227,7 @@ agree_unit(const Model *m, text *unit_text)
 	if (m->unit_days != 0 && m->unit_days != unit)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the BG/NBD model was fitted in %s, not %s",
+				 errmsg("the %s model was fitted in %s, not %s", family_name[m->family],
 						cartera_time_unit_name(m->unit_days), cartera_time_unit_name(unit)),
 				 errhint("Pass '%s', or refit the model in %s.",
 						 cartera_time_unit_name(m->unit_days), cartera_time_unit_name(unit))));
@@ -173,13 +284,15 @@ finite_result(double v, const char *what)
 	return v;
 }
 
-/* bgnbd_params(r, alpha, a, b, time_unit default NULL) */
+/* bgnbd_params(r, alpha, a, b, time_unit default NULL), and pareto_nbd_params, mbgnbd_params */
 Datum
 cartera_bgnbd_params_make(PG_FUNCTION_ARGS)
 {
 	Datum		values[BGNBD_NATTS];
 	bool		nulls[BGNBD_NATTS];
-	const char *names[] = {"r", "alpha", "a", "b"};
+	TransactionModel family = family_of_type(get_func_rettype(fcinfo->flinfo->fn_oid));
+	const char *names[] = {"r", "alpha", family == MODEL_PARETO_NBD ? "s" : "a",
+	family == MODEL_PARETO_NBD ? "beta" : "b"};
 
 	memset(nulls, true, sizeof(nulls));
 	for (int i = 0; i < 4; i++)
@@ -187,8 +300,8 @@ cartera_bgnbd_params_make(PG_FUNCTION_ARGS)
 		if (PG_ARGISNULL(i))
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("BG/NBD parameter %s must not be null", names[i])));
-		require_positive(PG_GETARG_FLOAT8(i), names[i], "BG/NBD");
+					 errmsg("%s parameter %s must not be null", family_name[family], names[i])));
+		require_positive(PG_GETARG_FLOAT8(i), names[i], family_name[family]);
 		values[i] = PG_GETARG_DATUM(i);
 		nulls[i] = false;
 	}
@@ -224,7 +337,7 @@ cartera_gamma_gamma_params_make(PG_FUNCTION_ARGS)
 Datum
 cartera_expected_purchases(PG_FUNCTION_ARGS)
 {
-	Model		m = read_bgnbd(PG_GETARG_HEAPTUPLEHEADER(0));
+	Model		m = read_model(fcinfo, 0);
 	double		t = PG_GETARG_FLOAT8(1);
 	double		x = PG_GETARG_FLOAT8(2);
 	double		t_x = PG_GETARG_FLOAT8(3);
@@ -232,7 +345,7 @@ cartera_expected_purchases(PG_FUNCTION_ARGS)
 
 	check_horizon(t);
 	check_history(x, t_x, T);
-	PG_RETURN_FLOAT8(finite_result(bgnbd_expected_purchases(&m.p, t, x, t_x, T),
+	PG_RETURN_FLOAT8(finite_result(model_expected(&m, t, x, t_x, T),
 								   "expected_purchases"));
 }
 
@@ -240,7 +353,7 @@ cartera_expected_purchases(PG_FUNCTION_ARGS)
 Datum
 cartera_expected_purchases_summary(PG_FUNCTION_ARGS)
 {
-	Model		m = read_bgnbd(PG_GETARG_HEAPTUPLEHEADER(0));
+	Model		m = read_model(fcinfo, 0);
 	double		t = PG_GETARG_FLOAT8(1);
 	int			unit = agree_unit(&m, PG_GETARG_TEXT_PP(3));
 	double		x,
@@ -250,7 +363,7 @@ cartera_expected_purchases_summary(PG_FUNCTION_ARGS)
 	check_horizon(t);
 	if (!cartera_summary_history(PG_GETARG_HEAPTUPLEHEADER(2), unit, &x, &t_x, &T))
 		PG_RETURN_NULL();
-	PG_RETURN_FLOAT8(finite_result(bgnbd_expected_purchases(&m.p, t, x, t_x, T),
+	PG_RETURN_FLOAT8(finite_result(model_expected(&m, t, x, t_x, T),
 								   "expected_purchases"));
 }
 
@@ -258,30 +371,30 @@ cartera_expected_purchases_summary(PG_FUNCTION_ARGS)
 Datum
 cartera_expected_purchases_new(PG_FUNCTION_ARGS)
 {
-	Model		m = read_bgnbd(PG_GETARG_HEAPTUPLEHEADER(0));
+	Model		m = read_model(fcinfo, 0);
 	double		t = PG_GETARG_FLOAT8(1);
 
 	check_horizon(t);
-	PG_RETURN_FLOAT8(finite_result(bgnbd_expected_purchases_new(&m.p, t),
+	PG_RETURN_FLOAT8(finite_result(model_expected_new(&m, t),
 								   "expected_purchases_new"));
 }
 
 Datum
 cartera_p_alive(PG_FUNCTION_ARGS)
 {
-	Model		m = read_bgnbd(PG_GETARG_HEAPTUPLEHEADER(0));
+	Model		m = read_model(fcinfo, 0);
 	double		x = PG_GETARG_FLOAT8(1);
 	double		t_x = PG_GETARG_FLOAT8(2);
 	double		T = PG_GETARG_FLOAT8(3);
 
 	check_history(x, t_x, T);
-	PG_RETURN_FLOAT8(finite_result(bgnbd_p_alive(&m.p, x, t_x, T), "p_alive"));
+	PG_RETURN_FLOAT8(finite_result(model_p_alive(&m, x, t_x, T), "p_alive"));
 }
 
 Datum
 cartera_p_alive_summary(PG_FUNCTION_ARGS)
 {
-	Model		m = read_bgnbd(PG_GETARG_HEAPTUPLEHEADER(0));
+	Model		m = read_model(fcinfo, 0);
 	int			unit = agree_unit(&m, PG_GETARG_TEXT_PP(2));
 	double		x,
 				t_x,
@@ -289,14 +402,14 @@ cartera_p_alive_summary(PG_FUNCTION_ARGS)
 
 	if (!cartera_summary_history(PG_GETARG_HEAPTUPLEHEADER(1), unit, &x, &t_x, &T))
 		PG_RETURN_NULL();
-	PG_RETURN_FLOAT8(finite_result(bgnbd_p_alive(&m.p, x, t_x, T), "p_alive"));
+	PG_RETURN_FLOAT8(finite_result(model_p_alive(&m, x, t_x, T), "p_alive"));
 }
 
 /* probability_of_purchases(params, t, n): P(X(t) = n) for a new customer */
 Datum
 cartera_probability_of_purchases(PG_FUNCTION_ARGS)
 {
-	Model		m = read_bgnbd(PG_GETARG_HEAPTUPLEHEADER(0));
+	Model		m = read_model(fcinfo, 0);
 	double		t = PG_GETARG_FLOAT8(1);
 	int32		n = PG_GETARG_INT32(2);
 
@@ -305,7 +418,7 @@ cartera_probability_of_purchases(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("number of purchases must not be negative, not %d", n)));
-	PG_RETURN_FLOAT8(finite_result(bgnbd_prob_purchases(&m.p, t, n),
+	PG_RETURN_FLOAT8(finite_result(model_prob_purchases(&m, t, n),
 								   "probability_of_purchases"));
 }
 
@@ -348,6 +461,32 @@ cartera_expected_avg_spend_summary(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(finite_result(gg_expected_avg_spend(&g, x, m), "expected_avg_spend"));
 }
 
+/*
+ * lifetimes' customer_lifetime_value for any transaction model: the
+ * purchases expected in each month, discounted, times the expected spend
+ * (btyd_clv_discounted is the same sum for BG/NBD, sharing P(alive)).
+ */
+static double
+clv_generic(const Model *model, const GammaGammaParams *g, double x, double t_x, double T,
+			double m, int months, double rate, double month)
+{
+	double		spend = gg_expected_avg_spend(g, x, m),
+				prev = 0.0,
+				total = 0.0;
+
+	if (isnan(spend))
+		return NAN;
+	for (int i = 1; i <= months; i++)
+	{
+		double		e = model_expected(model, i * month, x, t_x, T);
+
+		total += (e - prev) / pow(1.0 + rate, (double) i);
+		prev = e;
+		CHECK_FOR_INTERRUPTS();
+	}
+	return total == 0.0 ? 0.0 : total * spend;
+}
+
 static double
 clv(const Model *model, const GammaGammaParams *g, int unit_days,
 	double x, double t_x, double T, double m, int32 months, double rate)
@@ -363,15 +502,18 @@ clv(const Model *model, const GammaGammaParams *g, int unit_days,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("monthly discount rate must be greater than -1, not %g", rate),
 				 errhint("Give it as a fraction: 0.01 for 1 %% a month.")));
-	return finite_result(btyd_clv_discounted(&model->p, g, x, t_x, T, m, months, rate,
-											 (double) unit_days), "clv_predicted");
+	if (model->family == MODEL_BGNBD)
+		return finite_result(btyd_clv_discounted(&model->p, g, x, t_x, T, m, months, rate,
+												 (double) unit_days), "clv_predicted");
+	return finite_result(clv_generic(model, g, x, t_x, T, m, months, rate, 30.0 / unit_days),
+						 "clv_predicted");
 }
 
 /* clv_predicted(bgnbd, gg, x, t_x, T, m, months, monthly_discount_rate) */
 Datum
 cartera_clv_predicted(PG_FUNCTION_ARGS)
 {
-	Model		model = read_bgnbd(PG_GETARG_HEAPTUPLEHEADER(0));
+	Model		model = read_model(fcinfo, 0);
 	GammaGammaParams g = read_gamma_gamma(PG_GETARG_HEAPTUPLEHEADER(1));
 	double		x = PG_GETARG_FLOAT8(2);
 	double		t_x = PG_GETARG_FLOAT8(3);
@@ -381,7 +523,7 @@ cartera_clv_predicted(PG_FUNCTION_ARGS)
 	if (model.unit_days == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the BG/NBD model does not say its time unit, so a month cannot be measured"),
+				 errmsg("the %s model does not say its time unit, so a month cannot be measured", family_name[model.family]),
 				 errhint("Fit it with a unit, bgnbd_fit(frequency, t_x, T, 'weeks'), or build it with bgnbd_params(r, alpha, a, b, 'weeks').")));
 	check_history(x, t_x, T);
 	check_spend(x, m);
@@ -393,7 +535,7 @@ cartera_clv_predicted(PG_FUNCTION_ARGS)
 Datum
 cartera_clv_predicted_summary(PG_FUNCTION_ARGS)
 {
-	Model		model = read_bgnbd(PG_GETARG_HEAPTUPLEHEADER(0));
+	Model		model = read_model(fcinfo, 0);
 	GammaGammaParams g = read_gamma_gamma(PG_GETARG_HEAPTUPLEHEADER(1));
 	HeapTupleHeader s = PG_GETARG_HEAPTUPLEHEADER(2);
 	int			unit = agree_unit(&model, PG_GETARG_TEXT_PP(3));

@@ -179,6 +179,15 @@ extern Datum cartera_segment_from_scores(int r, int f, int m);
  * customers, iterations, converged; since 0.4.0 se_p, se_q, se_gamma, aic, bic.
  */
 #define BGNBD_NATTS 15
+
+/* the transaction models on the (x, t_x, T) histogram; pareto_nbd_params
+ * and mbgnbd_params have bgnbd_params' layout (their own parameter names) */
+typedef enum TransactionModel
+{
+	MODEL_BGNBD = 0,
+	MODEL_PARETO_NBD = 1,
+	MODEL_MBGNBD = 2
+} TransactionModel;
 #define GG_NATTS 12
 
 /*
