@@ -53,6 +53,7 @@ typedef struct Model
 } Model;
 
 static const char *const family_name[] = {"BG/NBD", "Pareto/NBD", "MBG/NBD"};
+static const char *const family_key[] = {"bgnbd", "pareto_nbd", "mbgnbd"};
 
 static TransactionModel
 family_of_type(Oid typid)
@@ -524,7 +525,8 @@ cartera_clv_predicted(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the %s model does not say its time unit, so a month cannot be measured", family_name[model.family]),
-				 errhint("Fit it with a unit, bgnbd_fit(frequency, t_x, T, 'weeks'), or build it with bgnbd_params(r, alpha, a, b, 'weeks').")));
+				 errhint("Fit it with a unit, %s_fit(frequency, t_x, T, 'weeks'), or build it with %s_params(..., 'weeks').",
+						 family_key[model.family], family_key[model.family])));
 	check_history(x, t_x, T);
 	check_spend(x, m);
 	PG_RETURN_FLOAT8(clv(&model, &g, model.unit_days, x, t_x, T, m,
