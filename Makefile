@@ -37,7 +37,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # the portfolio layer (since 0.2.0), in dependency order
-PORTFOLIO_SQL = sql/$(EXTENSION)_portfolio.sql sql/$(EXTENSION)_alerts.sql \
+PORTFOLIO_SQL = sql/$(EXTENSION)_portfolio.sql sql/$(EXTENSION)_model_choice.sql sql/$(EXTENSION)_alerts.sql \
                 sql/$(EXTENSION)_followups.sql sql/$(EXTENSION)_views.sql sql/$(EXTENSION)_security.sql
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql sql/$(EXTENSION)_models.sql $(PORTFOLIO_SQL)

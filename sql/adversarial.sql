@@ -474,10 +474,10 @@ SELECT clv_predicted(bgnbd_params(1, 1, 1, 1, 'days'), gamma_gamma_params(1, 2, 
 SELECT expected_avg_spend(gamma_gamma_params(0.5, 0.5, 1), 0, 10);
 SELECT clv_predicted(bgnbd_params(1, 1, 1, 1, 'days'), gamma_gamma_params(0.5, 0.5, 1), 0, 0, 2, 10);
 -- strict: NULL in, NULL out
-SELECT p_alive(NULL, 1, 1, 2), p_alive(bgnbd_params(1, 1, 1, 1), NULL, 1, 2),
-       expected_purchases(bgnbd_params(1, 1, 1, 1), NULL, 1, 1, 2), expected_purchases_new(NULL, 1),
+SELECT p_alive(NULL::bgnbd_params, 1, 1, 2), p_alive(bgnbd_params(1, 1, 1, 1), NULL, 1, 2),
+       expected_purchases(bgnbd_params(1, 1, 1, 1), NULL, 1, 1, 2), expected_purchases_new(NULL::bgnbd_params, 1),
        probability_of_purchases(bgnbd_params(1, 1, 1, 1), 1, NULL),
-       expected_avg_spend(NULL, 1, 1), clv_predicted(NULL, gamma_gamma_params(1, 2, 1), 1, 1, 2, 10),
+       expected_avg_spend(NULL, 1, 1), clv_predicted(NULL::bgnbd_params, gamma_gamma_params(1, 2, 1), 1, 1, 2, 10),
        p_alive(bgnbd_params(1, 1, 1, 1), NULL::rfm_summary, 'days'),
        expected_avg_spend(gamma_gamma_params(1, 2, 1), NULL::rfm_summary);
 -- summary forms: a lead, a unit mismatch, an unknown unit

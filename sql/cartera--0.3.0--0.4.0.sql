@@ -27,7 +27,8 @@ CREATE TABLE cartera.portfolio_setting (
              'cartera.language', 'cartera.lifecycle_mode', 'cartera.at_risk_after', 'cartera.dormant_after',
              'cartera.lost_after', 'cartera.new_window', 'cartera.at_risk_factor', 'cartera.dormant_factor',
              'cartera.clv_lifespan', 'cartera.max_contacts', 'cartera.contact_window', 'cartera.lead_idle_after',
-             'cartera.occasion_horizon', 'cartera.daily_capacity', 'cartera.escalate_amber_after', 'TimeZone')),
+             'cartera.occasion_horizon', 'cartera.daily_capacity', 'cartera.escalate_amber_after',
+             'cartera.transaction_model', 'cartera.model_selection', 'cartera.model_holdout', 'TimeZone')),
   value  text NOT NULL
 );
 COMMENT ON TABLE cartera.portfolio_setting IS
@@ -64,6 +65,9 @@ CREATE VIEW cartera.portfolio_settings WITH (security_invoker = true) AS
       ('cartera.occasion_horizon', '7 days', 'birthdays and occasions this close raise a green alert'),
       ('cartera.daily_capacity', '25', 'alerts an agent can work in a day (cartera.agent.daily_capacity overrides it): the daily job queues that many, the rest waits as backlog'),
       ('cartera.escalate_amber_after', '3 days', 'a queued amber alert overdue by this long turns red (a queued red one overdue goes to the manager; the backlog does not)'),
+      ('cartera.transaction_model', 'auto', 'the model refresh() fills predictions from: auto (Pareto/NBD or MBG/NBD by cartera.model_selection), bgnbd, pareto_nbd or mbgnbd'),
+      ('cartera.model_selection', 'bic', 'how auto chooses: bic, aic, or holdout (lowest error predicting the last cartera.model_holdout)'),
+      ('cartera.model_holdout', '26 weeks', 'the period held out when cartera.model_selection = holdout'),
       ('TimeZone', NULL, 'calendar of purchase days; NULL: the writing session''s TimeZone')
     ) d(name, default_value, description)
     LEFT JOIN cartera.portfolio_setting s ON s.name = d.name;
@@ -97,6 +101,10 @@ COMMENT ON COLUMN cartera.customer_state.clv IS 'seed formula CLV with the portf
 
 ALTER TABLE cartera.customer ADD COLUMN forgotten_at timestamptz;
 COMMENT ON COLUMN cartera.customer.forgotten_at IS 'when cartera.forget_customer() erased the customer''s personal data (NULL: never); no alert is raised for them again';
+COMMENT ON COLUMN cartera.customer_state.p_alive IS 'purchase probability: P(alive) under the transaction model of the last refresh() (portfolio_model.transaction_model)';
+COMMENT ON COLUMN cartera.customer_state.expected_purchases_12m IS 'expected repeat purchases in the next 52 weeks under the transaction model of the last refresh()';
+COMMENT ON COLUMN cartera.customer_state.clv_predicted_12m IS 'transaction model + Gamma-Gamma CLV over the next 12 months, 1 % monthly discount';
+
 -- The fits' uncertainty (issue 16): a standard error per parameter, AIC and
 -- BIC at the end of the result types (values stored by refresh() in
 -- portfolio_model before the update read NULL there until the next refresh).
@@ -481,6 +489,208 @@ COMMENT ON FUNCTION cartera.clv_predicted(cartera.mbgnbd_params, cartera.gamma_g
 -- shifted-beta-geometric: contractual retention (src/sbg.c, src/sbg_sql.c)
 ------------------------------------------------------------------------------
 -- END models
+-- twin of sql/cartera_model_choice.sql (tools/refresh-upgrade)
+-- BEGIN modelchoice
+------------------------------------------------------------------------------
+-- 0.4.0: the portfolio uses the best transaction model (docs/predictive.md,
+-- "Which model refresh() uses").  refresh() fits BG/NBD, Pareto/NBD and
+-- MBG/NBD on the same summaries (one aggregate pass: the three share the
+-- (x, t_x, T) histogram), records every fit in cartera.model_history, and
+-- fills customer_state from the model chosen by the portfolio settings
+-- cartera.transaction_model (auto, or a model the DBA names) and
+-- cartera.model_selection (bic, aic or holdout).  auto chooses between
+-- Pareto/NBD and MBG/NBD: BG/NBD gives every one-time buyer P(alive) = 1,
+-- however long ago they bought, so it is used only when named.
+-- This file only ALTERs and adds: it is the same in a fresh install and in
+-- the upgrade from 0.3.0 (its "modelchoice" block, tools/refresh-upgrade).
+------------------------------------------------------------------------------
+
+ALTER TABLE cartera.portfolio_model
+  ADD COLUMN transaction_model text
+    CONSTRAINT portfolio_model_transaction_model CHECK (transaction_model IN ('bgnbd', 'pareto_nbd', 'mbgnbd')),
+  ADD COLUMN pareto_nbd cartera.pareto_nbd_params,
+  ADD COLUMN mbgnbd cartera.mbgnbd_params;
+COMMENT ON COLUMN cartera.portfolio_model.transaction_model IS
+  'the model customer_state''s p_alive, expected_purchases_12m and clv_predicted_12m come from: bgnbd, pareto_nbd or mbgnbd (NULL: none converged)';
+COMMENT ON COLUMN cartera.portfolio_model.pareto_nbd IS 'the Pareto/NBD fit of the last refresh() (NULL when it did not converge)';
+COMMENT ON COLUMN cartera.portfolio_model.mbgnbd IS 'the MBG/NBD fit of the last refresh() (NULL when it did not converge)';
+-- a portfolio refreshed by 0.3.0 keeps its BG/NBD predictions until the next refresh()
+UPDATE cartera.portfolio_model SET transaction_model = 'bgnbd' WHERE bgnbd IS NOT NULL;
+
+CREATE TABLE cartera.model_history (
+  history_id        bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  refreshed_at      timestamptz NOT NULL,
+  as_of             timestamptz NOT NULL,
+  model             text NOT NULL CONSTRAINT model_history_model CHECK (model IN ('bgnbd', 'pareto_nbd', 'mbgnbd')),
+  chosen            boolean NOT NULL,
+  selection         text NOT NULL CONSTRAINT model_history_selection CHECK (selection IN ('bic', 'aic', 'holdout', 'named')),
+  time_unit         text NOT NULL,
+  customers         bigint,
+  converged         boolean,
+  r                 double precision,
+  alpha             double precision,
+  a                 double precision,
+  b                 double precision,
+  s                 double precision,
+  beta              double precision,
+  se_r              double precision,
+  se_alpha          double precision,
+  se_a              double precision,
+  se_b              double precision,
+  se_s              double precision,
+  se_beta           double precision,
+  log_likelihood    double precision,
+  aic               double precision,
+  bic               double precision,
+  holdout           interval,
+  holdout_customers bigint,
+  holdout_rmse      double precision,
+  holdout_bias      double precision
+);
+CREATE INDEX model_history_refreshed_at_idx ON cartera.model_history (refreshed_at);
+COMMENT ON TABLE cartera.model_history IS
+  'every transaction-model fit of every refresh(), one row per refresh and model: what a team charts to watch the models drift';
+COMMENT ON COLUMN cartera.model_history.history_id IS 'identity';
+COMMENT ON COLUMN cartera.model_history.refreshed_at IS 'when the refresh ran';
+COMMENT ON COLUMN cartera.model_history.as_of IS 'the refresh''s as_of: the fit is of the summaries at that moment';
+COMMENT ON COLUMN cartera.model_history.model IS 'bgnbd, pareto_nbd or mbgnbd';
+COMMENT ON COLUMN cartera.model_history.chosen IS 'true for the model customer_state was filled from';
+COMMENT ON COLUMN cartera.model_history.selection IS 'how the model was chosen: bic, aic, holdout (cartera.model_selection) or named (cartera.transaction_model)';
+COMMENT ON COLUMN cartera.model_history.time_unit IS 'days or weeks: the unit of alpha and beta';
+COMMENT ON COLUMN cartera.model_history.customers IS 'customers fitted (with at least one purchase)';
+COMMENT ON COLUMN cartera.model_history.converged IS 'whether the fit found an interior maximum (a fit that did not is never chosen)';
+COMMENT ON COLUMN cartera.model_history.r IS 'shape of the purchase-rate distribution (every model)';
+COMMENT ON COLUMN cartera.model_history.alpha IS 'rate of the purchase-rate distribution, per time_unit (every model)';
+COMMENT ON COLUMN cartera.model_history.a IS 'BG/NBD and MBG/NBD: first shape of the dropout distribution';
+COMMENT ON COLUMN cartera.model_history.b IS 'BG/NBD and MBG/NBD: second shape of the dropout distribution';
+COMMENT ON COLUMN cartera.model_history.s IS 'Pareto/NBD: shape of the dropout-rate distribution';
+COMMENT ON COLUMN cartera.model_history.beta IS 'Pareto/NBD: rate of the dropout-rate distribution, per time_unit';
+COMMENT ON COLUMN cartera.model_history.se_r IS 'standard error of r';
+COMMENT ON COLUMN cartera.model_history.se_alpha IS 'standard error of alpha';
+COMMENT ON COLUMN cartera.model_history.se_a IS 'standard error of a';
+COMMENT ON COLUMN cartera.model_history.se_b IS 'standard error of b';
+COMMENT ON COLUMN cartera.model_history.se_s IS 'standard error of s';
+COMMENT ON COLUMN cartera.model_history.se_beta IS 'standard error of beta';
+COMMENT ON COLUMN cartera.model_history.log_likelihood IS 'log-likelihood at the estimate';
+COMMENT ON COLUMN cartera.model_history.aic IS 'Akaike information criterion (lower is better)';
+COMMENT ON COLUMN cartera.model_history.bic IS 'Bayesian information criterion (lower is better)';
+COMMENT ON COLUMN cartera.model_history.holdout IS 'selection = holdout: the period held out (cartera.model_holdout); NULL otherwise';
+COMMENT ON COLUMN cartera.model_history.holdout_customers IS 'customers with a purchase before the holdout, whose holdout purchases were predicted';
+COMMENT ON COLUMN cartera.model_history.holdout_rmse IS 'root mean squared error of the predicted holdout repeat purchases per customer (the model fitted without the holdout)';
+COMMENT ON COLUMN cartera.model_history.holdout_bias IS 'total predicted minus total actual holdout repeat purchases, relative to the actual';
+SELECT pg_catalog.pg_extension_config_dump('cartera.model_history', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('cartera.model_history', 'history_id'), '');
+COMMENT ON SEQUENCE cartera.model_history_history_id_seq IS 'identity of cartera.model_history';
+
+-- The holdout errors of the three transaction models: each fitted on the
+-- summaries as of as_of - holdout, predicting the repeat purchase days of
+-- (as_of - holdout, as_of] of the customers who had bought before.
+CREATE FUNCTION cartera.model_holdout_errors(as_of timestamptz, time_unit text, holdout interval)
+  RETURNS TABLE (model text, customers bigint, rmse double precision, bias double precision)
+  LANGUAGE plpgsql STABLE
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  cal_end timestamptz := as_of - holdout;
+  unit_days double precision := CASE lower(time_unit) WHEN 'weeks' THEN 7 ELSE 1 END;
+BEGIN
+  IF holdout IS NULL OR cal_end >= as_of THEN
+    RAISE EXCEPTION 'holdout must be a positive interval, not %', holdout
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN QUERY EXECUTE format($q$
+    WITH split AS (
+      SELECT cartera.rfm(r.purchased_at, r.amount, $1) FILTER (WHERE r.purchased_at <= $1) AS cal,
+             count(DISTINCT (r.purchased_at)::date) FILTER (WHERE r.purchased_at > $1 AND r.purchased_at <= $2) AS later_days
+        FROM (%s) r
+       GROUP BY r.customer_id),
+    known AS (SELECT cal, later_days FROM split WHERE (cal).purchases > 0),
+    fits AS (SELECT cartera.bgnbd_fit(cal, $3) AS b, cartera.pareto_nbd_fit(cal, $3) AS p,
+                    cartera.mbgnbd_fit(cal, $3) AS m FROM known),
+    predicted AS (
+      -- the first purchase day in the holdout is a repeat only for those who bought before: all of known
+      SELECT k.later_days::float8 AS actual,
+             CASE WHEN (f.b).converged THEN cartera.expected_purchases(f.b, $4, k.cal, $3) END AS bgnbd,
+             CASE WHEN (f.p).converged THEN cartera.expected_purchases(f.p, $4, k.cal, $3) END AS pareto_nbd,
+             CASE WHEN (f.m).converged THEN cartera.expected_purchases(f.m, $4, k.cal, $3) END AS mbgnbd
+        FROM known k CROSS JOIN fits f)
+    SELECT e.model, count(e.pred), sqrt(avg((e.pred - e.actual) ^ 2)),
+           (sum(e.pred) - sum(e.actual) FILTER (WHERE e.pred IS NOT NULL)) / nullif(sum(e.actual) FILTER (WHERE e.pred IS NOT NULL), 0)
+      FROM predicted, LATERAL (VALUES ('bgnbd', bgnbd, actual), ('pareto_nbd', pareto_nbd, actual),
+                                      ('mbgnbd', mbgnbd, actual)) e(model, pred, actual)
+     GROUP BY e.model ORDER BY e.model$q$, cartera.purchase_rows_sql())
+  USING cal_end, as_of, lower(time_unit), extract(epoch FROM as_of - cal_end) / 86400.0 / unit_days;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.model_holdout_errors(timestamptz, text, interval) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.model_holdout_errors(timestamptz, text, interval) IS
+  'holdout check of the three transaction models on the portfolio: fitted as of as_of - holdout, their predicted repeat purchase days of the holdout against the actual (RMSE per customer, relative bias); used by refresh() when cartera.model_selection = holdout';
+
+-- refresh() calls this with its three fits: it chooses, records the history
+-- and returns the chosen model's name (NULL: none usable).
+CREATE FUNCTION cartera.choose_transaction_model(as_of timestamptz, time_unit text, refreshed_at timestamptz,
+                                                 bg cartera.bgnbd_params, pnbd cartera.pareto_nbd_params,
+                                                 mbg cartera.mbgnbd_params)
+  RETURNS text
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  named text := current_setting('cartera.transaction_model');
+  selection text := CASE WHEN named = 'auto' THEN current_setting('cartera.model_selection') ELSE 'named' END;
+  holdout interval := CASE WHEN selection = 'holdout' THEN current_setting('cartera.model_holdout')::interval END;
+  picked text;
+BEGIN
+  WITH fit AS (
+    SELECT f.*
+      FROM (VALUES
+        ('bgnbd', (bg).customers, (bg).converged, (bg).r, (bg).alpha, (bg).a, (bg).b, NULL::float8, NULL::float8,
+         (bg).se_r, (bg).se_alpha, (bg).se_a, (bg).se_b, NULL::float8, NULL::float8, (bg).log_likelihood, (bg).aic, (bg).bic),
+        ('pareto_nbd', (pnbd).customers, (pnbd).converged, (pnbd).r, (pnbd).alpha, NULL, NULL, (pnbd).s, (pnbd).beta,
+         (pnbd).se_r, (pnbd).se_alpha, NULL, NULL, (pnbd).se_s, (pnbd).se_beta, (pnbd).log_likelihood, (pnbd).aic, (pnbd).bic),
+        ('mbgnbd', (mbg).customers, (mbg).converged, (mbg).r, (mbg).alpha, (mbg).a, (mbg).b, NULL, NULL,
+         (mbg).se_r, (mbg).se_alpha, (mbg).se_a, (mbg).se_b, NULL, NULL, (mbg).log_likelihood, (mbg).aic, (mbg).bic))
+        f(model, customers, converged, r, alpha, a, b, s, beta, se_r, se_alpha, se_a, se_b, se_s, se_beta,
+          log_likelihood, aic, bic)
+     WHERE f.customers IS NOT NULL),
+  held AS (
+    -- only computed when selection = holdout (a one-time filter)
+    SELECT h.model, h.customers, h.rmse, h.bias
+      FROM cartera.model_holdout_errors(as_of, time_unit, holdout) h WHERE selection = 'holdout'),
+  scored AS (
+    SELECT fit.*, held.customers AS holdout_customers, held.rmse AS holdout_rmse, held.bias AS holdout_bias
+      FROM fit LEFT JOIN held USING (model)),
+  pick AS (
+    -- auto: Pareto/NBD or MBG/NBD, lowest criterion first (ties by name)
+    SELECT s.model FROM scored s
+     WHERE s.converged
+       AND CASE WHEN selection = 'named' THEN s.model = named ELSE s.model IN ('pareto_nbd', 'mbgnbd') END
+     ORDER BY CASE selection WHEN 'aic' THEN s.aic WHEN 'holdout' THEN s.holdout_rmse ELSE s.bic END NULLS LAST,
+              s.model
+     LIMIT 1),
+  recorded AS (
+    INSERT INTO cartera.model_history
+           (refreshed_at, as_of, model, chosen, selection, time_unit, customers, converged, r, alpha, a, b, s, beta,
+            se_r, se_alpha, se_a, se_b, se_s, se_beta, log_likelihood, aic, bic, holdout, holdout_customers,
+            holdout_rmse, holdout_bias)
+      SELECT choose_transaction_model.refreshed_at, as_of, s.model, s.model IN (SELECT model FROM pick), selection,
+             lower(time_unit), s.customers, s.converged, s.r, s.alpha, s.a, s.b, s.s, s.beta, s.se_r, s.se_alpha,
+             s.se_a, s.se_b, s.se_s, s.se_beta, s.log_likelihood, s.aic, s.bic, holdout, s.holdout_customers,
+             s.holdout_rmse, s.holdout_bias
+        FROM scored s ORDER BY s.model
+    RETURNING model_history.model, model_history.chosen AS is_chosen)
+  SELECT r.model INTO picked FROM recorded r WHERE r.is_chosen;
+  IF picked IS NULL AND selection = 'named' AND bg IS NOT NULL THEN
+    RAISE WARNING 'the % fit did not converge: customer_state gets no model predictions', named
+      USING HINT = 'Set cartera.transaction_model to auto (cartera.portfolio_setting) to fall back on another model.';
+  END IF;
+  RETURN picked;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.choose_transaction_model(timestamptz, text, timestamptz, cartera.bgnbd_params, cartera.pareto_nbd_params, cartera.mbgnbd_params) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.choose_transaction_model(timestamptz, text, timestamptz, cartera.bgnbd_params, cartera.pareto_nbd_params, cartera.mbgnbd_params) IS
+  'part of refresh(): chooses the transaction model among its fits (settings cartera.transaction_model and cartera.model_selection), records every fit in model_history and returns the choice';
+-- END modelchoice
 
 -- twin of the end of sql/cartera_security.sql (tools/refresh-upgrade)
 -- BEGIN restore
@@ -600,7 +810,8 @@ BEGIN
     RETURN;
   END IF;
   EXECUTE format('%s INSERT ON cartera.customer_state, cartera.status_transition, cartera.portfolio_model, '
-                 'cartera.purchase_source, cartera.customer_merge, cartera.alert_event %s %s', verb, dir, manager);
+                 'cartera.purchase_source, cartera.customer_merge, cartera.alert_event, cartera.model_history %s %s',
+                 verb, dir, manager);
   EXECUTE format('%s UPDATE ON ALL SEQUENCES IN SCHEMA cartera %s %s', verb, dir, manager);
   EXECUTE format('%s EXECUTE ON FUNCTION cartera.purchase_rows_added(), cartera.purchase_rows_changed() %s %s',
                  verb, dir, manager);
@@ -1835,6 +2046,9 @@ DECLARE
   settings boolean := cartera.use_portfolio_settings();
   changes cartera.state_transition[];
   last_as_of timestamptz;
+  fit record;
+  refreshed timestamptz;
+  chosen text;
 BEGIN
   IF as_of IS NULL THEN
     RAISE EXCEPTION 'as_of must not be null'
@@ -1871,24 +2085,33 @@ BEGIN
             DETAIL = 'The portfolio''s clock only moves forward: every state would go back in time, and status changes would be logged before those already logged.',
             HINT = 'Refresh as of now (omit the argument).  To rebuild the whole portfolio as of an earlier day, DELETE FROM cartera.portfolio_model first.';
   END IF;
+  -- one aggregate pass: breakpoints and the four fits (the three transaction
+  -- models share one (x, t_x, T) histogram: same transition, same state)
   EXECUTE format($q$
-    INSERT INTO cartera.portfolio_model AS m
-           (as_of, recency_breaks, frequency_breaks, monetary_breaks, bgnbd, gamma_gamma, refreshed_at)
-    -- a fit that found no interior maximum (WARNING already given) is not
-    -- used for predictions: its parameters sit at the edge of the space
-    SELECT $1, rb, fb, mb, CASE WHEN (b).converged THEN b END, CASE WHEN (g).converged THEN g END,
-           clock_timestamp()
-      FROM (SELECT cartera.breakpoints((s).recency_days, 5) AS rb, cartera.breakpoints((s).frequency, 5) AS fb,
-                   cartera.breakpoints((s).monetary_total::float8, 5) AS mb,
-                   cartera.bgnbd_fit(s, $2) AS b, cartera.gamma_gamma_fit(s) AS g
-              FROM (SELECT cartera.rfm(r.purchased_at, r.amount, $1) AS s FROM (%s) r GROUP BY r.customer_id) q
-             WHERE (s).purchases > 0) fits
-    ON CONFLICT (singleton) DO UPDATE
-       SET as_of = excluded.as_of, recency_breaks = excluded.recency_breaks,
-           frequency_breaks = excluded.frequency_breaks, monetary_breaks = excluded.monetary_breaks,
-           bgnbd = excluded.bgnbd, gamma_gamma = excluded.gamma_gamma, refreshed_at = excluded.refreshed_at$q$,
-    cartera.purchase_rows_sql())
+    SELECT cartera.breakpoints((s).recency_days, 5) AS rb, cartera.breakpoints((s).frequency, 5) AS fb,
+           cartera.breakpoints((s).monetary_total::float8, 5) AS mb,
+           cartera.bgnbd_fit(s, $2) AS bg, cartera.pareto_nbd_fit(s, $2) AS pnbd, cartera.mbgnbd_fit(s, $2) AS mbg,
+           cartera.gamma_gamma_fit(s) AS gg
+      FROM (SELECT cartera.rfm(r.purchased_at, r.amount, $1) AS s FROM (%s) r GROUP BY r.customer_id) q
+     WHERE (s).purchases > 0$q$, cartera.purchase_rows_sql())
+  INTO fit
   USING as_of, lower(time_unit);
+  refreshed := clock_timestamp();
+  chosen := cartera.choose_transaction_model(as_of, time_unit, refreshed, fit.bg, fit.pnbd, fit.mbg);
+  -- a fit that found no interior maximum (WARNING already given) is not
+  -- used for predictions: its parameters sit at the edge of the space
+  INSERT INTO cartera.portfolio_model AS m
+         (as_of, recency_breaks, frequency_breaks, monetary_breaks, bgnbd, gamma_gamma, refreshed_at,
+          transaction_model, pareto_nbd, mbgnbd)
+  VALUES (as_of, fit.rb, fit.fb, fit.mb, CASE WHEN (fit.bg).converged THEN fit.bg END,
+          CASE WHEN (fit.gg).converged THEN fit.gg END, refreshed, chosen,
+          CASE WHEN (fit.pnbd).converged THEN fit.pnbd END, CASE WHEN (fit.mbg).converged THEN fit.mbg END)
+  ON CONFLICT (singleton) DO UPDATE
+     SET as_of = excluded.as_of, recency_breaks = excluded.recency_breaks,
+         frequency_breaks = excluded.frequency_breaks, monetary_breaks = excluded.monetary_breaks,
+         bgnbd = excluded.bgnbd, gamma_gamma = excluded.gamma_gamma, refreshed_at = excluded.refreshed_at,
+         transaction_model = excluded.transaction_model, pareto_nbd = excluded.pareto_nbd,
+         mbgnbd = excluded.mbgnbd;
   changes := ARRAY(SELECT ROW(t.*)::cartera.state_transition FROM cartera.recompute_state(NULL, as_of) t);
   transitions := coalesce(array_length(changes, 1), 0);
   -- segment changes (a Champion falling to At Risk) raise their alerts here too
@@ -1899,7 +2122,7 @@ END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.refresh(timestamptz, text) FROM PUBLIC;
 COMMENT ON FUNCTION cartera.refresh(timestamptz, text) IS
-  'recompute breakpoints, BG/NBD and Gamma-Gamma fits and every customer''s state at as_of (default now(); not null, finite, not in the future, not before the last refresh''s as_of); returns customers and transitions logged';
+  'recompute breakpoints, the transaction models (BG/NBD, Pareto/NBD, MBG/NBD: the chosen one fills the predictions, every fit goes to model_history), Gamma-Gamma and every customer''s state at as_of (default now(); not null, finite, not in the future, not before the last refresh''s as_of); returns customers and transitions logged';
 
 CREATE OR REPLACE FUNCTION cartera.customer_rows_changed() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER
@@ -2691,7 +2914,7 @@ BEGIN
                  'cartera.agent_target TO %s', grantee);
   -- configuration and the portfolio-wide model (no customer data)
   EXECUTE format('GRANT SELECT ON cartera.segment_map, cartera.occasion, cartera.cross_sell_rule, '
-                 'cartera.alert_kind, cartera.portfolio_model, cartera.portfolio_setting TO %s', grantee);
+                 'cartera.alert_kind, cartera.portfolio_model, cartera.portfolio_setting, cartera.model_history TO %s', grantee);
   EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.alert_set_status(bigint, text, date, text), '
                  'cartera.acknowledge_alert(bigint), cartera.complete_alert(bigint, text), '
                  'cartera.snooze_alert(bigint, date), cartera.dismiss_alert(bigint, text), '
@@ -2895,6 +3118,71 @@ $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.handover_alert(bigint, bigint, text) FROM PUBLIC;
 COMMENT ON FUNCTION cartera.handover_alert(bigint, bigint, text) IS
   'give an alert still to do to another agent, with a note; the customer''s owner keeps seeing it';
+
+CREATE OR REPLACE FUNCTION cartera.state_update_sql(fresh text, result text) RETURNS text
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+  SELECT format($q$
+    WITH fresh AS (%s),
+    summarised AS (
+      SELECT f.customer_id, cartera.rfm_state_summary(f.state) AS summary,
+             CASE WHEN f.complete THEN f.state END AS state
+        FROM fresh f),
+    scored AS (
+      SELECT f.customer_id, f.summary, f.state,
+             cartera.lifecycle_status(f.summary, $2) AS status,
+             CASE WHEN m.recency_breaks IS NOT NULL AND (f.summary).purchases > 0
+                  THEN cartera.rfm_segment(f.summary, m.recency_breaks, m.frequency_breaks, m.monetary_breaks) END AS segment,
+             cartera.clv(f.summary, $3) AS clv,
+             -- the transaction model refresh() chose (portfolio_model.transaction_model)
+             CASE WHEN (f.summary).purchases > 0 THEN
+               CASE m.transaction_model
+                 WHEN 'pareto_nbd' THEN cartera.p_alive(m.pareto_nbd, f.summary, (m.pareto_nbd).time_unit)
+                 WHEN 'mbgnbd' THEN cartera.p_alive(m.mbgnbd, f.summary, (m.mbgnbd).time_unit)
+                 WHEN 'bgnbd' THEN cartera.p_alive(m.bgnbd, f.summary, (m.bgnbd).time_unit) END END AS p_alive,
+             CASE WHEN (f.summary).purchases > 0 THEN
+               CASE m.transaction_model
+                 WHEN 'pareto_nbd' THEN cartera.expected_purchases(m.pareto_nbd, CASE (m.pareto_nbd).time_unit WHEN 'weeks' THEN 52 ELSE 364 END,
+                                                                   f.summary, (m.pareto_nbd).time_unit)
+                 WHEN 'mbgnbd' THEN cartera.expected_purchases(m.mbgnbd, CASE (m.mbgnbd).time_unit WHEN 'weeks' THEN 52 ELSE 364 END,
+                                                               f.summary, (m.mbgnbd).time_unit)
+                 WHEN 'bgnbd' THEN cartera.expected_purchases(m.bgnbd, CASE (m.bgnbd).time_unit WHEN 'weeks' THEN 52 ELSE 364 END,
+                                                              f.summary, (m.bgnbd).time_unit) END END AS expected_12m,
+             CASE WHEN m.gamma_gamma IS NOT NULL AND (f.summary).purchases > 0 THEN
+               CASE m.transaction_model
+                 WHEN 'pareto_nbd' THEN cartera.clv_predicted(m.pareto_nbd, m.gamma_gamma, f.summary, (m.pareto_nbd).time_unit, 12, 0.01)
+                 WHEN 'mbgnbd' THEN cartera.clv_predicted(m.mbgnbd, m.gamma_gamma, f.summary, (m.mbgnbd).time_unit, 12, 0.01)
+                 WHEN 'bgnbd' THEN cartera.clv_predicted(m.bgnbd, m.gamma_gamma, f.summary, (m.bgnbd).time_unit, 12, 0.01) END END AS clv_12m
+        FROM summarised f LEFT JOIN cartera.portfolio_model m ON true),
+    old AS (
+      SELECT s.customer_id, s.status AS old_status, s.segment AS old_segment
+        FROM cartera.customer_state s JOIN fresh f USING (customer_id)),
+    upserted AS (
+      INSERT INTO cartera.customer_state AS s
+             (customer_id, summary, status, segment, clv, p_alive, expected_purchases_12m, clv_predicted_12m,
+              updated_at, rfm_state)
+      SELECT customer_id, summary, status, segment, clv, p_alive, expected_12m, clv_12m, clock_timestamp(), state
+        FROM scored
+      ON CONFLICT (customer_id) DO UPDATE
+         SET summary = excluded.summary, status = excluded.status, segment = excluded.segment,
+             clv = excluded.clv, p_alive = excluded.p_alive,
+             expected_purchases_12m = excluded.expected_purchases_12m,
+             clv_predicted_12m = excluded.clv_predicted_12m, updated_at = excluded.updated_at,
+             rfm_state = excluded.rfm_state
+      RETURNING s.customer_id, s.status, s.segment),
+    logged AS (
+      INSERT INTO cartera.status_transition (customer_id, changed_at, from_status, to_status, from_segment, to_segment)
+      SELECT u.customer_id, $2, o.old_status, u.status, o.old_segment, u.segment
+        FROM upserted u LEFT JOIN old o USING (customer_id)
+       WHERE o.customer_id IS NULL
+          OR o.old_status IS DISTINCT FROM u.status
+          OR o.old_segment IS DISTINCT FROM u.segment
+      RETURNING customer_id, from_status, to_status, from_segment, to_segment)
+    %s$q$, fresh, result)
+$fn$;
+COMMENT ON FUNCTION cartera.state_update_sql(text, text) IS
+  'the SQL text that scores (status, segment, CLV, predictions) and stores customer states given by a query of (customer_id, state, complete), logging transitions';
 -- END functions
 
 ------------------------------------------------------------------------------

@@ -113,7 +113,8 @@ CREATE TABLE cartera.portfolio_setting (
              'cartera.language', 'cartera.lifecycle_mode', 'cartera.at_risk_after', 'cartera.dormant_after',
              'cartera.lost_after', 'cartera.new_window', 'cartera.at_risk_factor', 'cartera.dormant_factor',
              'cartera.clv_lifespan', 'cartera.max_contacts', 'cartera.contact_window', 'cartera.lead_idle_after',
-             'cartera.occasion_horizon', 'cartera.daily_capacity', 'cartera.escalate_amber_after', 'TimeZone')),
+             'cartera.occasion_horizon', 'cartera.daily_capacity', 'cartera.escalate_amber_after',
+             'cartera.transaction_model', 'cartera.model_selection', 'cartera.model_holdout', 'TimeZone')),
   value  text NOT NULL
 );
 COMMENT ON TABLE cartera.portfolio_setting IS
@@ -150,6 +151,9 @@ CREATE VIEW cartera.portfolio_settings WITH (security_invoker = true) AS
       ('cartera.occasion_horizon', '7 days', 'birthdays and occasions this close raise a green alert'),
       ('cartera.daily_capacity', '25', 'alerts an agent can work in a day (cartera.agent.daily_capacity overrides it): the daily job queues that many, the rest waits as backlog'),
       ('cartera.escalate_amber_after', '3 days', 'a queued amber alert overdue by this long turns red (a queued red one overdue goes to the manager; the backlog does not)'),
+      ('cartera.transaction_model', 'auto', 'the model refresh() fills predictions from: auto (Pareto/NBD or MBG/NBD by cartera.model_selection), bgnbd, pareto_nbd or mbgnbd'),
+      ('cartera.model_selection', 'bic', 'how auto chooses: bic, aic, or holdout (lowest error predicting the last cartera.model_holdout)'),
+      ('cartera.model_holdout', '26 weeks', 'the period held out when cartera.model_selection = holdout'),
       ('TimeZone', NULL, 'calendar of purchase days; NULL: the writing session''s TimeZone')
     ) d(name, default_value, description)
     LEFT JOIN cartera.portfolio_setting s ON s.name = d.name;
@@ -211,9 +215,9 @@ COMMENT ON COLUMN cartera.customer_state.summary IS 'rfm() of all the customer''
 COMMENT ON COLUMN cartera.customer_state.status IS 'life-cycle status at (summary).as_of';
 COMMENT ON COLUMN cartera.customer_state.segment IS 'RFM cell from the portfolio breakpoints of the last refresh(); NULL for leads or before the first refresh()';
 COMMENT ON COLUMN cartera.customer_state.clv IS 'seed formula CLV with the portfolio''s lifespan (cartera.clv_lifespan in cartera.portfolio_settings)';
-COMMENT ON COLUMN cartera.customer_state.p_alive IS 'purchase probability: BG/NBD P(alive) from the last refresh() model';
-COMMENT ON COLUMN cartera.customer_state.expected_purchases_12m IS 'BG/NBD expected repeat purchases in the next 52 weeks';
-COMMENT ON COLUMN cartera.customer_state.clv_predicted_12m IS 'BG/NBD + Gamma-Gamma CLV over the next 12 months, 1 % monthly discount';
+COMMENT ON COLUMN cartera.customer_state.p_alive IS 'purchase probability: P(alive) under the transaction model of the last refresh() (portfolio_model.transaction_model)';
+COMMENT ON COLUMN cartera.customer_state.expected_purchases_12m IS 'expected repeat purchases in the next 52 weeks under the transaction model of the last refresh()';
+COMMENT ON COLUMN cartera.customer_state.clv_predicted_12m IS 'transaction model + Gamma-Gamma CLV over the next 12 months, 1 % monthly discount';
 COMMENT ON COLUMN cartera.customer_state.updated_at IS 'when the row was last recomputed';
 COMMENT ON COLUMN cartera.customer_state.last_alert_at IS 'when the last contact alert was raised for the customer';
 COMMENT ON COLUMN cartera.customer_state.rfm_state IS
@@ -328,13 +332,25 @@ AS $fn$
              CASE WHEN m.recency_breaks IS NOT NULL AND (f.summary).purchases > 0
                   THEN cartera.rfm_segment(f.summary, m.recency_breaks, m.frequency_breaks, m.monetary_breaks) END AS segment,
              cartera.clv(f.summary, $3) AS clv,
-             CASE WHEN m.bgnbd IS NOT NULL AND (f.summary).purchases > 0
-                  THEN cartera.p_alive(m.bgnbd, f.summary, (m.bgnbd).time_unit) END AS p_alive,
-             CASE WHEN m.bgnbd IS NOT NULL AND (f.summary).purchases > 0
-                  THEN cartera.expected_purchases(m.bgnbd, CASE (m.bgnbd).time_unit WHEN 'weeks' THEN 52 ELSE 364 END,
-                                                  f.summary, (m.bgnbd).time_unit) END AS expected_12m,
-             CASE WHEN m.bgnbd IS NOT NULL AND m.gamma_gamma IS NOT NULL AND (f.summary).purchases > 0
-                  THEN cartera.clv_predicted(m.bgnbd, m.gamma_gamma, f.summary, (m.bgnbd).time_unit, 12, 0.01) END AS clv_12m
+             -- the transaction model refresh() chose (portfolio_model.transaction_model)
+             CASE WHEN (f.summary).purchases > 0 THEN
+               CASE m.transaction_model
+                 WHEN 'pareto_nbd' THEN cartera.p_alive(m.pareto_nbd, f.summary, (m.pareto_nbd).time_unit)
+                 WHEN 'mbgnbd' THEN cartera.p_alive(m.mbgnbd, f.summary, (m.mbgnbd).time_unit)
+                 WHEN 'bgnbd' THEN cartera.p_alive(m.bgnbd, f.summary, (m.bgnbd).time_unit) END END AS p_alive,
+             CASE WHEN (f.summary).purchases > 0 THEN
+               CASE m.transaction_model
+                 WHEN 'pareto_nbd' THEN cartera.expected_purchases(m.pareto_nbd, CASE (m.pareto_nbd).time_unit WHEN 'weeks' THEN 52 ELSE 364 END,
+                                                                   f.summary, (m.pareto_nbd).time_unit)
+                 WHEN 'mbgnbd' THEN cartera.expected_purchases(m.mbgnbd, CASE (m.mbgnbd).time_unit WHEN 'weeks' THEN 52 ELSE 364 END,
+                                                               f.summary, (m.mbgnbd).time_unit)
+                 WHEN 'bgnbd' THEN cartera.expected_purchases(m.bgnbd, CASE (m.bgnbd).time_unit WHEN 'weeks' THEN 52 ELSE 364 END,
+                                                              f.summary, (m.bgnbd).time_unit) END END AS expected_12m,
+             CASE WHEN m.gamma_gamma IS NOT NULL AND (f.summary).purchases > 0 THEN
+               CASE m.transaction_model
+                 WHEN 'pareto_nbd' THEN cartera.clv_predicted(m.pareto_nbd, m.gamma_gamma, f.summary, (m.pareto_nbd).time_unit, 12, 0.01)
+                 WHEN 'mbgnbd' THEN cartera.clv_predicted(m.mbgnbd, m.gamma_gamma, f.summary, (m.mbgnbd).time_unit, 12, 0.01)
+                 WHEN 'bgnbd' THEN cartera.clv_predicted(m.bgnbd, m.gamma_gamma, f.summary, (m.bgnbd).time_unit, 12, 0.01) END END AS clv_12m
         FROM summarised f LEFT JOIN cartera.portfolio_model m ON true),
     old AS (
       SELECT s.customer_id, s.status AS old_status, s.segment AS old_segment
@@ -702,6 +718,9 @@ DECLARE
   settings boolean := cartera.use_portfolio_settings();
   changes cartera.state_transition[];
   last_as_of timestamptz;
+  fit record;
+  refreshed timestamptz;
+  chosen text;
 BEGIN
   IF as_of IS NULL THEN
     RAISE EXCEPTION 'as_of must not be null'
@@ -738,24 +757,33 @@ BEGIN
             DETAIL = 'The portfolio''s clock only moves forward: every state would go back in time, and status changes would be logged before those already logged.',
             HINT = 'Refresh as of now (omit the argument).  To rebuild the whole portfolio as of an earlier day, DELETE FROM cartera.portfolio_model first.';
   END IF;
+  -- one aggregate pass: breakpoints and the four fits (the three transaction
+  -- models share one (x, t_x, T) histogram: same transition, same state)
   EXECUTE format($q$
-    INSERT INTO cartera.portfolio_model AS m
-           (as_of, recency_breaks, frequency_breaks, monetary_breaks, bgnbd, gamma_gamma, refreshed_at)
-    -- a fit that found no interior maximum (WARNING already given) is not
-    -- used for predictions: its parameters sit at the edge of the space
-    SELECT $1, rb, fb, mb, CASE WHEN (b).converged THEN b END, CASE WHEN (g).converged THEN g END,
-           clock_timestamp()
-      FROM (SELECT cartera.breakpoints((s).recency_days, 5) AS rb, cartera.breakpoints((s).frequency, 5) AS fb,
-                   cartera.breakpoints((s).monetary_total::float8, 5) AS mb,
-                   cartera.bgnbd_fit(s, $2) AS b, cartera.gamma_gamma_fit(s) AS g
-              FROM (SELECT cartera.rfm(r.purchased_at, r.amount, $1) AS s FROM (%s) r GROUP BY r.customer_id) q
-             WHERE (s).purchases > 0) fits
-    ON CONFLICT (singleton) DO UPDATE
-       SET as_of = excluded.as_of, recency_breaks = excluded.recency_breaks,
-           frequency_breaks = excluded.frequency_breaks, monetary_breaks = excluded.monetary_breaks,
-           bgnbd = excluded.bgnbd, gamma_gamma = excluded.gamma_gamma, refreshed_at = excluded.refreshed_at$q$,
-    cartera.purchase_rows_sql())
+    SELECT cartera.breakpoints((s).recency_days, 5) AS rb, cartera.breakpoints((s).frequency, 5) AS fb,
+           cartera.breakpoints((s).monetary_total::float8, 5) AS mb,
+           cartera.bgnbd_fit(s, $2) AS bg, cartera.pareto_nbd_fit(s, $2) AS pnbd, cartera.mbgnbd_fit(s, $2) AS mbg,
+           cartera.gamma_gamma_fit(s) AS gg
+      FROM (SELECT cartera.rfm(r.purchased_at, r.amount, $1) AS s FROM (%s) r GROUP BY r.customer_id) q
+     WHERE (s).purchases > 0$q$, cartera.purchase_rows_sql())
+  INTO fit
   USING as_of, lower(time_unit);
+  refreshed := clock_timestamp();
+  chosen := cartera.choose_transaction_model(as_of, time_unit, refreshed, fit.bg, fit.pnbd, fit.mbg);
+  -- a fit that found no interior maximum (WARNING already given) is not
+  -- used for predictions: its parameters sit at the edge of the space
+  INSERT INTO cartera.portfolio_model AS m
+         (as_of, recency_breaks, frequency_breaks, monetary_breaks, bgnbd, gamma_gamma, refreshed_at,
+          transaction_model, pareto_nbd, mbgnbd)
+  VALUES (as_of, fit.rb, fit.fb, fit.mb, CASE WHEN (fit.bg).converged THEN fit.bg END,
+          CASE WHEN (fit.gg).converged THEN fit.gg END, refreshed, chosen,
+          CASE WHEN (fit.pnbd).converged THEN fit.pnbd END, CASE WHEN (fit.mbg).converged THEN fit.mbg END)
+  ON CONFLICT (singleton) DO UPDATE
+     SET as_of = excluded.as_of, recency_breaks = excluded.recency_breaks,
+         frequency_breaks = excluded.frequency_breaks, monetary_breaks = excluded.monetary_breaks,
+         bgnbd = excluded.bgnbd, gamma_gamma = excluded.gamma_gamma, refreshed_at = excluded.refreshed_at,
+         transaction_model = excluded.transaction_model, pareto_nbd = excluded.pareto_nbd,
+         mbgnbd = excluded.mbgnbd;
   changes := ARRAY(SELECT ROW(t.*)::cartera.state_transition FROM cartera.recompute_state(NULL, as_of) t);
   transitions := coalesce(array_length(changes, 1), 0);
   -- segment changes (a Champion falling to At Risk) raise their alerts here too
@@ -766,7 +794,7 @@ END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.refresh(timestamptz, text) FROM PUBLIC;
 COMMENT ON FUNCTION cartera.refresh(timestamptz, text) IS
-  'recompute breakpoints, BG/NBD and Gamma-Gamma fits and every customer''s state at as_of (default now(); not null, finite, not in the future, not before the last refresh''s as_of); returns customers and transitions logged';
+  'recompute breakpoints, the transaction models (BG/NBD, Pareto/NBD, MBG/NBD: the chosen one fills the predictions, every fit goes to model_history), Gamma-Gamma and every customer''s state at as_of (default now(); not null, finite, not in the future, not before the last refresh''s as_of); returns customers and transitions logged';
 
 -- user data survives pg_dump (the extension's own objects are recreated by CREATE EXTENSION)
 SELECT pg_catalog.pg_extension_config_dump('cartera.agent', '');

@@ -265,7 +265,7 @@ BEGIN
                  'cartera.agent_target TO %s', grantee);
   -- configuration and the portfolio-wide model (no customer data)
   EXECUTE format('GRANT SELECT ON cartera.segment_map, cartera.occasion, cartera.cross_sell_rule, '
-                 'cartera.alert_kind, cartera.portfolio_model, cartera.portfolio_setting TO %s', grantee);
+                 'cartera.alert_kind, cartera.portfolio_model, cartera.portfolio_setting, cartera.model_history TO %s', grantee);
   EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.alert_set_status(bigint, text, date, text), '
                  'cartera.acknowledge_alert(bigint), cartera.complete_alert(bigint, text), '
                  'cartera.snooze_alert(bigint, date), cartera.dismiss_alert(bigint, text), '
@@ -463,7 +463,8 @@ BEGIN
     RETURN;
   END IF;
   EXECUTE format('%s INSERT ON cartera.customer_state, cartera.status_transition, cartera.portfolio_model, '
-                 'cartera.purchase_source, cartera.customer_merge, cartera.alert_event %s %s', verb, dir, manager);
+                 'cartera.purchase_source, cartera.customer_merge, cartera.alert_event, cartera.model_history %s %s',
+                 verb, dir, manager);
   EXECUTE format('%s UPDATE ON ALL SEQUENCES IN SCHEMA cartera %s %s', verb, dir, manager);
   EXECUTE format('%s EXECUTE ON FUNCTION cartera.purchase_rows_added(), cartera.purchase_rows_changed() %s %s',
                  verb, dir, manager);

@@ -89,6 +89,44 @@ SELECT customer_id - 1000 AS cdnow_id, status, segment, round(p_alive::numeric, 
        round(expected_purchases_12m::numeric, 2) AS purchases_12m, round(clv_predicted_12m::numeric, 2) AS clv_12m, clv
   FROM customer_state ORDER BY clv_predicted_12m DESC NULLS LAST, customer_id LIMIT 5;
 
+-- The transaction model: refresh() fitted BG/NBD, Pareto/NBD and MBG/NBD and
+-- filled the predictions from the one cartera.model_selection (bic) chose
+-- among Pareto/NBD and MBG/NBD; every fit is in model_history.
+SELECT transaction_model, round((mbgnbd).r::numeric, 3) AS mbg_r, round((mbgnbd).b::numeric, 3) AS mbg_b,
+       round((pareto_nbd).s::numeric, 3) AS pareto_s
+  FROM portfolio_model;
+SELECT model, chosen, selection, time_unit, customers, converged, round(r::numeric, 3) AS r,
+       round(log_likelihood::numeric, 2) AS log_likelihood, round(bic::numeric, 2) AS bic,
+       se_r IS NOT NULL AND se_alpha IS NOT NULL AND coalesce(se_a, se_s) IS NOT NULL AS has_se
+  FROM model_history ORDER BY history_id;
+-- No one-time buyer silent for long shows a purchase probability near 1
+-- (BG/NBD gives them all exactly 1): P(alive) falls as their T grows.
+WITH one_timers AS (
+  SELECT (summary).age_days AS t, p_alive FROM customer_state
+   WHERE customer_id > 1000 AND (summary).frequency = 0)
+SELECT count(*) AS one_time_buyers,
+       bool_and(p_alive < prev) FILTER (WHERE t > prev_t) AS falls_as_t_grows,
+       round(max(p_alive) FILTER (WHERE t > 365)::numeric, 3) AS max_p_alive_after_a_year,
+       round(min(p_alive)::numeric, 3) AS min_p_alive
+  FROM (SELECT t, p_alive, lag(p_alive) OVER w AS prev, lag(t) OVER w AS prev_t
+          FROM one_timers WINDOW w AS (ORDER BY t, p_alive DESC)) x;
+-- the DBA names a model, or chooses by holdout error instead of BIC
+INSERT INTO portfolio_setting VALUES ('cartera.transaction_model', 'bgnbd');
+SELECT * FROM refresh('1998-06-30');
+SELECT transaction_model, round(avg(p_alive) FILTER (WHERE (summary).frequency = 0)::numeric, 3) AS one_timers_p_alive
+  FROM portfolio_model, customer_state GROUP BY 1;
+UPDATE portfolio_setting SET value = 'auto' WHERE name = 'cartera.transaction_model';
+INSERT INTO portfolio_setting VALUES ('cartera.model_selection', 'holdout'), ('cartera.model_holdout', '26 weeks');
+SELECT * FROM refresh('1998-06-30');
+SELECT model, chosen, selection, holdout, holdout_customers, round(holdout_rmse::numeric, 3) AS holdout_rmse,
+       round(holdout_bias::numeric, 3) AS holdout_bias
+  FROM model_history WHERE refreshed_at = (SELECT max(refreshed_at) FROM model_history) ORDER BY model;
+SELECT count(*) AS refreshes, count(*) FILTER (WHERE chosen) AS chosen_rows FROM model_history;
+INSERT INTO portfolio_setting VALUES ('cartera.model_selection', 'bayes');
+DELETE FROM portfolio_setting WHERE name IN ('cartera.model_selection', 'cartera.model_holdout');
+SELECT * FROM refresh('1998-06-30');
+SELECT transaction_model FROM portfolio_model;
+
 -- TRUNCATE empties every customer's history: all leads again.
 TRUNCATE purchase;
 SELECT status, count(*) FROM customer_state GROUP BY status;

@@ -525,8 +525,9 @@ cartera_clv_predicted(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the %s model does not say its time unit, so a month cannot be measured", family_name[model.family]),
-				 errhint("Fit it with a unit, %s_fit(frequency, t_x, T, 'weeks'), or build it with %s_params(..., 'weeks').",
-						 family_key[model.family], family_key[model.family])));
+				 errhint("Fit it with a unit, %s_fit(frequency, t_x, T, 'weeks'), or build it with %s_params(r, alpha, %s, 'weeks').",
+						 family_key[model.family], family_key[model.family],
+						 model.family == MODEL_PARETO_NBD ? "s, beta" : "a, b")));
 	check_history(x, t_x, T);
 	check_spend(x, m);
 	PG_RETURN_FLOAT8(clv(&model, &g, model.unit_days, x, t_x, T, m,

@@ -34,6 +34,24 @@ static char *contact_window_str;
 static char *lead_idle_after_str;
 static char *occasion_horizon_str;
 static char *escalate_amber_after_str;	/* read by SQL only */
+static char *model_holdout_str;	/* read by SQL only */
+static int	transaction_model;	/* read by SQL only */
+static int	model_selection;	/* read by SQL only */
+
+static const struct config_enum_entry transaction_model_options[] = {
+	{"auto", 0, false},
+	{"bgnbd", 1, false},
+	{"pareto_nbd", 2, false},
+	{"mbgnbd", 3, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry model_selection_options[] = {
+	{"bic", 0, false},
+	{"aic", 1, false},
+	{"holdout", 2, false},
+	{NULL, 0, false}
+};
 
 static const struct config_enum_entry language_options[] = {
 	{"es", CARTERA_LANG_ES, false},
@@ -233,6 +251,29 @@ cartera_define_gucs(void)
 							   "Queued work only: a queued red alert past its due date is escalated to the agent's manager; the backlog is not.",
 							   &escalate_amber_after_str,
 							   "3 days",
+							   PGC_USERSET, 0,
+							   check_positive_interval, NULL, NULL);
+
+	/* the portfolio's transaction model (0.4.0): read by refresh() */
+	DefineCustomEnumVariable("cartera.transaction_model",
+							 "Transaction model refresh() fills customer_state from: auto, bgnbd, pareto_nbd or mbgnbd.",
+							 "auto chooses between Pareto/NBD and MBG/NBD by cartera.model_selection; BG/NBD (P(alive) = 1 for every one-time buyer) only when named.",
+							 &transaction_model,
+							 0, transaction_model_options,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("cartera.model_selection",
+							 "How refresh() chooses the transaction model when cartera.transaction_model is auto: bic, aic or holdout.",
+							 "holdout refits each model on the purchases before as_of minus cartera.model_holdout and keeps the lowest error on the holdout.",
+							 &model_selection,
+							 0, model_selection_options,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+
+	DefineCustomStringVariable("cartera.model_holdout",
+							   "Holdout period of cartera.model_selection = holdout (also recorded in cartera.model_history).",
+							   NULL,
+							   &model_holdout_str,
+							   "26 weeks",
 							   PGC_USERSET, 0,
 							   check_positive_interval, NULL, NULL);
 
