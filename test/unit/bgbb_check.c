@@ -569,6 +569,59 @@ test_predictions(void)
 	}
 }
 
+/*
+ * The corners of the parameter range the SQL functions accept, [1e-14,
+ * 1e14] (the fit stays within e^+-31): every prediction finite and within
+ * its bounds (rounding allowed: ~1e-9 relative at the worst corner, where
+ * the log-likelihood of x = n = 1e5 is a difference of terms ~3e6).
+ */
+static void
+test_bounds(void)
+{
+	static const double v[3] = {1e-14, 1.0, 1e14};
+	static const int hs[][3] = {{0, 0, 0}, {0, 0, 6}, {1, 1, 6}, {3, 4, 6}, {6, 6, 6},
+	{5, 10, BGBB_MAX_OPPORTUNITIES}, {0, 0, BGBB_MAX_OPPORTUNITIES},
+	{BGBB_MAX_OPPORTUNITIES, BGBB_MAX_OPPORTUNITIES, BGBB_MAX_OPPORTUNITIES}};
+	const double tol = 1e-8;
+	int			a,
+				b,
+				g,
+				d,
+				bad = 0,
+				count = 0;
+	unsigned	h;
+
+	for (a = 0; a < 3; a++)
+		for (b = 0; b < 3; b++)
+			for (g = 0; g < 3; g++)
+				for (d = 0; d < 3; d++)
+				{
+					BgbbParams	p = {v[a], v[b], v[g], v[d]};
+					double		en = bgbb_expected_purchases_new(&p, 1000),
+								pr = bgbb_prob_purchases(&p, 50, 3);
+
+					for (h = 0; h < sizeof(hs) / sizeof(hs[0]); h++)
+					{
+						BgbbCell	c = {hs[h][0], hs[h][1], hs[h][2], 1.0};
+						double		pa = bgbb_p_alive(&p, c.x, c.t_x, c.n),
+									e = bgbb_expected_purchases(&p, 1000, c.x, c.t_x, c.n),
+									ll = bgbb_loglik(&p, &c, 1, NULL);
+
+						count++;
+						if (!(pa >= 0.0 && pa <= 1.0) || !(e >= 0.0 && e <= 1000.0 * (1.0 + tol)) ||
+							!(ll <= 1e-8 && ll > -INFINITY))
+						{
+							if (bad++ < 5)
+								printf("corner %g %g %g %g, history %d %d %d: P(alive) %.17g, E %.17g, LL %.17g\n",
+									   p.alpha, p.beta, p.gamma, p.delta, hs[h][0], hs[h][1], hs[h][2], pa, e, ll);
+						}
+					}
+					if (!(en >= 0.0 && en <= 1000.0 * (1.0 + tol)) || !(pr >= 0.0 && pr <= 1.0))
+						bad++;
+				}
+	check(bad == 0, "parameter corners [1e-14, 1e14]^4: %d of %d histories out of bounds", bad, count);
+}
+
 /* ================================================================== */
 /* simulation                                                          */
 /* ================================================================== */
@@ -777,6 +830,7 @@ main(int argc, char **argv)
 	test_donations(path);
 	test_gradient();
 	test_predictions();
+	test_bounds();
 	test_simulation();
 	printf("total %.2f s\n", now_sec() - t0);
 	printf("%d passed, %d failed\n", n_pass, n_fail);
