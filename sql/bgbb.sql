@@ -26,6 +26,18 @@ SELECT round((m).se_alpha::numeric, 4) AS se_alpha, round((m).se_beta::numeric, 
        round((m).aic::numeric - (8 - 2 * (m).log_likelihood)::numeric, 9) AS aic_is_8_minus_2ll
   FROM donations_fit;
 
+-- integer counts are counts too (an integer is never taken for a penalizer)
+SELECT (SELECT bgbb_fit(frequency, recency, n, n_custs::int) FROM donations) = m AS integer_counts_same,
+       (SELECT bgbb_fit(frequency, recency, n, n_custs::int, 0.01) FROM donations)
+       = (SELECT bgbb_fit(frequency, recency, n, n_custs, 0.01) FROM donations) AS integer_counts_penalized_same,
+       (SELECT bgbb_fit_merge(p) FROM (SELECT bgbb_fit_partial(frequency, recency, n, n_custs::int) p FROM donations GROUP BY n % 2
+                                       UNION ALL SELECT bgbb_fit_partial(frequency, recency, n, n_custs::int, 0) FROM donations WHERE false) x)
+       = m AS integer_partial_same
+  FROM donations_fit;
+-- (the customer count of the state: payload bytes 17..24, after the 10-byte header)
+SELECT ('x' || encode(substr(p, 27, 8), 'hex'))::bit(64)::bigint AS literal_5_is_a_count
+  FROM (SELECT bgbb_fit_partial(2, 3, 6, 5)) x(p);
+
 -- one row per donor, in a shuffled order, gives exactly the same fit
 CREATE TABLE donors AS
   SELECT d.frequency, d.recency, d.n, row_number() OVER (ORDER BY md5(d.frequency || '/' || d.recency || '/' || g)) AS id

@@ -142,6 +142,20 @@ CREATE AGGREGATE cartera.bgbb_fit(frequency integer, recency integer, n integer,
 );
 COMMENT ON AGGREGATE cartera.bgbb_fit(integer, integer, integer, bigint, double precision) IS
   'fit BG/BB to a summary table of histories with customer counts, with an L2 penalty on the parameters';
+CREATE AGGREGATE cartera.bgbb_fit(frequency integer, recency integer, n integer, customers integer) (
+  SFUNC = cartera.bgbb_fit_transfn, FINALFUNC = cartera.bgbb_fit_finalfn, STYPE = internal,
+  COMBINEFUNC = cartera.fit_histogram_combinefn, SERIALFUNC = cartera.fit_histogram_serialfn,
+  DESERIALFUNC = cartera.fit_histogram_deserialfn, PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE cartera.bgbb_fit(integer, integer, integer, integer) IS
+  'fit BG/BB to a summary table whose customer counts are integer (a count written as an integer is never taken for a penalizer)';
+CREATE AGGREGATE cartera.bgbb_fit(frequency integer, recency integer, n integer, customers integer, penalizer double precision) (
+  SFUNC = cartera.bgbb_fit_transfn, FINALFUNC = cartera.bgbb_fit_finalfn, STYPE = internal,
+  COMBINEFUNC = cartera.fit_histogram_combinefn, SERIALFUNC = cartera.fit_histogram_serialfn,
+  DESERIALFUNC = cartera.fit_histogram_deserialfn, PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE cartera.bgbb_fit(integer, integer, integer, integer, double precision) IS
+  'fit BG/BB to a summary table with integer customer counts, with an L2 penalty on the parameters';
 CREATE AGGREGATE cartera.bgbb_fit(summary cartera.bgbb_summary) (
   SFUNC = cartera.bgbb_fit_transfn, FINALFUNC = cartera.bgbb_fit_finalfn, STYPE = internal,
   COMBINEFUNC = cartera.fit_histogram_combinefn, SERIALFUNC = cartera.fit_histogram_serialfn,
@@ -194,6 +208,20 @@ CREATE AGGREGATE cartera.bgbb_fit_partial(frequency integer, recency integer, n 
 );
 COMMENT ON AGGREGATE cartera.bgbb_fit_partial(integer, integer, integer, bigint, double precision) IS
   'first step of bgbb_fit(integer, integer, integer, bigint, double precision) on a shard, for cartera.bgbb_fit_merge()';
+CREATE AGGREGATE cartera.bgbb_fit_partial(frequency integer, recency integer, n integer, customers integer) (
+  SFUNC = cartera.bgbb_fit_transfn, FINALFUNC = cartera.bgbb_fit_partial_finalfn, STYPE = internal,
+  COMBINEFUNC = cartera.fit_histogram_combinefn, SERIALFUNC = cartera.fit_histogram_serialfn,
+  DESERIALFUNC = cartera.fit_histogram_deserialfn, PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE cartera.bgbb_fit_partial(integer, integer, integer, integer) IS
+  'first step of bgbb_fit(integer, integer, integer, integer) on a shard, for cartera.bgbb_fit_merge()';
+CREATE AGGREGATE cartera.bgbb_fit_partial(frequency integer, recency integer, n integer, customers integer, penalizer double precision) (
+  SFUNC = cartera.bgbb_fit_transfn, FINALFUNC = cartera.bgbb_fit_partial_finalfn, STYPE = internal,
+  COMBINEFUNC = cartera.fit_histogram_combinefn, SERIALFUNC = cartera.fit_histogram_serialfn,
+  DESERIALFUNC = cartera.fit_histogram_deserialfn, PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE cartera.bgbb_fit_partial(integer, integer, integer, integer, double precision) IS
+  'first step of bgbb_fit(integer, integer, integer, integer, double precision) on a shard, for cartera.bgbb_fit_merge()';
 CREATE AGGREGATE cartera.bgbb_fit_partial(summary cartera.bgbb_summary) (
   SFUNC = cartera.bgbb_fit_transfn, FINALFUNC = cartera.bgbb_fit_partial_finalfn, STYPE = internal,
   COMBINEFUNC = cartera.fit_histogram_combinefn, SERIALFUNC = cartera.fit_histogram_serialfn,

@@ -399,11 +399,12 @@ cartera_bgbb_history_finalfn(PG_FUNCTION_ARGS)
 /* bgbb_fit()                                                           */
 /* ------------------------------------------------------------------ */
 
-/* (frequency, recency, n | summary) [, customers bigint] [, penalizer float8] */
+/* (frequency, recency, n | summary) [, customers integer or bigint] [, penalizer float8] */
 typedef struct BgbbSignature
 {
 	FitSignature fit;			/* from_summary, penalizer_arg (unit_arg = -1) */
 	int			weight_arg;		/* -1 when none */
+	bool		weight_int4;	/* customers integer, not bigint */
 } BgbbSignature;
 
 static const BgbbSignature *
@@ -420,8 +421,11 @@ bgbb_signature(FunctionCallInfo fcinfo)
 	{
 		Oid			t = get_fn_expr_argtype(fcinfo->flinfo, i);
 
-		if (t == INT8OID)
+		if (t == INT8OID || t == INT4OID)
+		{
 			sig->weight_arg = i;
+			sig->weight_int4 = (t == INT4OID);
+		}
 		else if (t == FLOAT8OID)
 			sig->fit.penalizer_arg = i;
 		else
@@ -498,7 +502,7 @@ cartera_bgbb_fit_transfn(PG_FUNCTION_ARGS)
 	{
 		if (PG_ARGISNULL(sig->weight_arg))
 			PG_RETURN_POINTER(s);
-		weight = PG_GETARG_INT64(sig->weight_arg);
+		weight = sig->weight_int4 ? PG_GETARG_INT32(sig->weight_arg) : PG_GETARG_INT64(sig->weight_arg);
 		if (weight < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
