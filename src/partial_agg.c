@@ -21,6 +21,7 @@
 #include "varatt.h"
 #endif
 
+#include "bgbb.h"
 #include "cartera.h"
 #include "fit_histogram.h"
 #include "access/htup_details.h"
@@ -52,6 +53,8 @@ PG_FUNCTION_INFO_V1(cartera_rfm_partial_finalfn);
 PG_FUNCTION_INFO_V1(cartera_bgnbd_fit_partial_finalfn);
 PG_FUNCTION_INFO_V1(cartera_gamma_gamma_fit_partial_finalfn);
 PG_FUNCTION_INFO_V1(cartera_breakpoints_partial_finalfn);
+PG_FUNCTION_INFO_V1(cartera_bgbb_fit_partial_finalfn);
+PG_FUNCTION_INFO_V1(cartera_bgbb_fit_merge_transfn);
 PG_FUNCTION_INFO_V1(cartera_rfm_merge_transfn);
 PG_FUNCTION_INFO_V1(cartera_bgnbd_fit_merge_transfn);
 PG_FUNCTION_INFO_V1(cartera_gamma_gamma_fit_merge_transfn);
@@ -155,6 +158,12 @@ cartera_breakpoints_partial_finalfn(PG_FUNCTION_ARGS)
 	return partial_final(fcinfo, cartera_breakpoints_serialfn, PARTIAL_BREAKPOINTS);
 }
 
+Datum
+cartera_bgbb_fit_partial_finalfn(PG_FUNCTION_ARGS)
+{
+	return partial_final(fcinfo, cartera_histogram_serialfn, PARTIAL_BGBB);
+}
+
 static void
 corrupt(int kind, const char *detail)
 {
@@ -254,6 +263,8 @@ check_histogram(bytea *payload, PartialKind kind)
 		corrupt(kind, "Unknown time unit.");
 	if (kind == PARTIAL_GAMMA_GAMMA && unit != 0)
 		corrupt(kind, "A Gamma-Gamma state has no time unit.");
+	if (kind == PARTIAL_BGBB && (unit != 0 || excluded != 0))
+		corrupt(kind, "A BG/BB state has no time unit and excludes nobody.");
 	if (!(penalizer >= 0) || isinf(penalizer))
 		corrupt(kind, "Invalid penalizer.");
 	if (rows < 0 || excluded < 0 || (kind == PARTIAL_BGNBD && excluded != 0))
@@ -277,6 +288,15 @@ check_histogram(bytea *payload, PartialKind kind)
 			if (!(v[0] >= 0) || isinf(v[0]) || !(v[1] >= 0) || !(v[1] <= v[2]) ||
 				!(v[2] > 0) || isinf(v[2]))
 				corrupt(kind, "A histogram cell is outside the domain of BG/NBD.");
+		}
+		else if (kind == PARTIAL_BGBB)
+		{
+			/* whole numbers 0 <= x <= t_x <= n, n >= 1, x = 0 exactly when t_x = 0 */
+			if (!(v[0] >= 0 && v[0] <= v[1] && v[1] <= v[2] && v[2] >= 1 &&
+				  v[2] <= BGBB_MAX_OPPORTUNITIES) ||
+				v[0] != floor(v[0]) || v[1] != floor(v[1]) || v[2] != floor(v[2]) ||
+				(v[0] == 0) != (v[1] == 0))
+				corrupt(kind, "A histogram cell is outside the domain of BG/BB.");
 		}
 		else if (!(v[0] > 0) || isinf(v[0]) || !(v[1] > 0) || isinf(v[1]))
 			corrupt(kind, "A histogram cell is outside the domain of Gamma-Gamma.");
@@ -470,6 +490,13 @@ Datum
 cartera_gamma_gamma_fit_merge_transfn(PG_FUNCTION_ARGS)
 {
 	return merge_trans(fcinfo, PARTIAL_GAMMA_GAMMA, cartera_histogram_deserialfn,
+					   cartera_histogram_combinefn);
+}
+
+Datum
+cartera_bgbb_fit_merge_transfn(PG_FUNCTION_ARGS)
+{
+	return merge_trans(fcinfo, PARTIAL_BGBB, cartera_histogram_deserialfn,
 					   cartera_histogram_combinefn);
 }
 

@@ -4,37 +4,23 @@
  * ((x, m) histogram).  An accepted state must be one the transition functions
  * could have built (2 or 3 dimensions, a known time unit, a finite penalizer
  * >= 0, counts >= 0, finite keys, positive finite weights; for 3 dimensions
- * 0 <= t_x <= T, T > 0; for 2, m > 0): the fits take them as given.  Then
- * combine (with itself) and serialize -> deserialize must agree.
+ * 0 <= t_x <= T, T > 0; for 2, m > 0; for the BG/BB kind whole numbers
+ * 0 <= x <= t_x <= n, n >= 1, x = 0 exactly when t_x = 0; for the survival
+ * kind a whole t and active 0/1): the fits take them as given.  Then
+ * combine (with itself) and serialize -> deserialize must agree.  The state
+ * layout is fit_histogram.h's.
  */
 #include "fz.h"
 
 #include <math.h>
 
 #include "cartera.h"
+#include "fit_histogram.h"
 #include "utils/hsearch.h"
 
 extern Datum cartera_histogram_deserialfn(PG_FUNCTION_ARGS);
 extern Datum cartera_histogram_serialfn(PG_FUNCTION_ARGS);
 extern Datum cartera_histogram_combinefn(PG_FUNCTION_ARGS);
-
-/* btyd_agg.c's state, as laid out there (the harness reads it) */
-typedef struct HistState
-{
-	int32		ndims;
-	int32		unit_days;
-	double		penalizer;
-	int64		rows;
-	int64		excluded;
-	HTAB	   *htab;
-	MemoryContext cxt;
-} HistState;
-
-typedef struct HistEntry
-{
-	double		v[3];
-	double		weight;
-} HistEntry;
 
 /* rfm.c is not linked here */
 bool
@@ -64,21 +50,39 @@ check_state(const HistState *s)
 	if (s->rows < 0 || s->excluded < 0)
 		fz_fail("histogram with %lld rows, %lld excluded", (long long) s->rows, (long long) s->excluded);
 	hash_seq_init(&seq, s->htab);
+	if (s->kind != HIST_HISTORY && s->kind != HIST_BGBB && s->kind != HIST_SURVIVAL)
+		fz_fail("histogram of kind %d", s->kind);
+	if ((s->kind == HIST_BGBB && s->ndims != 3) || (s->kind == HIST_SURVIVAL && s->ndims != 2))
+		fz_fail("histogram of kind %d with %d dimensions", s->kind, s->ndims);
 	while ((e = hash_seq_search(&seq)) != NULL)
 	{
+		const double *v = e->key.v;
+
 		for (int d = 0; d < 3; d++)
-			if (!isfinite(e->v[d]))
-				fz_fail("histogram key with %g", e->v[d]);
+			if (!isfinite(v[d]))
+				fz_fail("histogram key with %g", v[d]);
 		if (!(e->weight > 0) || isinf(e->weight))
 			fz_fail("histogram weight %g", e->weight);
-		if (e->v[0] < 0)
-			fz_fail("histogram frequency %g", e->v[0]);
-		if (s->ndims == 3 && !(e->v[1] >= 0 && e->v[1] <= e->v[2] && e->v[2] > 0))
-			fz_fail("histogram t_x %g, T %g", e->v[1], e->v[2]);
-		if (s->ndims == 2 && !(e->v[1] > 0))
-			fz_fail("histogram spend %g", e->v[1]);
+		if (v[0] < 0)
+			fz_fail("histogram frequency %g", v[0]);
+		if (s->kind == HIST_BGBB)
+		{
+			if (v[0] != floor(v[0]) || v[1] != floor(v[1]) || v[2] != floor(v[2]) ||
+				!(v[0] <= v[1] && v[1] <= v[2] && v[2] >= 1) || (v[0] == 0) != (v[1] == 0))
+				fz_fail("BG/BB histogram cell (%g, %g, %g)", v[0], v[1], v[2]);
+		}
+		else if (s->kind == HIST_SURVIVAL)
+		{
+			if (v[0] != floor(v[0]) || !(v[1] == 0 || v[1] == 1) || v[0] < (v[1] == 0 ? 1 : 0))
+				fz_fail("survival histogram cell (%g, %g)", v[0], v[1]);
+		}
+		else if (s->ndims == 3 && !(v[1] >= 0 && v[1] <= v[2] && v[2] > 0))
+			fz_fail("histogram t_x %g, T %g", v[1], v[2]);
+		else if (s->ndims == 2 && !(v[1] > 0))
+			fz_fail("histogram spend %g", v[1]);
 	}
 }
+
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
