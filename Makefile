@@ -8,7 +8,8 @@ MODULE_big = cartera
 OBJS = src/cartera.o src/guc.o src/exact_sum.o src/rfm_state.o src/rfm.o \
        src/lifecycle.o src/clv.o src/scoring.o src/segment.o \
        src/optimize.o src/btyd.o src/hyp2f1.o src/btyd_agg.o src/btyd_predict.o \
-       src/state_trigger.o src/partial_agg.o src/portfolio_setting.o
+       src/state_trigger.o src/partial_agg.o src/portfolio_setting.o \
+       src/sbg.o src/sbg_sql.o
 
 # The scripts we edit: sql/cartera.sql (the C core's objects) and the
 # portfolio layer (PORTFOLIO_SQL below).  The install script of the current
