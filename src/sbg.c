@@ -224,7 +224,9 @@ sbg_fit(const SbgCell *cells, size_t n, double penalizer,
 	double		def[OPT_MAXDIM] = {0.0, 0.0, 0.0, 0.0},
 				usr[OPT_MAXDIM] = {0.0, 0.0, 0.0, 0.0},
 				first = 0.0,
-				at_risk = 0.0;
+				at_risk = 0.0,
+				churned = 0.0;
+	bool		se_ok;
 	int			nstarts = 0;
 	size_t		k;
 
@@ -251,6 +253,8 @@ sbg_fit(const SbgCell *cells, size_t n, double penalizer,
 		/* churn in period 1 over those at risk of it: a start for E[theta] */
 		if (c->active == 0.0 && c->t == 1.0)
 			first += c->weight;
+		if (c->active == 0.0)
+			churned += c->weight;
 		if (c->t >= 1.0)
 			at_risk += c->weight;
 	}
@@ -281,13 +285,20 @@ sbg_fit(const SbgCell *cells, size_t n, double penalizer,
 	if (!isfinite(mr.f))
 		return out;
 	ctx.penalizer = 0.0;
-	opt_log_std_errors(2, sbg_objective, &ctx, theta, ctx.wsum, out.se);
+	se_ok = opt_log_std_errors(2, sbg_objective, &ctx, theta, ctx.wsum, out.se);
 	inout->alpha = exp(theta[0]);
 	inout->beta = exp(theta[1]);
 	out.se[0] *= inout->alpha;
 	out.se[1] *= inout->beta;
 	out.loglik = sbg_eval(inout, cells, n, NULL, NULL);
-	out.converged = mr.converged;
+
+	/*
+	 * Nobody churned: the likelihood rises towards alpha -> 0 however flat
+	 * its slope has become; no positive definite information: a ridge (one
+	 * period of data pins down only alpha/(alpha+beta)).  Both are edges,
+	 * whatever the gradient test said.
+	 */
+	out.converged = mr.converged && churned > 0.0 && se_ok;
 	return out;
 }
 
