@@ -1,7 +1,8 @@
 /*
  * fuzz_histogram — cartera_histogram_deserialfn() on arbitrary bytes: the
  * partial state of bgnbd_fit() (x, t_x, T histogram) and gamma_gamma_fit()
- * ((x, m) histogram).  An accepted state must be one the transition functions
+ * ((x, m) histogram), and sbg_fit() ((t, active) cells, kind 2).  An accepted
+ * state must be one the transition functions
  * could have built (2 or 3 dimensions, a known time unit, a finite penalizer
  * >= 0, counts >= 0, finite keys, positive finite weights; for 3 dimensions
  * 0 <= t_x <= T, T > 0; for 2, m > 0): the fits take them as given.  Then
@@ -22,6 +23,7 @@ extern Datum cartera_histogram_combinefn(PG_FUNCTION_ARGS);
 typedef struct HistState
 {
 	int32		ndims;
+	int32		kind;			/* 0 history, 1 BG/BB, 2 sBG survival */
 	int32		unit_days;
 	double		penalizer;
 	int64		rows;
@@ -73,6 +75,16 @@ check_state(const HistState *s)
 			fz_fail("histogram weight %g", e->weight);
 		if (e->v[0] < 0)
 			fz_fail("histogram frequency %g", e->v[0]);
+		if (s->kind == 2)
+		{
+			/* sBG: churned in period t >= 1 (active 0) or active after t >= 0 periods */
+			if (s->ndims != 2 || e->v[0] != floor(e->v[0]) || !(e->v[1] == 0 || e->v[1] == 1) ||
+				(e->v[1] == 0 && e->v[0] < 1))
+				fz_fail("sBG histogram cell (%g, %g)", e->v[0], e->v[1]);
+			continue;
+		}
+		if (s->kind != 0)
+			continue;			/* BG/BB: checked by its own target */
 		if (s->ndims == 3 && !(e->v[1] >= 0 && e->v[1] <= e->v[2] && e->v[2] > 0))
 			fz_fail("histogram t_x %g, T %g", e->v[1], e->v[2]);
 		if (s->ndims == 2 && !(e->v[1] > 0))

@@ -12,6 +12,8 @@ extern void fz_fail(const char *fmt,...) __attribute__((noreturn));
 
 /* the extension's own, from src/cartera.c (not linked into any target) */
 UNREACHED(cartera_make_composite)
+UNREACHED(cartera_make_composite_prefix)
+UNREACHED(cartera_fit_uncertainty)
 
 UNREACHED(numeric_scale)
 UNREACHED(GetAttributeByName)
