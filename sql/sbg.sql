@@ -178,6 +178,7 @@ SELECT sbg_fit(date '2021-01-01', NULL, date '2021-06-01', interval '-1 month');
 SELECT sbg_fit(date '2021-01-01', NULL, date '2021-06-01', interval '1 month 15 days');
 SELECT sbg_fit(date '-infinity', NULL, date '2021-06-01', interval '1 month');
 SELECT sbg_fit(timestamptz '2021-01-01', timestamptz 'infinity', timestamptz '2021-06-01', interval '1 day');
+SELECT sbg_fit(timestamptz '2000-01-01', NULL, timestamptz '2100-01-01', interval '1 microsecond');
 -- hours are a fixed length: allowed
 SET client_min_messages = error;
 SELECT (sbg_fit(timestamptz '2021-01-01', NULL, timestamptz '2021-01-02 13:00', interval '12 hours')).customers;

@@ -242,6 +242,11 @@ clock_count(const PeriodClock *c, Timestamp x)
 	Timestamp	at;
 
 	/* the estimate is off by a few at most (month lengths, DST days) */
+	if (k > PG_INT32_MAX - 4)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("more than %d contract periods between the start and as_of", PG_INT32_MAX - 4),
+				 errhint("Use a longer contract period.")));
 	k = Max(k - 2, 0);
 	while (k > 0 && (!clock_add(c, k, &at) || at > x))
 		k--;

@@ -366,7 +366,8 @@ derl_brute(const SbgParams *p, double d, double n)
 static void
 test_derl(void)
 {
-	static const SbgParams ps[] = {{0.704, 1.182}, {0.668, 3.806}, {3.0, 8.0}, {0.05, 0.3}, {40.0, 900.0}};
+	static const SbgParams ps[] = {{0.704, 1.182}, {0.668, 3.806}, {3.0, 8.0}, {0.05, 0.3}, {40.0, 900.0},
+	{1e-3, 1e6}, {100.0, 1e-3}};
 	static const double ds[] = {1.0, 0.1, 0.01, 0.002, 1e-4};
 	static const double ns[] = {0, 1, 4, 100};
 	size_t		i,
@@ -387,7 +388,7 @@ test_derl(void)
 					check(false, "DERL(alpha %g, beta %g, d %g, n %g) = %.15g, brute force %.15g",
 						  ps[i].alpha, ps[i].beta, ds[j], ns[k], got, want);
 			}
-	check(maxe < 1e-9, "DERL vs brute-force sum over 5 parameter sets x 5 rates x 4 renewals: max rel err %.2e", maxe);
+	check(maxe < 1e-9, "DERL vs brute-force sum over 7 parameter sets (alpha 1e-3 .. 100, beta 1e-3 .. 1e6) x 5 rates x 4 renewals: max rel err %.2e", maxe);
 
 	/* against btyd_hyp2f1, FH10 eq. 6 as printed */
 	{
