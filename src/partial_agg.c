@@ -63,6 +63,8 @@ PG_FUNCTION_INFO_V1(cartera_bgnbd_fit_unit_days_transfn);
 PG_FUNCTION_INFO_V1(cartera_summary_recency_days);
 PG_FUNCTION_INFO_V1(cartera_summary_frequency);
 PG_FUNCTION_INFO_V1(cartera_summary_monetary_total);
+PG_FUNCTION_INFO_V1(cartera_sbg_fit_partial_finalfn);
+PG_FUNCTION_INFO_V1(cartera_sbg_fit_merge_transfn);
 
 /* envelope: "CART", version, kind, CRC-32C of the payload, payload */
 #define PARTIAL_MAGIC "CART"
@@ -297,6 +299,13 @@ check_histogram(bytea *payload, PartialKind kind)
 				v[0] != floor(v[0]) || v[1] != floor(v[1]) || v[2] != floor(v[2]) ||
 				(v[0] == 0) != (v[1] == 0))
 				corrupt(kind, "A histogram cell is outside the domain of BG/BB.");
+		}
+		else if (kind == PARTIAL_SURVIVAL)
+		{
+			/* churned in period t >= 1 (active 0), or active after t >= 0 periods */
+			if (!(v[1] == 0 || v[1] == 1) || !(v[0] >= (v[1] == 0 ? 1 : 0)) ||
+				isinf(v[0]) || v[0] != floor(v[0]))
+				corrupt(kind, "A histogram cell is outside the domain of the sBG model.");
 		}
 		else if (!(v[0] > 0) || isinf(v[0]) || !(v[1] > 0) || isinf(v[1]))
 			corrupt(kind, "A histogram cell is outside the domain of Gamma-Gamma.");
@@ -605,4 +614,18 @@ Datum
 cartera_summary_monetary_total(PG_FUNCTION_ARGS)
 {
 	return summary_field(fcinfo, "monetary_total");
+}
+
+/* the shifted-beta-geometric fit's two steps (src/sbg_sql.c) */
+Datum
+cartera_sbg_fit_partial_finalfn(PG_FUNCTION_ARGS)
+{
+	return partial_final(fcinfo, cartera_histogram_serialfn, PARTIAL_SURVIVAL);
+}
+
+Datum
+cartera_sbg_fit_merge_transfn(PG_FUNCTION_ARGS)
+{
+	return merge_trans(fcinfo, PARTIAL_SURVIVAL, cartera_histogram_deserialfn,
+					   cartera_histogram_combinefn);
 }

@@ -1,7 +1,8 @@
 /*
  * fuzz_histogram — cartera_histogram_deserialfn() on arbitrary bytes: the
  * partial state of bgnbd_fit() (x, t_x, T histogram) and gamma_gamma_fit()
- * ((x, m) histogram).  An accepted state must be one the transition functions
+ * ((x, m) histogram), and sbg_fit() ((t, active) cells, kind 2).  An accepted
+ * state must be one the transition functions
  * could have built (2 or 3 dimensions, a known time unit, a finite penalizer
  * >= 0, counts >= 0, finite keys, positive finite weights; for 3 dimensions
  * 0 <= t_x <= T, T > 0; for 2, m > 0; for the BG/BB kind whole numbers
