@@ -548,9 +548,12 @@ DECLARE
   unit_days integer := cartera.diagnostics_unit_days(purchases, customer_column, purchased_at_column,
                                                      calibration_end, time_unit, model);
 BEGIN
-  IF holdout_end IS NULL OR holdout_end <= calibration_end OR NOT isfinite(holdout_end) THEN
-    RAISE EXCEPTION 'holdout_end must be after calibration_end, not % <= %',
-                    coalesce(holdout_end::text, 'NULL'), calibration_end
+  IF holdout_end IS NULL OR NOT isfinite(holdout_end) THEN
+    RAISE EXCEPTION 'holdout_end must be a finite date, not %', coalesce(holdout_end::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF holdout_end <= calibration_end THEN
+    RAISE EXCEPTION 'holdout_end must be after calibration_end, not % <= %', holdout_end, calibration_end
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   RETURN QUERY EXECUTE format($q$
@@ -616,9 +619,12 @@ DECLARE
   unit_days integer := cartera.diagnostics_unit_days(purchases, customer_column, purchased_at_column,
                                                      calibration_end, time_unit, model);
 BEGIN
-  IF holdout_end IS NULL OR holdout_end <= calibration_end OR NOT isfinite(holdout_end) THEN
-    RAISE EXCEPTION 'holdout_end must be after calibration_end, not % <= %',
-                    coalesce(holdout_end::text, 'NULL'), calibration_end
+  IF holdout_end IS NULL OR NOT isfinite(holdout_end) THEN
+    RAISE EXCEPTION 'holdout_end must be a finite date, not %', coalesce(holdout_end::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF holdout_end <= calibration_end THEN
+    RAISE EXCEPTION 'holdout_end must be after calibration_end, not % <= %', holdout_end, calibration_end
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   RETURN QUERY EXECUTE format($q$
