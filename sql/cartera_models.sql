@@ -812,3 +812,335 @@ CREATE FUNCTION cartera.sbg_derl(params cartera.sbg_params, discount_rate double
   AS 'MODULE_PATHNAME', 'cartera_sbg_derl' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION cartera.sbg_derl(cartera.sbg_params, double precision, integer) IS
   'discounted expected residual lifetime (Fader & Hardie 2010) of a customer who has renewed renewals times: expected further payments, the next one undiscounted; multiply by the payment for the residual value';
+------------------------------------------------------------------------------
+-- diagnostics: calibration/holdout for every transaction model, tracking curve, repeat-purchase histogram, P(alive) matrices
+------------------------------------------------------------------------------
+-- Is the model right?  The checks of Fader, Hardie & Lee (2005) and of
+-- lifetimes' plotting module, as rows (docs/predictive.md): each fits the
+-- named model ('bgnbd', 'pareto_nbd' or 'mbgnbd') on the purchases up to
+-- calibration_end and sets its predictions beside what happened.  The
+-- purchases table is read as calibration_holdout reads it: one purchase per
+-- customer and day, the purchase column a date, timestamp or timestamptz.
+
+CREATE FUNCTION cartera.diagnostics_unit_days(purchases regclass, customer_column name,
+                                              purchased_at_column name, calibration_end date,
+                                              time_unit text, model text)
+  RETURNS integer
+  LANGUAGE plpgsql STABLE PARALLEL SAFE
+  SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  unit_days integer := CASE lower(time_unit) WHEN 'days' THEN 1 WHEN 'weeks' THEN 7 END;
+BEGIN
+  IF unit_days IS NULL THEN
+    RAISE EXCEPTION 'time unit must be "days" or "weeks", not "%"', time_unit
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF model IS NULL OR lower(model) NOT IN ('bgnbd', 'pareto_nbd', 'mbgnbd') THEN
+    RAISE EXCEPTION 'model must be "bgnbd", "pareto_nbd" or "mbgnbd", not "%"', model
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF purchases IS NULL THEN
+    RAISE EXCEPTION 'purchases table must not be null'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = purchases
+                   AND a.attname = customer_column AND a.attnum > 0 AND NOT a.attisdropped) THEN
+    RAISE EXCEPTION 'column "%" does not exist in %', customer_column, purchases
+      USING ERRCODE = 'undefined_column';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = purchases
+                   AND a.attname = purchased_at_column AND a.attnum > 0 AND NOT a.attisdropped
+                   AND a.atttypid IN ('date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype)) THEN
+    RAISE EXCEPTION 'column "%" of % must exist and be a date, timestamp or timestamptz',
+                    purchased_at_column, purchases
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF calibration_end IS NULL OR NOT isfinite(calibration_end) THEN
+    RAISE EXCEPTION 'calibration_end must be a finite date, not %', coalesce(calibration_end::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN unit_days;
+END
+$fn$;
+COMMENT ON FUNCTION cartera.diagnostics_unit_days(regclass, name, name, date, text, text) IS
+  'checks the arguments the model diagnostics share (unit, model, columns, calibration_end) and returns the days of time_unit (1 or 7)';
+
+CREATE FUNCTION cartera.calibration_holdout(purchases regclass, customer_column name,
+                                            purchased_at_column name,
+                                            calibration_end date, holdout_end date,
+                                            time_unit text, model text)
+  RETURNS TABLE (customer text, frequency integer, t_x double precision, "T" double precision,
+                 predicted double precision, actual bigint)
+  LANGUAGE plpgsql STABLE PARALLEL SAFE
+  SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  unit_days integer := cartera.diagnostics_unit_days(purchases, customer_column, purchased_at_column,
+                                                     calibration_end, time_unit, model);
+BEGIN
+  IF holdout_end IS NULL OR NOT isfinite(holdout_end) THEN
+    RAISE EXCEPTION 'holdout_end must be a finite date, not %', coalesce(holdout_end::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF holdout_end <= calibration_end THEN
+    RAISE EXCEPTION 'holdout_end must be after calibration_end, not % <= %', holdout_end, calibration_end
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN QUERY EXECUTE format($q$
+    WITH calibration AS (
+      SELECT %1$I::text AS customer, cartera.rfm(%2$I::date, 0::bigint, $1) AS s
+        FROM %3$s WHERE %2$I::date <= $1 GROUP BY 1),
+    model AS (SELECT cartera.%4$s_fit(s, $3) AS m FROM calibration),
+    holdout AS (
+      SELECT %1$I::text AS customer, count(DISTINCT %2$I::date) AS n
+        FROM %3$s WHERE %2$I::date > $1 AND %2$I::date <= $2 GROUP BY 1)
+    SELECT c.customer, (c.s).frequency, (c.s).t_x_days / $4::float8, (c.s).age_days / $4::float8,
+           cartera.expected_purchases(model.m, ($2 - $1) / $4::float8, c.s, $3),
+           coalesce(h.n, 0)
+      FROM calibration c CROSS JOIN model LEFT JOIN holdout h USING (customer)
+     WHERE (c.s).purchases > 0
+     ORDER BY c.customer$q$,
+    customer_column, purchased_at_column, purchases, lower(model))
+  USING calibration_end, holdout_end, time_unit, unit_days;
+END
+$fn$;
+COMMENT ON FUNCTION cartera.calibration_holdout(regclass, name, name, date, date, text, text) IS
+  'fit model (bgnbd, pareto_nbd or mbgnbd) on purchases up to calibration_end and compare, per customer, predicted and actual repeat purchase days in the holdout up to holdout_end';
+
+CREATE FUNCTION cartera.calibration_holdout_summary(purchases regclass, customer_column name,
+                                                    purchased_at_column name,
+                                                    calibration_end date, holdout_end date,
+                                                    time_unit text, max_frequency integer,
+                                                    model text)
+  RETURNS TABLE (frequency integer, customers bigint, actual_mean double precision,
+                 predicted_mean double precision)
+  LANGUAGE plpgsql STABLE PARALLEL SAFE
+  SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+  IF max_frequency IS NULL OR max_frequency < 1 THEN
+    RAISE EXCEPTION 'max_frequency must be at least 1, not %', coalesce(max_frequency::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN QUERY
+  SELECT least(c.frequency, max_frequency), count(*), avg(c.actual)::float8, avg(c.predicted)
+    FROM cartera.calibration_holdout(purchases, customer_column, purchased_at_column,
+                                     calibration_end, holdout_end, time_unit, model) c
+   GROUP BY 1 ORDER BY 1;
+END
+$fn$;
+COMMENT ON FUNCTION cartera.calibration_holdout_summary(regclass, name, name, date, date, text, integer, text) IS
+  'mean actual vs predicted holdout purchases by calibration frequency for model (bgnbd, pareto_nbd or mbgnbd); the last bucket is max_frequency or more';
+
+-- Fader, Hardie & Lee (2005) Fig. 1: repeat purchases period by period, the
+-- calibration and the holdout, against the model's E[X(t)] for a customer
+-- just acquired summed over the customers at their own ages.
+CREATE FUNCTION cartera.tracking_curve(purchases regclass, customer_column name,
+                                       purchased_at_column name,
+                                       calibration_end date, holdout_end date,
+                                       time_unit text DEFAULT 'weeks', model text DEFAULT 'bgnbd')
+  RETURNS TABLE (period integer, period_start date, period_end date, in_calibration boolean,
+                 actual_repeat bigint, expected_repeat double precision,
+                 actual_cumulative bigint, expected_cumulative double precision)
+  LANGUAGE plpgsql STABLE PARALLEL SAFE
+  SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  unit_days integer := cartera.diagnostics_unit_days(purchases, customer_column, purchased_at_column,
+                                                     calibration_end, time_unit, model);
+BEGIN
+  IF holdout_end IS NULL OR NOT isfinite(holdout_end) THEN
+    RAISE EXCEPTION 'holdout_end must be a finite date, not %', coalesce(holdout_end::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF holdout_end <= calibration_end THEN
+    RAISE EXCEPTION 'holdout_end must be after calibration_end, not % <= %', holdout_end, calibration_end
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN QUERY EXECUTE format($q$
+    WITH days AS (
+      SELECT DISTINCT %1$I::text AS customer, %2$I::date AS day
+        FROM %3$s WHERE %2$I::date <= $2),
+    firsts AS (
+      SELECT customer, min(day) AS first_day FROM days GROUP BY customer HAVING min(day) <= $1),
+    model AS (
+      SELECT cartera.%4$s_fit(s, $3) AS m
+        FROM (SELECT cartera.rfm(d.day, 0::bigint, $1) AS s
+                FROM days d JOIN firsts f USING (customer) WHERE d.day <= $1
+               GROUP BY d.customer) c),
+    origin AS (SELECT min(first_day) AS o FROM firsts),
+    periods AS (
+      SELECT p AS period, o + (p - 1) * $4 AS period_start, least(o + p * $4 - 1, $2) AS period_end
+        FROM origin, generate_series(1, ($2 - o) / $4 + 1) p),
+    cohorts AS (SELECT first_day, count(*) AS n FROM firsts GROUP BY first_day),
+    actual AS (
+      SELECT (d.day - origin.o) / $4 + 1 AS period, count(*) AS n
+        FROM days d JOIN firsts f USING (customer) CROSS JOIN origin
+       WHERE d.day > f.first_day GROUP BY 1),
+    expected AS (
+      SELECT p.period,
+             sum(c.n * (cartera.expected_purchases_new(model.m, (p.period_end - c.first_day) / $4::float8)
+                        - cartera.expected_purchases_new(model.m,
+                            greatest(p.period_start - 1 - c.first_day, 0) / $4::float8))) AS e
+        FROM periods p JOIN cohorts c ON c.first_day <= p.period_end CROSS JOIN model
+       GROUP BY p.period)
+    SELECT p.period, p.period_start, p.period_end, p.period_end <= $1,
+           coalesce(a.n, 0), coalesce(e.e, 0),
+           (sum(coalesce(a.n, 0)) OVER w)::bigint, sum(coalesce(e.e, 0)) OVER w
+      FROM periods p LEFT JOIN actual a USING (period) LEFT JOIN expected e USING (period)
+    WINDOW w AS (ORDER BY p.period)
+     ORDER BY p.period$q$,
+    customer_column, purchased_at_column, purchases, lower(model))
+  USING calibration_end, holdout_end, time_unit, unit_days;
+END
+$fn$;
+COMMENT ON FUNCTION cartera.tracking_curve(regclass, name, name, date, date, text, text) IS
+  'repeat purchases per period (week or day from the first customer''s first purchase) of the customers acquired by calibration_end, actual vs expected by model fitted on the calibration period, incremental and cumulative, through holdout_end';
+
+-- Fader, Hardie & Lee (2005) Fig. 2: how many customers made 0, 1, 2, ...
+-- repeat purchases in the calibration period, and how many the model expects.
+CREATE FUNCTION cartera.repeat_purchase_histogram(purchases regclass, customer_column name,
+                                                  purchased_at_column name, calibration_end date,
+                                                  time_unit text DEFAULT 'weeks',
+                                                  model text DEFAULT 'bgnbd',
+                                                  max_frequency integer DEFAULT 7)
+  RETURNS TABLE (frequency integer, actual_customers bigint, expected_customers double precision)
+  LANGUAGE plpgsql STABLE PARALLEL SAFE
+  SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  unit_days integer := cartera.diagnostics_unit_days(purchases, customer_column, purchased_at_column,
+                                                     calibration_end, time_unit, model);
+BEGIN
+  IF max_frequency IS NULL OR max_frequency < 1 OR max_frequency > 1000 THEN
+    RAISE EXCEPTION 'max_frequency must be between 1 and 1000, not %', coalesce(max_frequency::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN QUERY EXECUTE format($q$
+    WITH calibration AS (
+      SELECT cartera.rfm(%2$I::date, 0::bigint, $1) AS s
+        FROM %3$s WHERE %2$I::date <= $1 GROUP BY %1$I::text),
+    model AS (SELECT cartera.%4$s_fit(s, $2) AS m FROM calibration),
+    cohorts AS (
+      SELECT (s).age_days AS age, count(*) AS n FROM calibration WHERE (s).purchases > 0 GROUP BY 1),
+    probability AS (
+      SELECT c.age, c.n, x,
+             cartera.probability_of_purchases(model.m, c.age / $4::float8, x) AS p
+        FROM cohorts c CROSS JOIN model CROSS JOIN generate_series(0, $3 - 1) x),
+    expected AS (
+      SELECT x, sum(n * p) AS e FROM probability GROUP BY x
+      UNION ALL
+      SELECT $3, sum(n * (1 - total))
+        FROM (SELECT n, sum(p) AS total FROM probability GROUP BY age, n) t),
+    actual AS (
+      SELECT least((s).frequency, $3) AS x, count(*) AS n
+        FROM calibration WHERE (s).purchases > 0 GROUP BY 1)
+    SELECT b.x, coalesce(a.n, 0), coalesce(e.e, 0)
+      FROM generate_series(0, $3) b(x) LEFT JOIN actual a USING (x) LEFT JOIN expected e USING (x)
+     ORDER BY b.x$q$,
+    customer_column, purchased_at_column, purchases, lower(model))
+  USING calibration_end, time_unit, max_frequency, unit_days;
+END
+$fn$;
+COMMENT ON FUNCTION cartera.repeat_purchase_histogram(regclass, name, name, date, text, text, integer) IS
+  'customers by repeat purchases in the calibration period up to calibration_end, actual vs expected by model (sum of P(X(T) = x) at each customer''s T); the last bucket is max_frequency or more';
+
+-- lifetimes' plot_probability_alive_matrix and plot_frequency_recency_matrix:
+-- P(alive) and expected purchases over a grid of histories of one length T.
+CREATE FUNCTION cartera.model_matrix_grid("T" double precision, max_frequency integer,
+                                          recency_steps integer, horizon double precision)
+  RETURNS TABLE (frequency integer, recency double precision)
+  LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+  SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+  IF "T" IS NULL OR NOT ("T" > 0 AND "T" < 'Infinity'::float8) THEN
+    RAISE EXCEPTION 'T must be a positive finite number, not %', coalesce("T"::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF max_frequency IS NULL OR max_frequency < 1 OR max_frequency > 1000 THEN
+    RAISE EXCEPTION 'max_frequency must be between 1 and 1000, not %', coalesce(max_frequency::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF recency_steps IS NULL OR recency_steps < 1 OR recency_steps > 1000 THEN
+    RAISE EXCEPTION 'recency_steps must be between 1 and 1000, not %', coalesce(recency_steps::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF horizon IS NULL OR NOT (horizon >= 0 AND horizon < 'Infinity'::float8) THEN
+    RAISE EXCEPTION 'horizon must be a finite number >= 0, not %', coalesce(horizon::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN QUERY
+  SELECT 0, 0::float8
+  UNION ALL
+  SELECT x, CASE WHEN k = recency_steps THEN "T" ELSE "T" * k / recency_steps END
+    FROM generate_series(1, max_frequency) x, generate_series(0, recency_steps) k
+   ORDER BY 1, 2;
+END
+$fn$;
+COMMENT ON FUNCTION cartera.model_matrix_grid(double precision, integer, integer, double precision) IS
+  'the (frequency, recency) grid of model_matrix(): (0, 0), then frequency 1 to max_frequency with recency 0 to T in recency_steps steps; checks the arguments';
+
+CREATE FUNCTION cartera.model_matrix(params cartera.bgnbd_params, "T" double precision,
+                                     max_frequency integer DEFAULT 10, recency_steps integer DEFAULT 10,
+                                     horizon double precision DEFAULT 52)
+  RETURNS TABLE (frequency integer, recency double precision, p_alive double precision,
+                 expected_purchases double precision)
+  LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+  SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+  IF params IS NULL THEN
+    RAISE EXCEPTION 'model parameters must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  RETURN QUERY
+  SELECT g.frequency, g.recency, cartera.p_alive(params, g.frequency, g.recency, "T"),
+         cartera.expected_purchases(params, horizon, g.frequency, g.recency, "T")
+    FROM cartera.model_matrix_grid("T", max_frequency, recency_steps, horizon) g;
+END
+$fn$;
+COMMENT ON FUNCTION cartera.model_matrix(cartera.bgnbd_params, double precision, integer, integer, double precision) IS
+  'BG/NBD: P(alive) and expected purchases in the next horizon time units over a frequency x recency grid of histories of length T (lifetimes'' probability-alive and frequency-recency matrices)';
+
+CREATE FUNCTION cartera.model_matrix(params cartera.pareto_nbd_params, "T" double precision,
+                                     max_frequency integer DEFAULT 10, recency_steps integer DEFAULT 10,
+                                     horizon double precision DEFAULT 52)
+  RETURNS TABLE (frequency integer, recency double precision, p_alive double precision,
+                 expected_purchases double precision)
+  LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+  SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+  IF params IS NULL THEN
+    RAISE EXCEPTION 'model parameters must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  RETURN QUERY
+  SELECT g.frequency, g.recency, cartera.p_alive(params, g.frequency, g.recency, "T"),
+         cartera.expected_purchases(params, horizon, g.frequency, g.recency, "T")
+    FROM cartera.model_matrix_grid("T", max_frequency, recency_steps, horizon) g;
+END
+$fn$;
+COMMENT ON FUNCTION cartera.model_matrix(cartera.pareto_nbd_params, double precision, integer, integer, double precision) IS
+  'Pareto/NBD: P(alive) and expected purchases in the next horizon time units over a frequency x recency grid of histories of length T';
+
+CREATE FUNCTION cartera.model_matrix(params cartera.mbgnbd_params, "T" double precision,
+                                     max_frequency integer DEFAULT 10, recency_steps integer DEFAULT 10,
+                                     horizon double precision DEFAULT 52)
+  RETURNS TABLE (frequency integer, recency double precision, p_alive double precision,
+                 expected_purchases double precision)
+  LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+  SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+  IF params IS NULL THEN
+    RAISE EXCEPTION 'model parameters must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  RETURN QUERY
+  SELECT g.frequency, g.recency, cartera.p_alive(params, g.frequency, g.recency, "T"),
+         cartera.expected_purchases(params, horizon, g.frequency, g.recency, "T")
+    FROM cartera.model_matrix_grid("T", max_frequency, recency_steps, horizon) g;
+END
+$fn$;
+COMMENT ON FUNCTION cartera.model_matrix(cartera.mbgnbd_params, double precision, integer, integer, double precision) IS
+  'MBG/NBD: P(alive) and expected purchases in the next horizon time units over a frequency x recency grid of histories of length T';
