@@ -566,10 +566,16 @@ SELECT is((SELECT count(*) FROM victim_id WHERE id IS NOT NULL), 12::bigint, 'th
 
 -- a value for each argument type; bigint arguments get each victim id in
 -- turn, and an id that does not exist (-1) for comparison
-CREATE FUNCTION pg_temp.agent_literal(t regtype, proname name, pos int) RETURNS text LANGUAGE sql AS $$
+-- (the functions that read a purchases table by column names get real ones,
+-- and their time unit and model by argument name)
+CREATE FUNCTION pg_temp.agent_literal(t regtype, proname name, pos int, argname text DEFAULT NULL) RETURNS text LANGUAGE sql AS $$
   SELECT CASE
-    WHEN proname LIKE 'calibration_holdout%' AND pos IN (2, 3) THEN (ARRAY['''customer_id''::pg_catalog.name', '''purchased_at''::pg_catalog.name'])[pos - 1]
-    WHEN proname LIKE 'calibration_holdout%' AND pos = 4 THEN format('%L::pg_catalog.date', current_date - 60)
+    WHEN argname = 'customer_column' THEN '''customer_id''::pg_catalog.name'
+    WHEN argname = 'purchased_at_column' THEN '''purchased_at''::pg_catalog.name'
+    WHEN argname = 'calibration_end' THEN format('%L::pg_catalog.date', current_date - 60)
+    WHEN argname = 'time_unit' THEN '''weeks'''
+    WHEN argname = 'model' AND t = 'text'::regtype THEN '''bgnbd'''
+    WHEN argname = 'max_frequency' THEN '7'
     ELSE CASE t
       WHEN 'bigint'::regtype THEN '$1'
       WHEN 'integer'::regtype THEN '2026'
@@ -588,15 +594,21 @@ CREATE FUNCTION pg_temp.agent_literal(t regtype, proname name, pos int) RETURNS 
       WHEN 'cartera.rfm_summary'::regtype THEN '(SELECT cartera.rfm(pg_catalog.now() - ''1 day''::pg_catalog.interval, 10::pg_catalog.numeric))'
       WHEN 'cartera.bgnbd_params'::regtype THEN 'cartera.bgnbd_params(1, 1, 1, 1, ''weeks'')'
       WHEN 'cartera.gamma_gamma_params'::regtype THEN 'cartera.gamma_gamma_params(2, 2, 2)'
+      WHEN 'cartera.pareto_nbd_params'::regtype THEN 'cartera.pareto_nbd_params(1, 1, 1, 1, ''weeks'')'
+      WHEN 'cartera.mbgnbd_params'::regtype THEN 'cartera.mbgnbd_params(1, 1, 1, 1, ''weeks'')'
+      WHEN 'cartera.bgbb_params'::regtype THEN 'cartera.bgbb_params(1, 1, 1, 1)'
+      WHEN 'cartera.bgbb_summary'::regtype THEN 'ROW(1, 2, 3)::cartera.bgbb_summary'
+      WHEN 'cartera.sbg_params'::regtype THEN 'cartera.sbg_params(1, 1)'
+      WHEN 'bigint[]'::regtype THEN '''{1000, 800, 700}''::pg_catalog.int8[]'
       WHEN 'cartera.occasion'::regtype THEN '(SELECT o FROM cartera.occasion_defaults() o LIMIT 1)'
     END END
 $$;
 CREATE TEMP TABLE agent_fn AS
   SELECT p.oid::regprocedure AS fn, p.provolatile, p.proretset,
          bool_or(t.typ = 'bigint'::regtype) AS takes_bigint,
-         CASE WHEN bool_and(pg_temp.agent_literal(t.typ, p.proname, t.ord::int) IS NOT NULL) OR count(t.typ) = 0 THEN
+         CASE WHEN bool_and(pg_temp.agent_literal(t.typ, p.proname, t.ord::int, p.proargnames[t.ord]) IS NOT NULL) OR count(t.typ) = 0 THEN
            format('SELECT pg_catalog.array_agg(x)::pg_catalog.text FROM %s.%I(%s) x', p.pronamespace::regnamespace, p.proname,
-                  string_agg(pg_temp.agent_literal(t.typ, p.proname, t.ord::int), ', ' ORDER BY t.ord)) END AS stmt
+                  string_agg(pg_temp.agent_literal(t.typ, p.proname, t.ord::int, p.proargnames[t.ord]), ', ' ORDER BY t.ord)) END AS stmt
     FROM pg_proc p
     LEFT JOIN LATERAL unnest(p.proargtypes::regtype[]) WITH ORDINALITY t(typ, ord) ON true
    WHERE p.pronamespace = 'cartera'::regnamespace AND p.prokind = 'f'
@@ -732,7 +744,7 @@ CREATE TEMP TABLE nobody_fn AS
   SELECT p.oid::regprocedure AS fn, p.proname, p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c') AS is_c,
          p.provolatile, has_function_privilege('public', p.oid, 'EXECUTE') AS public_exec,
          format('SELECT %s.%I(%s)', p.pronamespace::regnamespace, p.proname,
-                (SELECT string_agg(coalesce(replace(pg_temp.agent_literal(t.typ, p.proname, t.ord::int), '$1', '87654321'),
+                (SELECT string_agg(coalesce(replace(pg_temp.agent_literal(t.typ, p.proname, t.ord::int, p.proargnames[t.ord]), '$1', '87654321'),
                                             CASE WHEN t.typ = 'regrole'::regtype THEN '''sa_nobody''::regrole'
                                                  WHEN t.typ = 'name'::regtype THEN '''customer_id''::name'
                                                  WHEN t.typ = 'name[]'::regtype THEN '''{forgotten_at}''::name[]'
@@ -757,10 +769,10 @@ SELECT is(ARRAY(SELECT fn::text FROM nobody_fn WHERE stmt IS NULL OR stmt LIKE '
 SELECT ok(outcome LIKE '42501 %', format('a role without grants gets 42501 from %s, which reads a table (%s)', fn, outcome))
   FROM nobody_fn
  WHERE public_exec AND NOT is_c AND provolatile <> 'i'
-   AND proname NOT IN ('is_manager', 'lifecycle_status')
+   AND proname NOT IN ('is_manager', 'lifecycle_status', 'diagnostics_unit_days')
  ORDER BY fn::text;
 SELECT is(ARRAY(SELECT fn::text || ': ' || coalesce(outcome, '') FROM nobody_fn
-                 WHERE public_exec AND (is_c OR provolatile = 'i' OR proname IN ('is_manager', 'lifecycle_status'))
+                 WHERE public_exec AND (is_c OR provolatile = 'i' OR proname IN ('is_manager', 'lifecycle_status', 'diagnostics_unit_days'))
                    AND outcome LIKE '42501 %' ORDER BY 1),
           '{}'::text[], 'the functions that compute from their arguments alone work for everybody');
 SELECT is(pg_temp.sqlstate_as('sa_nobody', 'SELECT 1 WHERE cartera.is_manager()'), 'no error',
