@@ -7,7 +7,7 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).
 MODULE_big = cartera
 OBJS = src/cartera.o src/guc.o src/exact_sum.o src/rfm_state.o src/rfm.o \
        src/lifecycle.o src/clv.o src/scoring.o src/segment.o \
-       src/optimize.o src/quadrature.o src/btyd.o src/pareto_nbd.o src/mbgnbd.o src/hyp2f1.o \
+       src/optimize.o src/quadrature.o src/interval.o src/btyd.o src/pareto_nbd.o src/mbgnbd.o src/hyp2f1.o \
        src/btyd_agg.o src/btyd_predict.o \
        src/state_trigger.o src/partial_agg.o src/portfolio_setting.o \
        src/bgbb.o src/bgbb_sql.o src/sbg.o src/sbg_sql.o

@@ -450,9 +450,9 @@ SELECT gamma_gamma_params(1, 'NaN', 1);
 SELECT gamma_gamma_params(1, 1, '-Infinity');
 SELECT gamma_gamma_params(NULL, 1, 1) IS NULL AS strict_null;
 -- a parameter row built by hand is checked when used
-SELECT p_alive(ROW(1, 1, 1, 'NaN', NULL, NULL, NULL, NULL, 'weeks', NULL, NULL, NULL, NULL, NULL, NULL)::bgnbd_params, 1, 1, 2);
-SELECT p_alive(ROW(1, 1, 1, NULL, NULL, NULL, NULL, NULL, 'weeks', NULL, NULL, NULL, NULL, NULL, NULL)::bgnbd_params, 1, 1, 2);
-SELECT p_alive(ROW(1, 1, 1, 1, NULL, NULL, NULL, NULL, 'months', NULL, NULL, NULL, NULL, NULL, NULL)::bgnbd_params, 1, 1, 2);
+SELECT p_alive(ROW(1, 1, 1, 'NaN', NULL, NULL, NULL, NULL, 'weeks', NULL, NULL, NULL, NULL, NULL, NULL, NULL)::bgnbd_params, 1, 1, 2);
+SELECT p_alive(ROW(1, 1, 1, NULL, NULL, NULL, NULL, NULL, 'weeks', NULL, NULL, NULL, NULL, NULL, NULL, NULL)::bgnbd_params, 1, 1, 2);
+SELECT p_alive(ROW(1, 1, 1, 1, NULL, NULL, NULL, NULL, 'months', NULL, NULL, NULL, NULL, NULL, NULL, NULL)::bgnbd_params, 1, 1, 2);
 SELECT expected_avg_spend(ROW(-1, 1, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::gamma_gamma_params, 1, 1);
 -- raw-history checks
 SELECT p_alive(bgnbd_params(1, 1, 1, 1), -1, 0, 1);

@@ -676,7 +676,8 @@ CREATE TYPE cartera.bgnbd_params AS (
   se_a           double precision,
   se_b           double precision,
   aic            double precision,
-  bic            double precision
+  bic            double precision,
+  log_covariance double precision[]
 );
 COMMENT ON TYPE cartera.bgnbd_params IS
   'BG/NBD model (Fader, Hardie & Lee 2005): purchase rate ~ Gamma(r, alpha), dropout ~ Beta(a, b); alpha is per time_unit';
@@ -695,6 +696,7 @@ COMMENT ON COLUMN cartera.bgnbd_params.se_a IS 'standard error of a';
 COMMENT ON COLUMN cartera.bgnbd_params.se_b IS 'standard error of b';
 COMMENT ON COLUMN cartera.bgnbd_params.aic IS 'Akaike information criterion, 2k - 2 log_likelihood (k = 4)';
 COMMENT ON COLUMN cartera.bgnbd_params.bic IS 'Bayesian information criterion, k ln(customers) - 2 log_likelihood';
+COMMENT ON COLUMN cartera.bgnbd_params.log_covariance IS 'covariance matrix of ln(r, alpha, a, b), 16 numbers by rows: what the prediction intervals use (NULL when the fit has none)';
 
 CREATE TYPE cartera.gamma_gamma_params AS (
   p              double precision,

@@ -30,7 +30,8 @@ CREATE TYPE cartera.pareto_nbd_params AS (
   se_s           double precision,
   se_beta        double precision,
   aic            double precision,
-  bic            double precision
+  bic            double precision,
+  log_covariance double precision[]
 );
 COMMENT ON TYPE cartera.pareto_nbd_params IS
   'Pareto/NBD model (Schmittlein, Morrison & Colombo 1987): purchase rate ~ Gamma(r, alpha) while alive, exponential lifetime with rate ~ Gamma(s, beta); alpha and beta are per time_unit';
@@ -49,6 +50,7 @@ COMMENT ON COLUMN cartera.pareto_nbd_params.se_s IS 'standard error of s (observ
 COMMENT ON COLUMN cartera.pareto_nbd_params.se_beta IS 'standard error of beta (observed information at the estimate; NULL for parameters built by hand or an edge estimate)';
 COMMENT ON COLUMN cartera.pareto_nbd_params.aic IS 'Akaike information criterion, 2k - 2 log_likelihood (k = 4)';
 COMMENT ON COLUMN cartera.pareto_nbd_params.bic IS 'Bayesian information criterion, k ln(customers) - 2 log_likelihood';
+COMMENT ON COLUMN cartera.pareto_nbd_params.log_covariance IS 'covariance matrix of ln(r, alpha, s, beta), 16 numbers by rows: what the prediction intervals use (NULL when the fit has none)';
 
 CREATE FUNCTION cartera.pareto_nbd_fit_finalfn(internal) RETURNS cartera.pareto_nbd_params
   AS 'MODULE_PATHNAME', 'cartera_pareto_nbd_fit_finalfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
@@ -197,7 +199,8 @@ CREATE TYPE cartera.mbgnbd_params AS (
   se_a           double precision,
   se_b           double precision,
   aic            double precision,
-  bic            double precision
+  bic            double precision,
+  log_covariance double precision[]
 );
 COMMENT ON TYPE cartera.mbgnbd_params IS
   'MBG/NBD model (Batislam, Denizel & Filiztekin 2007; lifetimes ModifiedBetaGeoFitter): BG/NBD whose customers may drop out after the first purchase too; alpha is per time_unit';
@@ -216,6 +219,7 @@ COMMENT ON COLUMN cartera.mbgnbd_params.se_a IS 'standard error of a (observed i
 COMMENT ON COLUMN cartera.mbgnbd_params.se_b IS 'standard error of b (observed information at the estimate; NULL for parameters built by hand or an edge estimate)';
 COMMENT ON COLUMN cartera.mbgnbd_params.aic IS 'Akaike information criterion, 2k - 2 log_likelihood (k = 4)';
 COMMENT ON COLUMN cartera.mbgnbd_params.bic IS 'Bayesian information criterion, k ln(customers) - 2 log_likelihood';
+COMMENT ON COLUMN cartera.mbgnbd_params.log_covariance IS 'covariance matrix of ln(r, alpha, a, b), 16 numbers by rows: what the prediction intervals use (NULL when the fit has none)';
 
 CREATE FUNCTION cartera.mbgnbd_fit_finalfn(internal) RETURNS cartera.mbgnbd_params
   AS 'MODULE_PATHNAME', 'cartera_mbgnbd_fit_finalfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
@@ -349,6 +353,108 @@ CREATE FUNCTION cartera.clv_predicted(model cartera.mbgnbd_params, gg cartera.ga
 COMMENT ON FUNCTION cartera.clv_predicted(cartera.mbgnbd_params, cartera.gamma_gamma_params, cartera.rfm_summary, text, integer, double precision) IS
   'MBG/NBD with Gamma-Gamma: predicted CLV of the customer of an rfm() summary over the next months, discounted monthly';
 
+
+-- Prediction intervals by the delta method (src/interval.c): the fit's
+-- covariance of ln(params) carried through the prediction's gradient, on
+-- the logit scale for P(alive) and the log scale for expected purchases.
+CREATE TYPE cartera.prediction_interval AS (
+  estimate  double precision,
+  std_error double precision,
+  lower     double precision,
+  upper     double precision,
+  level     double precision
+);
+COMMENT ON TYPE cartera.prediction_interval IS
+  'a prediction with its delta-method standard error and interval (symmetric on the logit scale for probabilities, the log scale for counts)';
+COMMENT ON COLUMN cartera.prediction_interval.estimate IS 'the prediction at the estimate (what p_alive() or expected_purchases() return)';
+COMMENT ON COLUMN cartera.prediction_interval.std_error IS 'delta-method standard error of the prediction, from the fit''s log_covariance';
+COMMENT ON COLUMN cartera.prediction_interval.lower IS 'lower end of the interval';
+COMMENT ON COLUMN cartera.prediction_interval.upper IS 'upper end of the interval';
+COMMENT ON COLUMN cartera.prediction_interval.level IS 'the interval''s confidence level (0.95: 95 %)';
+
+CREATE FUNCTION cartera.p_alive_interval(params cartera.bgnbd_params, frequency double precision,
+                                         t_x double precision, "T" double precision,
+                                         level double precision DEFAULT 0.95)
+  RETURNS cartera.prediction_interval
+  AS 'MODULE_PATHNAME', 'cartera_p_alive_interval' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.p_alive_interval(cartera.bgnbd_params, double precision, double precision, double precision, double precision) IS
+  'BG/NBD: P(alive) with its delta-method interval at level (needs a fitted model''s log_covariance)';
+CREATE FUNCTION cartera.p_alive_interval(params cartera.bgnbd_params, summary cartera.rfm_summary, time_unit text,
+                                         level double precision DEFAULT 0.95)
+  RETURNS cartera.prediction_interval
+  AS 'MODULE_PATHNAME', 'cartera_p_alive_interval' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.p_alive_interval(cartera.bgnbd_params, cartera.rfm_summary, text, double precision) IS
+  'BG/NBD: P(alive) of an rfm() summary with its delta-method interval';
+CREATE FUNCTION cartera.expected_purchases_interval(params cartera.bgnbd_params, t double precision,
+                                                    frequency double precision, t_x double precision,
+                                                    "T" double precision, level double precision DEFAULT 0.95)
+  RETURNS cartera.prediction_interval
+  AS 'MODULE_PATHNAME', 'cartera_expected_purchases_interval' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.expected_purchases_interval(cartera.bgnbd_params, double precision, double precision, double precision, double precision, double precision) IS
+  'BG/NBD: expected repeat purchases in the next t time units with their delta-method interval';
+CREATE FUNCTION cartera.expected_purchases_interval(params cartera.bgnbd_params, t double precision,
+                                                    summary cartera.rfm_summary, time_unit text,
+                                                    level double precision DEFAULT 0.95)
+  RETURNS cartera.prediction_interval
+  AS 'MODULE_PATHNAME', 'cartera_expected_purchases_interval' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.expected_purchases_interval(cartera.bgnbd_params, double precision, cartera.rfm_summary, text, double precision) IS
+  'BG/NBD: expected repeat purchases of an rfm() summary in the next t time units with their delta-method interval';
+
+CREATE FUNCTION cartera.p_alive_interval(params cartera.pareto_nbd_params, frequency double precision,
+                                         t_x double precision, "T" double precision,
+                                         level double precision DEFAULT 0.95)
+  RETURNS cartera.prediction_interval
+  AS 'MODULE_PATHNAME', 'cartera_p_alive_interval' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.p_alive_interval(cartera.pareto_nbd_params, double precision, double precision, double precision, double precision) IS
+  'Pareto/NBD: P(alive) with its delta-method interval at level (needs a fitted model''s log_covariance)';
+CREATE FUNCTION cartera.p_alive_interval(params cartera.pareto_nbd_params, summary cartera.rfm_summary, time_unit text,
+                                         level double precision DEFAULT 0.95)
+  RETURNS cartera.prediction_interval
+  AS 'MODULE_PATHNAME', 'cartera_p_alive_interval' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.p_alive_interval(cartera.pareto_nbd_params, cartera.rfm_summary, text, double precision) IS
+  'Pareto/NBD: P(alive) of an rfm() summary with its delta-method interval';
+CREATE FUNCTION cartera.expected_purchases_interval(params cartera.pareto_nbd_params, t double precision,
+                                                    frequency double precision, t_x double precision,
+                                                    "T" double precision, level double precision DEFAULT 0.95)
+  RETURNS cartera.prediction_interval
+  AS 'MODULE_PATHNAME', 'cartera_expected_purchases_interval' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.expected_purchases_interval(cartera.pareto_nbd_params, double precision, double precision, double precision, double precision, double precision) IS
+  'Pareto/NBD: expected repeat purchases in the next t time units with their delta-method interval';
+CREATE FUNCTION cartera.expected_purchases_interval(params cartera.pareto_nbd_params, t double precision,
+                                                    summary cartera.rfm_summary, time_unit text,
+                                                    level double precision DEFAULT 0.95)
+  RETURNS cartera.prediction_interval
+  AS 'MODULE_PATHNAME', 'cartera_expected_purchases_interval' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.expected_purchases_interval(cartera.pareto_nbd_params, double precision, cartera.rfm_summary, text, double precision) IS
+  'Pareto/NBD: expected repeat purchases of an rfm() summary in the next t time units with their delta-method interval';
+
+CREATE FUNCTION cartera.p_alive_interval(params cartera.mbgnbd_params, frequency double precision,
+                                         t_x double precision, "T" double precision,
+                                         level double precision DEFAULT 0.95)
+  RETURNS cartera.prediction_interval
+  AS 'MODULE_PATHNAME', 'cartera_p_alive_interval' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.p_alive_interval(cartera.mbgnbd_params, double precision, double precision, double precision, double precision) IS
+  'MBG/NBD: P(alive) with its delta-method interval at level (needs a fitted model''s log_covariance)';
+CREATE FUNCTION cartera.p_alive_interval(params cartera.mbgnbd_params, summary cartera.rfm_summary, time_unit text,
+                                         level double precision DEFAULT 0.95)
+  RETURNS cartera.prediction_interval
+  AS 'MODULE_PATHNAME', 'cartera_p_alive_interval' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.p_alive_interval(cartera.mbgnbd_params, cartera.rfm_summary, text, double precision) IS
+  'MBG/NBD: P(alive) of an rfm() summary with its delta-method interval';
+CREATE FUNCTION cartera.expected_purchases_interval(params cartera.mbgnbd_params, t double precision,
+                                                    frequency double precision, t_x double precision,
+                                                    "T" double precision, level double precision DEFAULT 0.95)
+  RETURNS cartera.prediction_interval
+  AS 'MODULE_PATHNAME', 'cartera_expected_purchases_interval' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.expected_purchases_interval(cartera.mbgnbd_params, double precision, double precision, double precision, double precision, double precision) IS
+  'MBG/NBD: expected repeat purchases in the next t time units with their delta-method interval';
+CREATE FUNCTION cartera.expected_purchases_interval(params cartera.mbgnbd_params, t double precision,
+                                                    summary cartera.rfm_summary, time_unit text,
+                                                    level double precision DEFAULT 0.95)
+  RETURNS cartera.prediction_interval
+  AS 'MODULE_PATHNAME', 'cartera_expected_purchases_interval' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.expected_purchases_interval(cartera.mbgnbd_params, double precision, cartera.rfm_summary, text, double precision) IS
+  'MBG/NBD: expected repeat purchases of an rfm() summary in the next t time units with their delta-method interval';
 
 ------------------------------------------------------------------------------
 -- BG/BB: discrete-time opportunities (src/bgbb.c, src/bgbb_sql.c)

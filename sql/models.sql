@@ -78,6 +78,36 @@ SELECT round(((pareto_nbd_fit(x, t_x * 7, "T" * 7, 'days')).alpha / (SELECT (pnb
        round(((pareto_nbd_fit(x, t_x * 7, "T" * 7, 'days')).s / (SELECT (pnbd).s FROM models_fit))::numeric, 6) AS s_ratio
   FROM models_cdnow;
 
+-- how sure: predictions with delta-method intervals from the fit's covariance
+SELECT m.model, round((i).estimate::numeric, 4) AS estimate, round((i).std_error::numeric, 4) AS std_error,
+       round((i).lower::numeric, 4) AS lower, round((i).upper::numeric, 4) AS upper, (i).level
+  FROM models_fit, LATERAL (VALUES ('BG/NBD', p_alive_interval(bg, 2, 30.43, 38.86)),
+                                   ('Pareto/NBD', p_alive_interval(pnbd, 2, 30.43, 38.86)),
+                                   ('MBG/NBD', p_alive_interval(mbg, 2, 30.43, 38.86))) m(model, i);
+SELECT m.model, round((i).estimate::numeric, 4) AS estimate, round((i).lower::numeric, 4) AS lower,
+       round((i).upper::numeric, 4) AS upper
+  FROM models_fit, LATERAL (VALUES ('BG/NBD x=0', p_alive_interval(bg, 0, 0, 40)),
+                                   ('Pareto/NBD x=0', p_alive_interval(pnbd, 0, 0, 40)),
+                                   ('Pareto/NBD 90 %', p_alive_interval(pnbd, 0, 0, 40, 0.9)),
+                                   ('MBG/NBD 39 weeks', expected_purchases_interval(mbg, 39, 2, 30.43, 38.86)),
+                                   ('Pareto/NBD 39 weeks', expected_purchases_interval(pnbd, 39, 2, 30.43, 38.86))) m(model, i);
+-- the estimate is the prediction itself; the interval holds it, every customer
+SELECT count(*) AS customers,
+       count(*) FILTER (WHERE (i).estimate = p_alive(pnbd, x, t_x, "T")) AS estimate_is_p_alive,
+       count(*) FILTER (WHERE (i).lower <= (i).estimate AND (i).estimate <= (i).upper
+                          AND (i).lower >= 0 AND (i).upper <= 1) AS interval_holds_it,
+       count(*) FILTER (WHERE (e).estimate = expected_purchases(pnbd, 39, x, t_x, "T")) AS estimate_is_expected
+  FROM models_cdnow, models_fit,
+       LATERAL (SELECT p_alive_interval(pnbd, x, t_x, "T") AS i, expected_purchases_interval(pnbd, 39, x, t_x, "T") AS e) q;
+SELECT round((p_alive_interval(mbg, s, 'weeks')).upper::numeric, 4) AS summary_form_upper
+  FROM models_fit, (SELECT rfm(date '2020-01-01', 1, date '2020-03-04')) v(s);
+SELECT p_alive_interval(pareto_nbd_params(0.55, 10.6, 0.6, 11.7, 'weeks'), 0, 0, 40);
+SELECT p_alive_interval(pnbd, 0, 0, 40, 1.5) FROM models_fit;
+SELECT p_alive_interval(ROW((pnbd).r, (pnbd).alpha, (pnbd).s, (pnbd).beta, NULL, NULL, NULL, NULL, 'weeks', NULL, NULL,
+                            NULL, NULL, NULL, NULL, '{1,2,3}')::pareto_nbd_params, 0, 0, 40) FROM models_fit;
+SELECT p_alive_interval(ROW((pnbd).r, (pnbd).alpha, (pnbd).s, (pnbd).beta, NULL, NULL, NULL, NULL, 'weeks', NULL, NULL,
+                            NULL, NULL, NULL, NULL, '{1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16}')::pareto_nbd_params, 0, 0, 40) FROM models_fit;
+
 -- parallel query: workers build histograms, the leader combines them
 SET max_parallel_workers_per_gather = 2;
 SET parallel_setup_cost = 0;
@@ -121,7 +151,7 @@ SELECT pareto_nbd_params(1, 1, NULL, 1);
 SELECT mbgnbd_params(1, 1, 1, 'NaN');
 SELECT pareto_nbd_params(1, 1, 1, 1, 'months');
 SELECT p_alive(pareto_nbd_params(1, 1, 1, 1e9), 0, 0, 1);
-SELECT p_alive(ROW(1, 1, NULL, 1, NULL, NULL, NULL, NULL, 'weeks', NULL, NULL, NULL, NULL, NULL, NULL)::pareto_nbd_params, 0, 0, 1);
+SELECT p_alive(ROW(1, 1, NULL, 1, NULL, NULL, NULL, NULL, 'weeks', NULL, NULL, NULL, NULL, NULL, NULL, NULL)::pareto_nbd_params, 0, 0, 1);
 SELECT p_alive(pnbd, 3, 40, 30) FROM models_fit;
 SELECT p_alive(pnbd, -1, 0, 30) FROM models_fit;
 SELECT p_alive(mbg, 1.5, 1, 30) FROM models_fit;

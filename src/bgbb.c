@@ -320,10 +320,7 @@ bgbb_fit(const BgbbCell *cells, size_t n, double penalizer,
 				i;
 	size_t		k;
 
-	memset(&out, 0, sizeof(out));
-	out.loglik = NAN;
-	for (i = 0; i < OPT_MAXDIM; i++)
-		out.se[i] = NAN;
+	btyd_fit_result_init(&out);
 	if (inout == NULL || (n > 0 && cells == NULL) || !isfinite(penalizer) || penalizer < 0.0)
 		return out;
 	if (bgbb_cell_invalid(cells, n) != n)

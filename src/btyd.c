@@ -79,6 +79,19 @@ gg_cell_invalid(const SpendCell *cells, size_t n)
 	return n;
 }
 
+void
+btyd_fit_result_init(BtydFitResult *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->loglik = NAN;
+	for (int i = 0; i < OPT_MAXDIM; i++)
+	{
+		out->se[i] = NAN;
+		for (int j = 0; j < OPT_MAXDIM; j++)
+			out->log_cov[i][j] = NAN;
+	}
+}
+
 /* ------------------------------------------------------------------ */
 /* BG/NBD log-likelihood [FHL05a eq. 6]                                 */
 /* ------------------------------------------------------------------ */
@@ -431,10 +444,7 @@ bgnbd_family_fit(bgnbd_eval_fn eval, const BtydCell *cells, size_t n, double pen
 				i;
 	size_t		k;
 
-	memset(&out, 0, sizeof(out));
-	out.loglik = NAN;
-	for (i = 0; i < OPT_MAXDIM; i++)
-		out.se[i] = NAN;
+	btyd_fit_result_init(&out);
 	if (inout == NULL || (n > 0 && cells == NULL) || !isfinite(penalizer) || penalizer < 0.0)
 		return out;
 	if (bgnbd_cell_invalid(cells, n) != n)
@@ -494,7 +504,9 @@ bgnbd_family_fit(bgnbd_eval_fn eval, const BtydCell *cells, size_t n, double pen
 	if (!isfinite(mr.f))
 		return out;
 	ctx.penalizer = 0.0;
-	opt_log_std_errors(4, bgnbd_objective, &ctx, theta, ctx.wsum, out.se);
+	if (opt_log_covariance(4, bgnbd_objective, &ctx, theta, ctx.wsum, out.log_cov))
+		for (i = 0; i < 4; i++)
+			out.se[i] = sqrt(out.log_cov[i][i]);
 	for (i = 0; i < 4; i++)
 		theta[i] = exp(theta[i]);
 	inout->r = theta[0];
@@ -575,10 +587,7 @@ gamma_gamma_fit(const SpendCell *cells, size_t n, double penalizer,
 	int			nstarts = 0;
 	size_t		k;
 
-	memset(&out, 0, sizeof(out));
-	out.loglik = NAN;
-	for (k = 0; k < OPT_MAXDIM; k++)
-		out.se[k] = NAN;
+	btyd_fit_result_init(&out);
 	if (inout == NULL || (n > 0 && cells == NULL) || !isfinite(penalizer) || penalizer < 0.0)
 		return out;
 	if (gg_cell_invalid(cells, n) != n)

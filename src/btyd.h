@@ -108,9 +108,16 @@ typedef struct BtydFitResult
 								 * the observed information of the unpenalised
 								 * log-likelihood (opt_log_std_errors); NaN
 								 * when not positive definite */
+	double		log_cov[OPT_MAXDIM][OPT_MAXDIM];	/* covariance of ln(params)
+													 * (opt_log_covariance), the
+													 * transaction models only;
+													 * NaN when unknown */
 } BtydFitResult;
 
 /* btyd_interrupt_fn: the optimiser's interrupt hook (optimize.h) */
+
+/* a result with nothing estimated: loglik, se and log_cov NaN, converged false */
+extern void btyd_fit_result_init(BtydFitResult *out);
 
 /* ---------------------------------------------------------------- hyp2f1.c */
 
@@ -145,6 +152,9 @@ extern double btyd_lnpoch(double a, double x);
 
 /* psi(x+d) - psi(x), x > 0, x+d > 0; accurate also when d << x. */
 extern double btyd_digamma_diff(double x, double d);
+
+/* the standard normal quantile (AS 241), ~1e-16 relative; +-Inf at 0 and 1 */
+extern double btyd_normal_quantile(double p);
 
 /* ---------------------------------------------------------------- btyd.c */
 

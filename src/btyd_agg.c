@@ -553,6 +553,7 @@ history_fit_final(FunctionCallInfo fcinfo, TransactionModel model)
 	nulls[8] = (unit == NULL);
 	values[8] = unit ? CStringGetTextDatum(unit) : (Datum) 0;
 	cartera_fit_uncertainty(values, nulls, 9, 4, fit.se, fit.loglik, s->rows);
+	values[15] = cartera_log_covariance_datum(fit.log_cov, 4, &nulls[15]);
 	PG_RETURN_DATUM(cartera_make_composite_prefix(fcinfo, values, nulls, BGNBD_NATTS));
 }
 

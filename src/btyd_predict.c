@@ -14,10 +14,13 @@
 #include "cartera.h"
 #include "executor/executor.h"
 #include "funcapi.h"
+#include "interval.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
+#include "utils/typcache.h"
 
 PG_FUNCTION_INFO_V1(cartera_bgnbd_params_make);
 PG_FUNCTION_INFO_V1(cartera_gamma_gamma_params_make);
@@ -31,8 +34,11 @@ PG_FUNCTION_INFO_V1(cartera_expected_avg_spend);
 PG_FUNCTION_INFO_V1(cartera_expected_avg_spend_summary);
 PG_FUNCTION_INFO_V1(cartera_clv_predicted);
 PG_FUNCTION_INFO_V1(cartera_clv_predicted_summary);
+PG_FUNCTION_INFO_V1(cartera_p_alive_interval);
+PG_FUNCTION_INFO_V1(cartera_expected_purchases_interval);
 
 #define BGNBD_ATT_UNIT 9
+#define BGNBD_ATT_COV 16		/* log_covariance, since 0.4.0 */
 
 #define CLV_MAX_MONTHS 1200
 /* the range the predictions are supported on (days or weeks, any currency) */
@@ -72,6 +78,7 @@ typedef struct FamilyCache
 {
 	Oid			typid;
 	TransactionModel family;
+	TupleDesc	result;			/* the interval functions' blessed result type */
 } FamilyCache;
 
 static TransactionModel
@@ -83,7 +90,7 @@ model_family(FunctionCallInfo fcinfo, HeapTupleHeader t)
 	if (c == NULL || c->typid != typid)
 	{
 		if (c == NULL)
-			c = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(FamilyCache));
+			c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FamilyCache));
 		c->typid = typid;
 		c->family = family_of_type(typid);
 		fcinfo->flinfo->fn_extra = c;
@@ -550,4 +557,170 @@ cartera_clv_predicted_summary(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	PG_RETURN_FLOAT8(clv(&model, &g, unit, x, t_x, T, Max(cartera_summary_repeat_spend(s), 0),
 						 PG_GETARG_INT32(4), PG_GETARG_FLOAT8(5)));
+}
+
+
+/* ------------------------------------------------------------------ */
+/* prediction intervals (delta method, src/interval.c)                  */
+/* ------------------------------------------------------------------ */
+
+/* the covariance of ln(params) the fit stored, 4 x 4 */
+static void
+read_log_covariance(HeapTupleHeader t, const char *model, double cov[OPT_MAXDIM][OPT_MAXDIM])
+{
+	TupleDesc	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(t), HeapTupleHeaderGetTypMod(t));
+	int			natts = desc->natts;
+	bool		isnull = true;
+	Datum		d = (Datum) 0;
+	ArrayType  *a;
+	Datum	   *v;
+	bool	   *vnull;
+	int			nv;
+
+	ReleaseTupleDesc(desc);
+	if (natts >= BGNBD_ATT_COV)
+		d = GetAttributeByNum(t, BGNBD_ATT_COV, &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the %s model has no covariance of its estimates", model),
+				 errdetail("A prediction interval needs the log_covariance of a fit; parameters built by hand, stored before 0.4.0 or estimated on the edge of the parameter space have none."),
+				 errhint("Fit the model again with cartera's fit aggregate.")));
+	a = DatumGetArrayTypeP(d);
+	deconstruct_array(a, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &v, &vnull, &nv);
+	if (ARR_NDIM(a) != 1 || nv != 16)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("log_covariance of a %s model must be 16 numbers (a 4 x 4 matrix by rows)", model)));
+	for (int i = 0; i < 4; i++)
+		for (int j = 0; j < 4; j++)
+		{
+			double		cij = vnull[4 * i + j] ? NAN : DatumGetFloat8(v[4 * i + j]),
+						cji = vnull[4 * j + i] ? NAN : DatumGetFloat8(v[4 * j + i]);
+
+			if (!isfinite(cij) || cij != cji || (i == j && !(cij >= 0)))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("log_covariance of a %s model must be a finite symmetric matrix with a non-negative diagonal", model)));
+			cov[i][j] = cij;
+		}
+}
+
+typedef struct IntervalCtx
+{
+	Model		m;
+	bool		alive;			/* P(alive), else expected purchases in t */
+	double		t,
+				x,
+				t_x,
+				T;
+} IntervalCtx;
+
+static double
+interval_prediction(const double *p, const void *vctx)
+{
+	const IntervalCtx *c = (const IntervalCtx *) vctx;
+	Model		m = c->m;
+
+	m.p.r = m.pp.r = p[0];
+	m.p.alpha = m.pp.alpha = p[1];
+	m.p.a = m.pp.s = p[2];
+	m.p.b = m.pp.beta = p[3];
+	return c->alive ? model_p_alive(&m, c->x, c->t_x, c->T) : model_expected(&m, c->t, c->x, c->t_x, c->T);
+}
+
+/* cartera.prediction_interval: fn_extra holds the FamilyCache, so the row type is kept there */
+static Datum
+interval_tuple(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
+{
+	FamilyCache *c = (FamilyCache *) fcinfo->flinfo->fn_extra;
+
+	Assert(c != NULL);			/* read_model() made it */
+	if (c->result == NULL)
+	{
+		TupleDesc	desc;
+		MemoryContext old;
+
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE || desc->natts != 5)
+			elog(ERROR, "cartera interval function must return cartera.prediction_interval");
+		old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		c->result = BlessTupleDesc(CreateTupleDescCopy(desc));
+		MemoryContextSwitchTo(old);
+	}
+	return HeapTupleGetDatum(heap_form_tuple(c->result, values, nulls));
+}
+
+static Datum
+interval_result(FunctionCallInfo fcinfo, IntervalCtx *c, double level)
+{
+	double		cov[OPT_MAXDIM][OPT_MAXDIM];
+	double		par[4] = {c->m.p.r, c->m.p.alpha, c->m.p.a, c->m.p.b};
+	PredictionInterval pi;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	if (!(level > 0 && level < 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("level must be between 0 and 1 (exclusive), not %g", level),
+				 errhint("0.95 gives a 95 %% interval.")));
+	read_log_covariance(PG_GETARG_HEAPTUPLEHEADER(0), family_name[c->m.family], cov);
+	pi = delta_interval(interval_prediction, c, 4, par, (const double (*)[OPT_MAXDIM]) cov, level,
+						c->alive ? INTERVAL_LOGIT : INTERVAL_LOG);
+	values[0] = Float8GetDatum(finite_result(pi.estimate, c->alive ? "p_alive" : "expected_purchases"));
+	values[1] = Float8GetDatum(pi.std_error);
+	values[2] = Float8GetDatum(pi.lower);
+	values[3] = Float8GetDatum(pi.upper);
+	values[4] = Float8GetDatum(level);
+	for (int i = 1; i <= 3; i++)
+		nulls[i] = !isfinite(DatumGetFloat8(values[i]));
+	PG_RETURN_DATUM(interval_tuple(fcinfo, values, nulls));
+}
+
+/* history of the interval functions: (x, t_x, T) or (summary, time_unit) from argument first */
+static bool
+interval_history(FunctionCallInfo fcinfo, IntervalCtx *c, int first, bool summary)
+{
+	if (summary)
+	{
+		int			unit = agree_unit(&c->m, PG_GETARG_TEXT_PP(first + 1));
+
+		return cartera_summary_history(PG_GETARG_HEAPTUPLEHEADER(first), unit, &c->x, &c->t_x, &c->T);
+	}
+	c->x = PG_GETARG_FLOAT8(first);
+	c->t_x = PG_GETARG_FLOAT8(first + 1);
+	c->T = PG_GETARG_FLOAT8(first + 2);
+	check_history(c->x, c->t_x, c->T);
+	return true;
+}
+
+/* p_alive_interval(params, x, t_x, T, level) or (params, summary, time_unit, level) */
+Datum
+cartera_p_alive_interval(PG_FUNCTION_ARGS)
+{
+	IntervalCtx c;
+	bool		summary = PG_NARGS() == 4;
+
+	c.m = read_model(fcinfo, 0);
+	c.alive = true;
+	c.t = 0;
+	if (!interval_history(fcinfo, &c, 1, summary))
+		PG_RETURN_NULL();
+	return interval_result(fcinfo, &c, PG_GETARG_FLOAT8(PG_NARGS() - 1));
+}
+
+/* expected_purchases_interval(params, t, x, t_x, T, level) or (params, t, summary, time_unit, level) */
+Datum
+cartera_expected_purchases_interval(PG_FUNCTION_ARGS)
+{
+	IntervalCtx c;
+	bool		summary = PG_NARGS() == 5;
+
+	c.m = read_model(fcinfo, 0);
+	c.alive = false;
+	c.t = PG_GETARG_FLOAT8(1);
+	check_horizon(c.t);
+	if (!interval_history(fcinfo, &c, 2, summary))
+		PG_RETURN_NULL();
+	return interval_result(fcinfo, &c, PG_GETARG_FLOAT8(PG_NARGS() - 1));
 }

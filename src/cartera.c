@@ -9,6 +9,8 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
 
 PG_MODULE_MAGIC;
 
@@ -95,4 +97,27 @@ cartera_keep_plan(const char *sql, int nargs, Oid *argtypes)
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "cartera: SPI_keepplan failed");
 	return plan;
+}
+
+/*
+ * The covariance of ln(params) as a float8[n*n] by rows (the fits'
+ * log_covariance column); *isnull when it is not finite.
+ */
+Datum
+cartera_log_covariance_datum(const double cov[][4], int n, bool *isnull)
+{
+	Datum		elems[16];
+
+	*isnull = false;
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < n; j++)
+		{
+			if (!isfinite(cov[i][j]))
+			{
+				*isnull = true;
+				return (Datum) 0;
+			}
+			elems[n * i + j] = Float8GetDatum(cov[i][j]);
+		}
+	return PointerGetDatum(construct_array(elems, n * n, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }

@@ -178,7 +178,7 @@ extern Datum cartera_segment_from_scores(int r, int f, int m);
  * aic, bic.  cartera.gamma_gamma_params: p, q, gamma, log_likelihood,
  * customers, iterations, converged; since 0.4.0 se_p, se_q, se_gamma, aic, bic.
  */
-#define BGNBD_NATTS 15
+#define BGNBD_NATTS 16			/* ... and log_covariance (the transaction models) */
 
 /* the transaction models on the (x, t_x, T) histogram; pareto_nbd_params
  * and mbgnbd_params have bgnbd_params' layout (their own parameter names) */
@@ -206,6 +206,7 @@ extern Numeric cartera_numeric_div_round(Numeric num, Numeric den, int extra_sca
 extern int	cartera_numeric_dscale(Numeric num);
 extern Datum cartera_make_composite(FunctionCallInfo fcinfo, Datum *values, bool *nulls, int natts);
 extern Datum cartera_make_composite_prefix(FunctionCallInfo fcinfo, Datum *values, bool *nulls, int natts);
+extern Datum cartera_log_covariance_datum(const double cov[][4], int n, bool *isnull);
 
 /* cartera.c: a SPI plan kept for the session (SPI connected) */
 struct _SPI_plan;

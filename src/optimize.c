@@ -413,17 +413,18 @@ opt_multistart(int n, double starts[][OPT_MAXDIM], int nstarts, opt_objfn fn, vo
 
 
 /*
- * Standard errors from the observed information.  fn is the model's
- * objective with the penalty off: the MEAN negative log-likelihood over
- * wsum customers, in theta = ln(param) (+ a constant per coordinate, which
- * changes no derivative).  The Hessian is central differences of fn's
+ * The covariance of the estimate from the observed information.  fn is the
+ * model's objective with the penalty off: the MEAN negative log-likelihood
+ * over wsum customers, in theta = ln(param) (+ a constant per coordinate,
+ * which changes no derivative).  The Hessian is central differences of fn's
  * analytic gradient (step 1e-4 in theta: truncation ~1e-8 relative,
- * rounding ~1e-12), symmetrised; cov(theta) = (wsum H)^-1 by Cholesky, and
- * the standard error of ln(param_i) is sqrt(cov_ii), that of param_i
- * param_i * sqrt(cov_ii) (delta method, exact to first order).
+ * rounding ~1e-12), symmetrised; cov(theta) = (wsum H)^-1 by Cholesky.  The
+ * standard error of ln(param_i) is sqrt(cov_ii), that of param_i param_i *
+ * sqrt(cov_ii) (delta method, exact to first order).
  */
 bool
-opt_log_std_errors(int n, opt_objfn fn, void *ctx, const double *theta, double wsum, double *se)
+opt_log_covariance(int n, opt_objfn fn, void *ctx, const double *theta, double wsum,
+				   double cov[OPT_MAXDIM][OPT_MAXDIM])
 {
 	const double h = 1e-4;
 	double		H[OPT_MAXDIM][OPT_MAXDIM],
@@ -436,8 +437,9 @@ opt_log_std_errors(int n, opt_objfn fn, void *ctx, const double *theta, double w
 				j,
 				k;
 
-	for (i = 0; i < n; i++)
-		se[i] = NAN;
+	for (i = 0; i < OPT_MAXDIM; i++)
+		for (j = 0; j < OPT_MAXDIM; j++)
+			cov[i][j] = NAN;
 	if (n < 1 || n > OPT_MAXDIM || !(wsum > 0.0) || !isfinite(wsum))
 		return false;
 	for (j = 0; j < n; j++)
@@ -475,7 +477,7 @@ opt_log_std_errors(int n, opt_objfn fn, void *ctx, const double *theta, double w
 			L[i][j] = s / L[j][j];
 		}
 	}
-	/* columns of L^-1, then H^-1 = L^-T L^-1: only the diagonal is needed */
+	/* inv = L^-1 (lower triangular), then H^-1 = inv' inv */
 	for (j = 0; j < n; j++)
 		for (i = 0; i < n; i++)
 		{
@@ -491,12 +493,24 @@ opt_log_std_errors(int n, opt_objfn fn, void *ctx, const double *theta, double w
 			inv[i][j] = s / L[i][i];
 		}
 	for (i = 0; i < n; i++)
-	{
-		double		v = 0.0;
+		for (j = 0; j < n; j++)
+		{
+			double		v = 0.0;
 
-		for (k = i; k < n; k++)
-			v += inv[k][i] * inv[k][i];
-		se[i] = sqrt(v);
-	}
+			for (k = (i > j ? i : j); k < n; k++)
+				v += inv[k][i] * inv[k][j];
+			cov[i][j] = v;
+		}
 	return true;
+}
+
+bool
+opt_log_std_errors(int n, opt_objfn fn, void *ctx, const double *theta, double wsum, double *se)
+{
+	double		cov[OPT_MAXDIM][OPT_MAXDIM];
+	bool		ok = opt_log_covariance(n, fn, ctx, theta, wsum, cov);
+
+	for (int i = 0; i < n; i++)
+		se[i] = ok ? sqrt(cov[i][i]) : NAN;
+	return ok;
 }

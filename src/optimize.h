@@ -59,4 +59,13 @@ extern OptResult opt_multistart(int n, double starts[][OPT_MAXDIM], int nstarts,
 extern bool opt_log_std_errors(int n, opt_objfn fn, void *ctx, const double *theta,
 							   double wsum, double *se);
 
+/*
+ * The whole covariance matrix of ln(params) (the same computation): what
+ * the prediction intervals need, since the parameters' estimates are
+ * correlated (r and alpha strongly).  NaN everywhere when not positive
+ * definite.
+ */
+extern bool opt_log_covariance(int n, opt_objfn fn, void *ctx, const double *theta, double wsum,
+							   double cov[OPT_MAXDIM][OPT_MAXDIM]);
+
 #endif							/* CARTERA_OPTIMIZE_H */

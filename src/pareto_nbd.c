@@ -271,10 +271,7 @@ pareto_nbd_fit(const BtydCell *cells, size_t n, double penalizer,
 				i;
 	size_t		k;
 
-	memset(&out, 0, sizeof(out));
-	out.loglik = NAN;
-	for (i = 0; i < OPT_MAXDIM; i++)
-		out.se[i] = NAN;
+	btyd_fit_result_init(&out);
 	if (inout == NULL || (n > 0 && cells == NULL) || !isfinite(penalizer) || penalizer < 0.0)
 		return out;
 	if (bgnbd_cell_invalid(cells, n) != n)
@@ -331,7 +328,9 @@ pareto_nbd_fit(const BtydCell *cells, size_t n, double penalizer,
 	if (!isfinite(mr.f))
 		return out;
 	ctx.penalizer = 0.0;
-	opt_log_std_errors(4, pnbd_objective, &ctx, theta, ctx.wsum, out.se);
+	if (opt_log_covariance(4, pnbd_objective, &ctx, theta, ctx.wsum, out.log_cov))
+		for (i = 0; i < 4; i++)
+			out.se[i] = sqrt(out.log_cov[i][i]);
 	inout->r = exp(theta[0]);
 	inout->alpha = exp(theta[1]) / ctx.sc;
 	inout->s = exp(theta[2]);

@@ -230,10 +230,7 @@ sbg_fit(const SbgCell *cells, size_t n, double penalizer,
 	int			nstarts = 0;
 	size_t		k;
 
-	memset(&out, 0, sizeof(out));
-	out.loglik = NAN;
-	for (k = 0; k < OPT_MAXDIM; k++)
-		out.se[k] = NAN;
+	btyd_fit_result_init(&out);
 	memset(starts, 0, sizeof(starts));
 	if (inout == NULL || (n > 0 && cells == NULL) || !isfinite(penalizer) || penalizer < 0.0)
 		return out;

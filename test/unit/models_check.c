@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "btyd.h"
+#include "interval.h"
 #include "unit.h"
 
 #define MAX_CUST 4000
@@ -476,6 +477,117 @@ test_recovery(void)
 			  mn[i], est[i], mt[i], fr.se[i], (est[i] - mt[i]) / fr.se[i]);
 }
 
+/* ------------------------------------------------------------------ */
+/* prediction intervals (src/interval.c)                                */
+/* ------------------------------------------------------------------ */
+
+static double
+product(const double *p, const void *ctx)
+{
+	(void) ctx;
+	return p[0] * p[1];
+}
+
+static double
+odds_prob(const double *p, const void *ctx)
+{
+	(void) ctx;
+	return p[0] / (p[0] + p[1]);
+}
+
+static void
+test_intervals(void)
+{
+	double		cov[OPT_MAXDIM][OPT_MAXDIM] = {{0.04, 0.01}, {0.01, 0.09}},
+				par[2] = {2.0, 3.0},
+				z = btyd_normal_quantile(0.975),
+				sd;
+	PredictionInterval pi;
+
+	check_rel("normal quantile 0.975", z, 1.959963984540054, 1e-15);
+	check_rel("normal quantile 1e-10", btyd_normal_quantile(1e-10), -6.361340902404056, 1e-14);
+	check_rel("normal quantile 0.5 + 1e-12 is symmetric", btyd_normal_quantile(0.5 + 1e-12), -btyd_normal_quantile(0.5 - 1e-12), 1e-9);
+	/* log(p0 p1) = theta0 + theta1: var = c00 + c11 + 2 c01, exactly */
+	pi = delta_interval(product, NULL, 2, par, (const double (*)[OPT_MAXDIM]) cov, 0.95, INTERVAL_LOG);
+	sd = sqrt(0.04 + 0.09 + 0.02);
+	check_rel("delta interval of a product: lower", pi.lower, 6.0 * exp(-z * sd), 1e-9);
+	check_rel("delta interval of a product: upper", pi.upper, 6.0 * exp(z * sd), 1e-9);
+	check_rel("delta interval of a product: std error", pi.std_error, 6.0 * sd, 1e-9);
+	/* logit(p0/(p0+p1)) = theta0 - theta1: var = c00 + c11 - 2 c01 */
+	pi = delta_interval(odds_prob, NULL, 2, par, (const double (*)[OPT_MAXDIM]) cov, 0.9, INTERVAL_LOGIT);
+	sd = sqrt(0.04 + 0.09 - 0.02);
+	z = btyd_normal_quantile(0.95);
+	check_rel("delta interval of a probability: lower", pi.lower, 1.0 / (1.0 + 1.5 * exp(z * sd)), 1e-9);
+	check_rel("delta interval of a probability: upper", pi.upper, 1.0 / (1.0 + 1.5 * exp(-z * sd)), 1e-9);
+	check(pi.lower < pi.estimate && pi.estimate < pi.upper && pi.upper < 1.0, "the probability interval stays inside (0, 1)");
+}
+
+/*
+ * Do the intervals mean what they say?  Coverage of the delta-method 95 %
+ * interval of P(alive) and of E[Y(52)] for a fixed history, over simulated
+ * portfolios drawn from known parameters: about 95 % of the intervals must
+ * hold the true value.  With 60 portfolios the count is Binomial(60, 0.95):
+ * at least 52 (a 1-in-400 miss if the intervals are right), and not all 60
+ * every time for both models (they would then be too wide) is not asserted.
+ */
+typedef struct PnbdHist
+{
+	double		x,
+				t_x,
+				T;
+	bool		alive;
+} PnbdHist;
+
+static double
+pnbd_alive_at(const double *p, const void *ctx)
+{
+	const PnbdHist *h = (const PnbdHist *) ctx;
+	ParetoNbdParams q = {p[0], p[1], p[2], p[3]};
+
+	return h->alive ? pareto_nbd_p_alive(&q, h->x, h->t_x, h->T)
+		: pareto_nbd_expected_purchases(&q, 52.0, h->x, h->t_x, h->T);
+}
+
+static void
+test_interval_coverage(void)
+{
+	static BtydCell cells[3000];
+	static const double pt[4] = {0.55, 10.58, 0.61, 11.66};
+	const ParetoNbdParams truth = {0.55, 10.58, 0.61, 11.66};
+	PnbdHist	h = {2, 20, 60, true};
+	int			covered_alive = 0,
+				covered_exp = 0,
+				runs = 60,
+				ok_runs = 0;
+	double		true_alive = pareto_nbd_p_alive(&truth, 2, 20, 60),
+				true_exp = pareto_nbd_expected_purchases(&truth, 52.0, 2, 20, 60);
+
+	for (int k = 0; k < runs; k++)
+	{
+		size_t		nc = simulate(true, pt, cells, 3000);
+		ParetoNbdParams est = {0, 0, 0, 0};
+		BtydFitResult fr = pareto_nbd_fit(cells, nc, 0.0, &est, NULL);
+		double		par[4] = {est.r, est.alpha, est.s, est.beta};
+		PredictionInterval a,
+					e;
+
+		if (!fr.converged || !isfinite(fr.log_cov[0][0]))
+			continue;
+		ok_runs++;
+		h.alive = true;
+		a = delta_interval(pnbd_alive_at, &h, 4, par, (const double (*)[OPT_MAXDIM]) fr.log_cov, 0.95, INTERVAL_LOGIT);
+		h.alive = false;
+		e = delta_interval(pnbd_alive_at, &h, 4, par, (const double (*)[OPT_MAXDIM]) fr.log_cov, 0.95, INTERVAL_LOG);
+		covered_alive += (a.lower <= true_alive && true_alive <= a.upper);
+		covered_exp += (e.lower <= true_exp && true_exp <= e.upper);
+	}
+	check(ok_runs == runs, "coverage: all %d simulated Pareto/NBD fits converged with a covariance (%d)", runs, ok_runs);
+	check(covered_alive >= 52, "coverage: the 95 %% interval of P(alive) held the truth in %d of %d portfolios", covered_alive, runs);
+	check(covered_exp >= 52, "coverage: the 95 %% interval of E[Y(52)] held the truth in %d of %d portfolios", covered_exp, runs);
+	if (verbose)
+		printf("  coverage: P(alive) %d/%d, E[Y(52)] %d/%d\n", covered_alive, runs, covered_exp, runs);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -492,6 +604,8 @@ main(int argc, char **argv)
 	test_cdnow(path);
 	test_pareto_extremes();
 	test_recovery();
+	test_intervals();
+	test_interval_coverage();
 	printf("total %.2f s\n", now_sec() - t0);
 	printf("%d passed, %d failed\n", n_pass, n_fail);
 	return n_fail == 0 ? 0 : 1;
