@@ -28,7 +28,8 @@ CREATE TABLE cartera.portfolio_setting (
              'cartera.lost_after', 'cartera.new_window', 'cartera.at_risk_factor', 'cartera.dormant_factor',
              'cartera.clv_lifespan', 'cartera.max_contacts', 'cartera.contact_window', 'cartera.lead_idle_after',
              'cartera.occasion_horizon', 'cartera.daily_capacity', 'cartera.escalate_amber_after',
-             'cartera.transaction_model', 'cartera.model_selection', 'cartera.model_holdout', 'TimeZone')),
+             'cartera.transaction_model', 'cartera.model_selection', 'cartera.model_holdout', 'cartera.clv_month',
+             'TimeZone')),
   value  text NOT NULL
 );
 COMMENT ON TABLE cartera.portfolio_setting IS
@@ -68,6 +69,7 @@ CREATE VIEW cartera.portfolio_settings WITH (security_invoker = true) AS
       ('cartera.transaction_model', 'auto', 'the model refresh() fills predictions from: auto (Pareto/NBD or MBG/NBD by cartera.model_selection), bgnbd, pareto_nbd or mbgnbd'),
       ('cartera.model_selection', 'bic', 'how auto chooses: bic, aic, or holdout (lowest error predicting the last cartera.model_holdout)'),
       ('cartera.model_holdout', '26 weeks', 'the period held out when cartera.model_selection = holdout'),
+      ('cartera.clv_month', '1 month', 'the month of the stored predicted CLV: 1 month (calendar months from as_of) or a length of 28 to 31 days (30 days: lifetimes)'),
       ('TimeZone', NULL, 'calendar of purchase days; NULL: the writing session''s TimeZone')
     ) d(name, default_value, description)
     LEFT JOIN cartera.portfolio_setting s ON s.name = d.name;
@@ -103,7 +105,7 @@ ALTER TABLE cartera.customer ADD COLUMN forgotten_at timestamptz;
 COMMENT ON COLUMN cartera.customer.forgotten_at IS 'when cartera.forget_customer() erased the customer''s personal data (NULL: never); no alert is raised for them again';
 COMMENT ON COLUMN cartera.customer_state.p_alive IS 'purchase probability: P(alive) under the transaction model of the last refresh() (portfolio_model.transaction_model)';
 COMMENT ON COLUMN cartera.customer_state.expected_purchases_12m IS 'expected repeat purchases in the next 52 weeks under the transaction model of the last refresh()';
-COMMENT ON COLUMN cartera.customer_state.clv_predicted_12m IS 'transaction model + Gamma-Gamma CLV over the next 12 months, 1 % monthly discount';
+COMMENT ON COLUMN cartera.customer_state.clv_predicted_12m IS 'transaction model + Gamma-Gamma CLV over the next 12 months (cartera.clv_month: calendar months by default), 1 % monthly discount';
 
 -- The fits' uncertainty (issue 16): a standard error per parameter, AIC and
 -- BIC at the end of the result types (values stored by refresh() in
@@ -486,6 +488,57 @@ CREATE FUNCTION cartera.clv_predicted(model cartera.mbgnbd_params, gg cartera.ga
 COMMENT ON FUNCTION cartera.clv_predicted(cartera.mbgnbd_params, cartera.gamma_gamma_params, cartera.rfm_summary, text, integer, double precision) IS
   'MBG/NBD with Gamma-Gamma: predicted CLV of the customer of an rfm() summary over the next months, discounted monthly';
 
+
+-- The month of the discounted CLV made explicit (issue 16): the forms above
+-- count 30-day months (lifetimes' customer_lifetime_value); these take the
+-- month: a fixed length of 28 to 31 days ('30 days 10:30' is the mean
+-- Gregorian month, 30.4375 days, pymc-marketing's since its issue 2749) or
+-- '1 month', calendar months from the summary's as_of.
+CREATE FUNCTION cartera.clv_predicted(model cartera.bgnbd_params, gg cartera.gamma_gamma_params,
+                                      frequency double precision, t_x double precision,
+                                      "T" double precision, monetary double precision,
+                                      months integer, monthly_discount_rate double precision, month interval)
+  RETURNS double precision
+  AS 'MODULE_PATHNAME', 'cartera_clv_predicted' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.clv_predicted(cartera.bgnbd_params, cartera.gamma_gamma_params, double precision, double precision, double precision, double precision, integer, double precision, interval) IS
+  'BG/NBD with Gamma-Gamma: predicted CLV over the next months of the given length (28 to 31 days), discounted monthly';
+CREATE FUNCTION cartera.clv_predicted(model cartera.bgnbd_params, gg cartera.gamma_gamma_params,
+                                      summary cartera.rfm_summary, time_unit text,
+                                      months integer, monthly_discount_rate double precision, month interval)
+  RETURNS double precision
+  AS 'MODULE_PATHNAME', 'cartera_clv_predicted_summary' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.clv_predicted(cartera.bgnbd_params, cartera.gamma_gamma_params, cartera.rfm_summary, text, integer, double precision, interval) IS
+  'BG/NBD with Gamma-Gamma: predicted CLV of an rfm() summary over the next months (a length of 28 to 31 days, or ''1 month'': calendar months from its as_of), discounted monthly';
+CREATE FUNCTION cartera.clv_predicted(model cartera.pareto_nbd_params, gg cartera.gamma_gamma_params,
+                                      frequency double precision, t_x double precision,
+                                      "T" double precision, monetary double precision,
+                                      months integer, monthly_discount_rate double precision, month interval)
+  RETURNS double precision
+  AS 'MODULE_PATHNAME', 'cartera_clv_predicted' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.clv_predicted(cartera.pareto_nbd_params, cartera.gamma_gamma_params, double precision, double precision, double precision, double precision, integer, double precision, interval) IS
+  'Pareto/NBD with Gamma-Gamma: predicted CLV over the next months of the given length (28 to 31 days), discounted monthly';
+CREATE FUNCTION cartera.clv_predicted(model cartera.pareto_nbd_params, gg cartera.gamma_gamma_params,
+                                      summary cartera.rfm_summary, time_unit text,
+                                      months integer, monthly_discount_rate double precision, month interval)
+  RETURNS double precision
+  AS 'MODULE_PATHNAME', 'cartera_clv_predicted_summary' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.clv_predicted(cartera.pareto_nbd_params, cartera.gamma_gamma_params, cartera.rfm_summary, text, integer, double precision, interval) IS
+  'Pareto/NBD with Gamma-Gamma: predicted CLV of an rfm() summary over the next months (a length of 28 to 31 days, or ''1 month'': calendar months from its as_of), discounted monthly';
+CREATE FUNCTION cartera.clv_predicted(model cartera.mbgnbd_params, gg cartera.gamma_gamma_params,
+                                      frequency double precision, t_x double precision,
+                                      "T" double precision, monetary double precision,
+                                      months integer, monthly_discount_rate double precision, month interval)
+  RETURNS double precision
+  AS 'MODULE_PATHNAME', 'cartera_clv_predicted' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.clv_predicted(cartera.mbgnbd_params, cartera.gamma_gamma_params, double precision, double precision, double precision, double precision, integer, double precision, interval) IS
+  'MBG/NBD with Gamma-Gamma: predicted CLV over the next months of the given length (28 to 31 days), discounted monthly';
+CREATE FUNCTION cartera.clv_predicted(model cartera.mbgnbd_params, gg cartera.gamma_gamma_params,
+                                      summary cartera.rfm_summary, time_unit text,
+                                      months integer, monthly_discount_rate double precision, month interval)
+  RETURNS double precision
+  AS 'MODULE_PATHNAME', 'cartera_clv_predicted_summary' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.clv_predicted(cartera.mbgnbd_params, cartera.gamma_gamma_params, cartera.rfm_summary, text, integer, double precision, interval) IS
+  'MBG/NBD with Gamma-Gamma: predicted CLV of an rfm() summary over the next months (a length of 28 to 31 days, or ''1 month'': calendar months from its as_of), discounted monthly';
 
 -- Prediction intervals by the delta method (src/interval.c): the fit's
 -- covariance of ln(params) carried through the prediction's gradient, on
@@ -4046,10 +4099,12 @@ AS $fn$
                                                               f.summary, (m.bgnbd).time_unit) END END AS expected_12m,
              CASE WHEN m.gamma_gamma IS NOT NULL AND (f.summary).purchases > 0 THEN
                CASE m.transaction_model
-                 WHEN 'pareto_nbd' THEN cartera.clv_predicted(m.pareto_nbd, m.gamma_gamma, f.summary, (m.pareto_nbd).time_unit, 12, 0.01)
-                 WHEN 'mbgnbd' THEN cartera.clv_predicted(m.mbgnbd, m.gamma_gamma, f.summary, (m.mbgnbd).time_unit, 12, 0.01)
-                 WHEN 'bgnbd' THEN cartera.clv_predicted(m.bgnbd, m.gamma_gamma, f.summary, (m.bgnbd).time_unit, 12, 0.01) END END AS clv_12m
-        FROM summarised f LEFT JOIN cartera.portfolio_model m ON true),
+                 WHEN 'pareto_nbd' THEN cartera.clv_predicted(m.pareto_nbd, m.gamma_gamma, f.summary, (m.pareto_nbd).time_unit, 12, 0.01, month)
+                 WHEN 'mbgnbd' THEN cartera.clv_predicted(m.mbgnbd, m.gamma_gamma, f.summary, (m.mbgnbd).time_unit, 12, 0.01, month)
+                 WHEN 'bgnbd' THEN cartera.clv_predicted(m.bgnbd, m.gamma_gamma, f.summary, (m.bgnbd).time_unit, 12, 0.01, month) END END AS clv_12m
+        FROM summarised f LEFT JOIN cartera.portfolio_model m ON true
+             -- the month of the 12-month CLV (portfolio setting cartera.clv_month)
+             CROSS JOIN (SELECT pg_catalog.current_setting('cartera.clv_month')::interval AS month) cm),
     old AS (
       SELECT s.customer_id, s.status AS old_status, s.segment AS old_segment
         FROM cartera.customer_state s JOIN fresh f USING (customer_id)),

@@ -354,6 +354,57 @@ COMMENT ON FUNCTION cartera.clv_predicted(cartera.mbgnbd_params, cartera.gamma_g
   'MBG/NBD with Gamma-Gamma: predicted CLV of the customer of an rfm() summary over the next months, discounted monthly';
 
 
+-- The month of the discounted CLV made explicit (issue 16): the forms above
+-- count 30-day months (lifetimes' customer_lifetime_value); these take the
+-- month: a fixed length of 28 to 31 days ('30 days 10:30' is the mean
+-- Gregorian month, 30.4375 days, pymc-marketing's since its issue 2749) or
+-- '1 month', calendar months from the summary's as_of.
+CREATE FUNCTION cartera.clv_predicted(model cartera.bgnbd_params, gg cartera.gamma_gamma_params,
+                                      frequency double precision, t_x double precision,
+                                      "T" double precision, monetary double precision,
+                                      months integer, monthly_discount_rate double precision, month interval)
+  RETURNS double precision
+  AS 'MODULE_PATHNAME', 'cartera_clv_predicted' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.clv_predicted(cartera.bgnbd_params, cartera.gamma_gamma_params, double precision, double precision, double precision, double precision, integer, double precision, interval) IS
+  'BG/NBD with Gamma-Gamma: predicted CLV over the next months of the given length (28 to 31 days), discounted monthly';
+CREATE FUNCTION cartera.clv_predicted(model cartera.bgnbd_params, gg cartera.gamma_gamma_params,
+                                      summary cartera.rfm_summary, time_unit text,
+                                      months integer, monthly_discount_rate double precision, month interval)
+  RETURNS double precision
+  AS 'MODULE_PATHNAME', 'cartera_clv_predicted_summary' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.clv_predicted(cartera.bgnbd_params, cartera.gamma_gamma_params, cartera.rfm_summary, text, integer, double precision, interval) IS
+  'BG/NBD with Gamma-Gamma: predicted CLV of an rfm() summary over the next months (a length of 28 to 31 days, or ''1 month'': calendar months from its as_of), discounted monthly';
+CREATE FUNCTION cartera.clv_predicted(model cartera.pareto_nbd_params, gg cartera.gamma_gamma_params,
+                                      frequency double precision, t_x double precision,
+                                      "T" double precision, monetary double precision,
+                                      months integer, monthly_discount_rate double precision, month interval)
+  RETURNS double precision
+  AS 'MODULE_PATHNAME', 'cartera_clv_predicted' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.clv_predicted(cartera.pareto_nbd_params, cartera.gamma_gamma_params, double precision, double precision, double precision, double precision, integer, double precision, interval) IS
+  'Pareto/NBD with Gamma-Gamma: predicted CLV over the next months of the given length (28 to 31 days), discounted monthly';
+CREATE FUNCTION cartera.clv_predicted(model cartera.pareto_nbd_params, gg cartera.gamma_gamma_params,
+                                      summary cartera.rfm_summary, time_unit text,
+                                      months integer, monthly_discount_rate double precision, month interval)
+  RETURNS double precision
+  AS 'MODULE_PATHNAME', 'cartera_clv_predicted_summary' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.clv_predicted(cartera.pareto_nbd_params, cartera.gamma_gamma_params, cartera.rfm_summary, text, integer, double precision, interval) IS
+  'Pareto/NBD with Gamma-Gamma: predicted CLV of an rfm() summary over the next months (a length of 28 to 31 days, or ''1 month'': calendar months from its as_of), discounted monthly';
+CREATE FUNCTION cartera.clv_predicted(model cartera.mbgnbd_params, gg cartera.gamma_gamma_params,
+                                      frequency double precision, t_x double precision,
+                                      "T" double precision, monetary double precision,
+                                      months integer, monthly_discount_rate double precision, month interval)
+  RETURNS double precision
+  AS 'MODULE_PATHNAME', 'cartera_clv_predicted' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.clv_predicted(cartera.mbgnbd_params, cartera.gamma_gamma_params, double precision, double precision, double precision, double precision, integer, double precision, interval) IS
+  'MBG/NBD with Gamma-Gamma: predicted CLV over the next months of the given length (28 to 31 days), discounted monthly';
+CREATE FUNCTION cartera.clv_predicted(model cartera.mbgnbd_params, gg cartera.gamma_gamma_params,
+                                      summary cartera.rfm_summary, time_unit text,
+                                      months integer, monthly_discount_rate double precision, month interval)
+  RETURNS double precision
+  AS 'MODULE_PATHNAME', 'cartera_clv_predicted_summary' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cartera.clv_predicted(cartera.mbgnbd_params, cartera.gamma_gamma_params, cartera.rfm_summary, text, integer, double precision, interval) IS
+  'MBG/NBD with Gamma-Gamma: predicted CLV of an rfm() summary over the next months (a length of 28 to 31 days, or ''1 month'': calendar months from its as_of), discounted monthly';
+
 -- Prediction intervals by the delta method (src/interval.c): the fit's
 -- covariance of ln(params) carried through the prediction's gradient, on
 -- the logit scale for P(alive) and the log scale for expected purchases.

@@ -114,7 +114,8 @@ CREATE TABLE cartera.portfolio_setting (
              'cartera.lost_after', 'cartera.new_window', 'cartera.at_risk_factor', 'cartera.dormant_factor',
              'cartera.clv_lifespan', 'cartera.max_contacts', 'cartera.contact_window', 'cartera.lead_idle_after',
              'cartera.occasion_horizon', 'cartera.daily_capacity', 'cartera.escalate_amber_after',
-             'cartera.transaction_model', 'cartera.model_selection', 'cartera.model_holdout', 'TimeZone')),
+             'cartera.transaction_model', 'cartera.model_selection', 'cartera.model_holdout', 'cartera.clv_month',
+             'TimeZone')),
   value  text NOT NULL
 );
 COMMENT ON TABLE cartera.portfolio_setting IS
@@ -154,6 +155,7 @@ CREATE VIEW cartera.portfolio_settings WITH (security_invoker = true) AS
       ('cartera.transaction_model', 'auto', 'the model refresh() fills predictions from: auto (Pareto/NBD or MBG/NBD by cartera.model_selection), bgnbd, pareto_nbd or mbgnbd'),
       ('cartera.model_selection', 'bic', 'how auto chooses: bic, aic, or holdout (lowest error predicting the last cartera.model_holdout)'),
       ('cartera.model_holdout', '26 weeks', 'the period held out when cartera.model_selection = holdout'),
+      ('cartera.clv_month', '1 month', 'the month of the stored predicted CLV: 1 month (calendar months from as_of) or a length of 28 to 31 days (30 days: lifetimes)'),
       ('TimeZone', NULL, 'calendar of purchase days; NULL: the writing session''s TimeZone')
     ) d(name, default_value, description)
     LEFT JOIN cartera.portfolio_setting s ON s.name = d.name;
@@ -217,7 +219,7 @@ COMMENT ON COLUMN cartera.customer_state.segment IS 'RFM cell from the portfolio
 COMMENT ON COLUMN cartera.customer_state.clv IS 'seed formula CLV with the portfolio''s lifespan (cartera.clv_lifespan in cartera.portfolio_settings)';
 COMMENT ON COLUMN cartera.customer_state.p_alive IS 'purchase probability: P(alive) under the transaction model of the last refresh() (portfolio_model.transaction_model)';
 COMMENT ON COLUMN cartera.customer_state.expected_purchases_12m IS 'expected repeat purchases in the next 52 weeks under the transaction model of the last refresh()';
-COMMENT ON COLUMN cartera.customer_state.clv_predicted_12m IS 'transaction model + Gamma-Gamma CLV over the next 12 months, 1 % monthly discount';
+COMMENT ON COLUMN cartera.customer_state.clv_predicted_12m IS 'transaction model + Gamma-Gamma CLV over the next 12 months (cartera.clv_month: calendar months by default), 1 % monthly discount';
 COMMENT ON COLUMN cartera.customer_state.updated_at IS 'when the row was last recomputed';
 COMMENT ON COLUMN cartera.customer_state.last_alert_at IS 'when the last contact alert was raised for the customer';
 COMMENT ON COLUMN cartera.customer_state.rfm_state IS
@@ -348,10 +350,12 @@ AS $fn$
                                                               f.summary, (m.bgnbd).time_unit) END END AS expected_12m,
              CASE WHEN m.gamma_gamma IS NOT NULL AND (f.summary).purchases > 0 THEN
                CASE m.transaction_model
-                 WHEN 'pareto_nbd' THEN cartera.clv_predicted(m.pareto_nbd, m.gamma_gamma, f.summary, (m.pareto_nbd).time_unit, 12, 0.01)
-                 WHEN 'mbgnbd' THEN cartera.clv_predicted(m.mbgnbd, m.gamma_gamma, f.summary, (m.mbgnbd).time_unit, 12, 0.01)
-                 WHEN 'bgnbd' THEN cartera.clv_predicted(m.bgnbd, m.gamma_gamma, f.summary, (m.bgnbd).time_unit, 12, 0.01) END END AS clv_12m
-        FROM summarised f LEFT JOIN cartera.portfolio_model m ON true),
+                 WHEN 'pareto_nbd' THEN cartera.clv_predicted(m.pareto_nbd, m.gamma_gamma, f.summary, (m.pareto_nbd).time_unit, 12, 0.01, month)
+                 WHEN 'mbgnbd' THEN cartera.clv_predicted(m.mbgnbd, m.gamma_gamma, f.summary, (m.mbgnbd).time_unit, 12, 0.01, month)
+                 WHEN 'bgnbd' THEN cartera.clv_predicted(m.bgnbd, m.gamma_gamma, f.summary, (m.bgnbd).time_unit, 12, 0.01, month) END END AS clv_12m
+        FROM summarised f LEFT JOIN cartera.portfolio_model m ON true
+             -- the month of the 12-month CLV (portfolio setting cartera.clv_month)
+             CROSS JOIN (SELECT pg_catalog.current_setting('cartera.clv_month')::interval AS month) cm),
     old AS (
       SELECT s.customer_id, s.status AS old_status, s.segment AS old_segment
         FROM cartera.customer_state s JOIN fresh f USING (customer_id)),

@@ -73,6 +73,33 @@ SELECT round(clv_predicted(pnbd, g, 2, 30.43, 38.86, 22.35)::numeric, 2) AS pare
        round(clv_predicted(bg, g, 2, 30.43, 38.86, 22.35)::numeric, 2) AS bgnbd_clv
   FROM models_fit, (SELECT gamma_gamma_fit(x, zbar) AS g FROM models_cdnow WHERE x > 0) gg;
 
+-- The month of the CLV: the forms without it count 30-day months
+-- (lifetimes); the month can be given: '30 days' is the same, the mean
+-- Gregorian month '30 days 10:30' (30.4375 days, pymc-marketing) a little
+-- more, and calendar months from a summary's as_of
+SELECT abs(clv_predicted(bg, g, 2, 30.43, 38.86, 22.35, 12, 0.01, '30 days')
+           - clv_predicted(bg, g, 2, 30.43, 38.86, 22.35)) < 1e-9 AS bgnbd_30_days_as_before,
+       abs(clv_predicted(pnbd, g, 2, 30.43, 38.86, 22.35, 12, 0.01, '30 days')
+           - clv_predicted(pnbd, g, 2, 30.43, 38.86, 22.35)) < 1e-12 AS pareto_30_days_as_before,
+       round(clv_predicted(mbg, g, 2, 30.43, 38.86, 22.35, 12, 0.01, '30 days')::numeric, 2) AS mbg_30_days,
+       round(clv_predicted(mbg, g, 2, 30.43, 38.86, 22.35, 12, 0.01, '30 days 10:30')::numeric, 2) AS mbg_30_4375_days,
+       round(clv_predicted(mbg, g, 2, 30.43, 38.86, 22.35, 12, 0.01, '31 days')::numeric, 2) AS mbg_31_days
+  FROM models_fit, (SELECT gamma_gamma_fit(x, zbar) AS g FROM models_cdnow WHERE x > 0) gg;
+-- calendar months from 2020-01-31: 29, 31, 30 ... days; 12 of them are 366 days (a leap year)
+SET TimeZone = 'UTC';
+SELECT round(clv_predicted(mbg, g, s, 'weeks', 12, 0.01, '1 month')::numeric, 4) AS calendar,
+       round(clv_predicted(mbg, g, s, 'weeks', 12, 0.01, '30 days 12:00')::numeric, 4) AS mean_leap_month,
+       round(clv_predicted(mbg, g, s, 'weeks', 1, 0, '1 month')::numeric, 6)
+         = round(clv_predicted(mbg, g, s, 'weeks', 1, 0, '29 days')::numeric, 6) AS february_is_29_days
+  FROM models_fit, (SELECT gamma_gamma_fit(x, zbar) AS g FROM models_cdnow WHERE x > 0) gg,
+       (SELECT rfm(d, 20, timestamptz '2020-01-31 00:00+00') AS s
+          FROM (VALUES (timestamptz '2019-06-01 00:00+00'), ('2019-09-01 00:00+00'), ('2020-01-10 00:00+00')) v(d)) q;
+RESET TimeZone;
+SELECT clv_predicted(mbg, gamma_gamma_params(6, 4, 15), 2, 30.43, 38.86, 22.35, 12, 0.01, '1 month') FROM models_fit;
+SELECT clv_predicted(mbg, gamma_gamma_params(6, 4, 15), 2, 30.43, 38.86, 22.35, 12, 0.01, '2 months') FROM models_fit;
+SELECT clv_predicted(pnbd, gamma_gamma_params(6, 4, 15), 2, 30.43, 38.86, 22.35, 12, 0.01, '45 days') FROM models_fit;
+SELECT clv_predicted(bg, gamma_gamma_params(6, 4, 15), 2, 30.43, 38.86, 22.35, 12, 0.01, '1 month 1 day') FROM models_fit;
+
 -- the same histories in days give the same unit-free parameters, alpha x 7
 SELECT round(((pareto_nbd_fit(x, t_x * 7, "T" * 7, 'days')).alpha / (SELECT (pnbd).alpha * 7 FROM models_fit))::numeric, 6) AS alpha_days_ratio,
        round(((pareto_nbd_fit(x, t_x * 7, "T" * 7, 'days')).s / (SELECT (pnbd).s FROM models_fit))::numeric, 6) AS s_ratio

@@ -20,6 +20,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
+#include "utils/timestamp.h"
 #include "utils/typcache.h"
 
 PG_FUNCTION_INFO_V1(cartera_bgnbd_params_make);
@@ -470,13 +471,14 @@ cartera_expected_avg_spend_summary(PG_FUNCTION_ARGS)
 }
 
 /*
- * lifetimes' customer_lifetime_value for any transaction model: the
- * purchases expected in each month, discounted, times the expected spend
- * (btyd_clv_discounted is the same sum for BG/NBD, sharing P(alive)).
+ * lifetimes' customer_lifetime_value for any transaction model, month i
+ * ending horizon[i - 1] model time units from now: the purchases expected
+ * in each month, discounted, times the expected spend (btyd_clv_discounted
+ * is the same sum for BG/NBD with 30-day months, sharing P(alive)).
  */
 static double
 clv_generic(const Model *model, const GammaGammaParams *g, double x, double t_x, double T,
-			double m, int months, double rate, double month)
+			double m, int months, double rate, const double *horizon)
 {
 	double		spend = gg_expected_avg_spend(g, x, m),
 				prev = 0.0,
@@ -486,7 +488,7 @@ clv_generic(const Model *model, const GammaGammaParams *g, double x, double t_x,
 		return NAN;
 	for (int i = 1; i <= months; i++)
 	{
-		double		e = model_expected(model, i * month, x, t_x, T);
+		double		e = model_expected(model, horizon[i - 1], x, t_x, T);
 
 		total += (e - prev) / pow(1.0 + rate, (double) i);
 		prev = e;
@@ -495,10 +497,60 @@ clv_generic(const Model *model, const GammaGammaParams *g, double x, double t_x,
 	return total == 0.0 ? 0.0 : total * spend;
 }
 
+/*
+ * The month of clv_predicted(..., month interval): a fixed length between
+ * 28 and 31 days ('30 days' is lifetimes', '30 days 10:30' the mean
+ * Gregorian month 30.4375 days of pymc-marketing), or '1 month': calendar
+ * months from the summary's as_of.  horizon[i - 1] = the end of month i in
+ * model time units (unit_days days each).
+ */
+static void
+month_horizons(const Interval *month, int months, int unit_days, const TimestampTz *as_of,
+			   double *horizon)
+{
+	if (month->month != 0 || month->day < 0 || month->time < 0)
+	{
+		if (month->month != 1 || month->day != 0 || month->time != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("month must be '1 month' (calendar months) or a length between 28 and 31 days"),
+					 errhint("'30 days' is lifetimes' month, '30 days 10:30' the mean Gregorian month (30.4375 days).")));
+		if (as_of == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("calendar months need a date to count from"),
+					 errhint("Use the rfm_summary form of clv_predicted() (its as_of), or a fixed month length such as '30 days 10:30'.")));
+		for (int i = 1; i <= months; i++)
+		{
+			Interval	im = {0, 0, i};
+			TimestampTz end = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+																	  TimestampTzGetDatum(*as_of),
+																	  IntervalPGetDatum(&im)));
+
+			horizon[i - 1] = (double) (end - *as_of) / USECS_PER_DAY / unit_days;
+		}
+		return;
+	}
+	{
+		double		days = month->day + (double) month->time / USECS_PER_DAY;
+
+		if (!(days >= 28.0 && days <= 31.0))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("month must be '1 month' (calendar months) or a length between 28 and 31 days, not %g days", days),
+					 errhint("'30 days' is lifetimes' month, '30 days 10:30' the mean Gregorian month (30.4375 days).")));
+		for (int i = 1; i <= months; i++)
+			horizon[i - 1] = i * days / unit_days;
+	}
+}
+
 static double
 clv(const Model *model, const GammaGammaParams *g, int unit_days,
-	double x, double t_x, double T, double m, int32 months, double rate)
+	double x, double t_x, double T, double m, int32 months, double rate,
+	const Interval *month, const TimestampTz *as_of)
 {
+	double		horizon[CLV_MAX_MONTHS];
+
 	/* the discounted sum is a loop over months: keep it short and bounded */
 	if (months < 0 || months > CLV_MAX_MONTHS)
 		ereport(ERROR,
@@ -510,11 +562,18 @@ clv(const Model *model, const GammaGammaParams *g, int unit_days,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("monthly discount rate must be greater than -1, not %g", rate),
 				 errhint("Give it as a fraction: 0.01 for 1 %% a month.")));
-	if (model->family == MODEL_BGNBD)
-		return finite_result(btyd_clv_discounted(&model->p, g, x, t_x, T, m, months, rate,
-												 (double) unit_days), "clv_predicted");
-	return finite_result(clv_generic(model, g, x, t_x, T, m, months, rate, 30.0 / unit_days),
-						 "clv_predicted");
+	if (month == NULL)
+	{
+		/* the forms without a month argument: lifetimes' 30-day month */
+		if (model->family == MODEL_BGNBD)
+			return finite_result(btyd_clv_discounted(&model->p, g, x, t_x, T, m, months, rate,
+													 (double) unit_days), "clv_predicted");
+		for (int i = 1; i <= months; i++)
+			horizon[i - 1] = i * 30.0 / unit_days;
+	}
+	else
+		month_horizons(month, months, unit_days, as_of, horizon);
+	return finite_result(clv_generic(model, g, x, t_x, T, m, months, rate, horizon), "clv_predicted");
 }
 
 /* clv_predicted(bgnbd, gg, x, t_x, T, m, months, monthly_discount_rate) */
@@ -538,7 +597,8 @@ cartera_clv_predicted(PG_FUNCTION_ARGS)
 	check_history(x, t_x, T);
 	check_spend(x, m);
 	PG_RETURN_FLOAT8(clv(&model, &g, model.unit_days, x, t_x, T, m,
-						 PG_GETARG_INT32(6), PG_GETARG_FLOAT8(7)));
+						 PG_GETARG_INT32(6), PG_GETARG_FLOAT8(7),
+						 PG_NARGS() > 8 ? PG_GETARG_INTERVAL_P(8) : NULL, NULL));
 }
 
 /* clv_predicted(bgnbd, gg, summary, time_unit, months, monthly_discount_rate) */
@@ -553,10 +613,15 @@ cartera_clv_predicted_summary(PG_FUNCTION_ARGS)
 				t_x,
 				T;
 
+	TimestampTz as_of;
+	bool		isnull;
+
 	if (!cartera_summary_history(s, unit, &x, &t_x, &T))
 		PG_RETURN_NULL();
+	as_of = DatumGetTimestampTz(GetAttributeByName(s, "as_of", &isnull));
 	PG_RETURN_FLOAT8(clv(&model, &g, unit, x, t_x, T, Max(cartera_summary_repeat_spend(s), 0),
-						 PG_GETARG_INT32(4), PG_GETARG_FLOAT8(5)));
+						 PG_GETARG_INT32(4), PG_GETARG_FLOAT8(5),
+						 PG_NARGS() > 6 ? PG_GETARG_INTERVAL_P(6) : NULL, isnull ? NULL : &as_of));
 }
 
 

@@ -35,6 +35,7 @@ static char *lead_idle_after_str;
 static char *occasion_horizon_str;
 static char *escalate_amber_after_str;	/* read by SQL only */
 static char *model_holdout_str;	/* read by SQL only */
+static char *clv_month_str;		/* read by SQL only */
 static int	transaction_model;	/* read by SQL only */
 static int	model_selection;	/* read by SQL only */
 
@@ -96,6 +97,28 @@ parse_interval_quietly(const char *str, Interval *result)
 	if (dterr != 0 || dtype != DTK_DELTA)
 		return false;
 	return itmin2interval(&itm_in, result) == 0;
+}
+
+/* cartera.clv_month: '1 month' (calendar months) or 28 to 31 days */
+static bool
+check_clv_month(char **newval, void **extra, GucSource source)
+{
+	Interval	iv;
+
+	if (*newval == NULL || !parse_interval_quietly(*newval, &iv))
+	{
+		GUC_check_errdetail("\"%s\" is not an interval.", *newval ? *newval : "");
+		return false;
+	}
+	if (iv.month == 1 && iv.day == 0 && iv.time == 0)
+		return true;
+	if (iv.month == 0 && iv.day >= 0 && iv.time >= 0 &&
+		iv.day + (double) iv.time / USECS_PER_DAY >= 28.0 &&
+		iv.day + (double) iv.time / USECS_PER_DAY <= 31.0)
+		return true;
+	GUC_check_errdetail("The month must be '1 month' (calendar months) or a length between 28 and 31 days, not \"%s\".", *newval);
+	GUC_check_errhint("'30 days' is lifetimes' month, '30 days 10:30' the mean Gregorian month.");
+	return false;
 }
 
 static bool
@@ -276,6 +299,14 @@ cartera_define_gucs(void)
 							   "26 weeks",
 							   PGC_USERSET, 0,
 							   check_positive_interval, NULL, NULL);
+
+	DefineCustomStringVariable("cartera.clv_month",
+							   "The month of customer_state.clv_predicted_12m: '1 month' (calendar months from as_of) or a length of 28 to 31 days.",
+							   "'30 days' reproduces lifetimes' customer_lifetime_value.",
+							   &clv_month_str,
+							   "1 month",
+							   PGC_USERSET, 0,
+							   check_clv_month, NULL, NULL);
 
 	DefineCustomRealVariable("cartera.at_risk_factor",
 							 "Adaptive mode: at risk when the time since the last purchase exceeds this many mean gaps.",

@@ -94,7 +94,7 @@ SELECT is((SELECT count(*) FROM cartera.customer_state s JOIN pd_clv p USING (cu
 SET ROLE pd_ana;
 SELECT throws_ok($$ UPDATE cartera.portfolio_setting SET value = '1000 years' WHERE name = 'cartera.clv_lifespan' $$,
                  '42501', NULL, 'an agent cannot change the portfolio''s settings');
-SELECT is((SELECT count(*) FROM cartera.portfolio_settings), 19::bigint, 'an agent reads the portfolio''s settings');
+SELECT is((SELECT count(*) FROM cartera.portfolio_settings), 20::bigint, 'an agent reads the portfolio''s settings');
 RESET ROLE;
 SELECT is(current_setting('cartera.clv_lifespan'), '3 years', 'the maintenance left the session''s own setting as it was');
 
