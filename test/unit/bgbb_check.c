@@ -16,15 +16,13 @@
  */
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bgbb.h"
+#include "unit.h"
 
 /* mpmath references: test/unit/bgbb_mpmath.py prints these lines */
 #define MP_ALIVE_666       0.93040254237288135593
@@ -40,60 +38,6 @@
 #define MP_PX_6_3          0.10026311502480368974
 #define MP_G1_COND_346     0.72523897545066216123
 #define MP_G1_NEW_10       2.3907102417525867287
-
-static int	n_pass;
-static int	n_fail;
-static bool verbose;
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void check(bool ok, const char *fmt,...);
-
-static void
-check(bool ok, const char *fmt,...)
-{
-	va_list		ap;
-
-	if (ok)
-		n_pass++;
-	else
-		n_fail++;
-	if (ok && !verbose)
-		return;
-	printf("%s: ", ok ? "ok" : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
-
-static double
-relerr(double got, double want)
-{
-	if (got == want)
-		return 0.0;
-	if (isnan(got) || isnan(want))
-		return INFINITY;
-	return fabs(got - want) / fmax(fabs(want), 1e-300);
-}
-
-static void
-check_rel(const char *what, double got, double want, double tol)
-{
-	double		e = relerr(got, want);
-
-	check(e <= tol, "%s: got %.17g want %.17g (rel err %.2e, tol %.0e)", what, got, want, e, tol);
-}
-
-static double
-now_sec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 /* ================================================================== */
 /* helpers                                                             */
@@ -127,11 +71,7 @@ lbeta(double a, double b)
 	return lgamma(a) + lgamma(b) - lgamma(a + b);
 }
 
-/*
- * Standard errors the textbook way, independent of opt_log_std_errors():
- * the Hessian of ll in the natural parameters by second differences of
- * function values (step 1e-3 relative), inverted by Gauss-Jordan.
- */
+/* the log-likelihood in the natural parameters, for numeric_se() */
 typedef struct CellsRef
 {
 	const BgbbCell *cells;
@@ -139,79 +79,12 @@ typedef struct CellsRef
 } CellsRef;
 
 static double
-ll_natural(const double *par, const CellsRef *c)
+ll_natural(const double *par, const void *data)
 {
+	const CellsRef *c = data;
 	BgbbParams	p = {par[0], par[1], par[2], par[3]};
 
 	return bgbb_loglik(&p, c->cells, c->n, NULL);
-}
-
-static bool
-numeric_se(const CellsRef *data, const double *par, double *se)
-{
-	const int	n = 4;
-	double		H[4][8],
-				x[4],
-				h[4],
-				f0 = ll_natural(par, data);
-	int			i,
-				j,
-				k;
-
-	for (i = 0; i < n; i++)
-		h[i] = 1e-3 * par[i];
-	for (i = 0; i < n; i++)
-		for (j = 0; j <= i; j++)
-		{
-			double		fpp,
-						fpm,
-						fmp,
-						fmm;
-
-			memcpy(x, par, n * sizeof(double));
-			if (i == j)
-			{
-				x[i] = par[i] + h[i];
-				fpp = ll_natural(x, data);
-				x[i] = par[i] - h[i];
-				fmm = ll_natural(x, data);
-				H[i][i] = -(fpp - 2.0 * f0 + fmm) / (h[i] * h[i]);
-				continue;
-			}
-			x[i] = par[i] + h[i], x[j] = par[j] + h[j];
-			fpp = ll_natural(x, data);
-			x[i] = par[i] + h[i], x[j] = par[j] - h[j];
-			fpm = ll_natural(x, data);
-			x[i] = par[i] - h[i], x[j] = par[j] + h[j];
-			fmp = ll_natural(x, data);
-			x[i] = par[i] - h[i], x[j] = par[j] - h[j];
-			fmm = ll_natural(x, data);
-			H[i][j] = H[j][i] = -(fpp - fpm - fmp + fmm) / (4.0 * h[i] * h[j]);
-		}
-	for (i = 0; i < n; i++)
-		for (j = 0; j < n; j++)
-			H[i][n + j] = (i == j);
-	for (i = 0; i < n; i++)
-	{
-		double		piv = H[i][i];
-
-		if (!(piv > 0.0))
-			return false;
-		for (j = 0; j < 2 * n; j++)
-			H[i][j] /= piv;
-		for (k = 0; k < n; k++)
-		{
-			double		f = H[k][i];
-
-			if (k == i)
-				continue;
-			for (j = 0; j < 2 * n; j++)
-				H[k][j] -= f * H[i][j];
-		}
-	}
-	for (i = 0; i < n; i++)
-		se[i] = sqrt(H[i][n + i]);
-	return true;
 }
 
 static int	interrupt_calls;
@@ -318,7 +191,7 @@ test_donations(const char *path)
 	par[0] = p.alpha, par[1] = p.beta, par[2] = p.gamma, par[3] = p.delta;
 	ref.cells = cells;
 	ref.n = n;
-	check(numeric_se(&ref, par, se), "donations: numerical Hessian is negative definite");
+	check(numeric_se(ll_natural, &ref, 4, par, se), "donations: numerical Hessian is negative definite");
 	for (i = 0; i < 4; i++)
 		check(relerr(fr.se[i], se[i]) < 1e-3, "se(%s) = %.6f, numerical Hessian %.6f",
 			  pname[i], fr.se[i], se[i]);
@@ -626,103 +499,6 @@ test_bounds(void)
 /* simulation                                                          */
 /* ================================================================== */
 
-/* xoshiro256** seeded with splitmix64: small, fast, reproducible everywhere */
-typedef struct Rng
-{
-	uint64_t	s[4];
-} Rng;
-
-static uint64_t
-splitmix64(uint64_t *x)
-{
-	uint64_t	z = (*x += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static void
-rng_seed(Rng *r, uint64_t seed)
-{
-	int			i;
-
-	for (i = 0; i < 4; i++)
-		r->s[i] = splitmix64(&seed);
-}
-
-static uint64_t
-rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t
-rng_next(Rng *r)
-{
-	uint64_t   *s = r->s;
-	uint64_t	res = rotl(s[1] * 5, 7) * 9;
-	uint64_t	t = s[1] << 17;
-
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return res;
-}
-
-/* uniform on (0, 1), never 0 or 1 */
-static double
-unif(Rng *r)
-{
-	return ((double) (rng_next(r) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-}
-
-static double
-normal(Rng *r)
-{
-	return sqrt(-2.0 * log(unif(r))) * cos(2.0 * M_PI * unif(r));
-}
-
-/* ln Gamma(k, 1) variate: Marsaglia & Tsang, in logs for k < 1 */
-static double
-log_gamma_variate(Rng *r, double k)
-{
-	double		d,
-				c;
-
-	if (k < 1.0)
-		return log_gamma_variate(r, k + 1.0) + log(unif(r)) / k;
-	d = k - 1.0 / 3.0;
-	c = 1.0 / sqrt(9.0 * d);
-	for (;;)
-	{
-		double		x = normal(r),
-					v = 1.0 + c * x,
-					u;
-
-		if (v <= 0.0)
-			continue;
-		v = v * v * v;
-		u = unif(r);
-		if (log(u) < 0.5 * x * x + d - d * v + d * log(v))
-			return log(d * v);
-	}
-}
-
-/* Beta(a, b) variate from two Gamma variates, in logs */
-static double
-beta_variate(Rng *r, double a, double b)
-{
-	double		la = log_gamma_variate(r, a),
-				lb = log_gamma_variate(r, b),
-				m = fmax(la, lb);
-
-	return exp(la - m) / (exp(la - m) + exp(lb - m));
-}
-
 #define SIM_CUSTOMERS 20000
 #define SIM_MAX_N 12
 
@@ -748,7 +524,7 @@ test_simulation(void)
 		const BgbbParams *tp = &truth[s];
 		BgbbParams	est = {0, 0, 0, 0};
 		BtydFitResult fr;
-		Rng			r;
+		Xoshiro		r;
 		int			c,
 					nc = 0,
 					i,
@@ -756,21 +532,21 @@ test_simulation(void)
 		double		worst = 0.0;
 
 		memset(cells, 0, sizeof(cells));
-		rng_seed(&r, 2010 + s);
+		xoshiro_seed(&r, 2010 + s);
 		for (c = 0; c < SIM_CUSTOMERS; c++)
 		{
-			double		p = beta_variate(&r, tp->alpha, tp->beta),
-						th = beta_variate(&r, tp->gamma, tp->delta);
-			int			n = 4 + (int) (rng_next(&r) % (SIM_MAX_N - 3)),
+			double		p = rand_beta(&r, tp->alpha, tp->beta),
+						th = rand_beta(&r, tp->gamma, tp->delta);
+			int			n = 4 + (int) (xoshiro_next(&r) % (SIM_MAX_N - 3)),
 						x = 0,
 						t_x = 0,
 						t;
 
 			for (t = 1; t <= n; t++)
 			{
-				if (unif(&r) < th)
+				if (rand_unif(&r) < th)
 					break;
-				if (unif(&r) < p)
+				if (rand_unif(&r) < p)
 				{
 					x++;
 					t_x = t;

@@ -9,59 +9,13 @@
  */
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sbg.h"
-
-static int	n_pass;
-static int	n_fail;
-static bool verbose;
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void check(bool ok, const char *fmt,...);
-
-static void
-check(bool ok, const char *fmt,...)
-{
-	va_list		ap;
-
-	if (ok)
-		n_pass++;
-	else
-		n_fail++;
-	if (ok && !verbose)
-		return;
-	printf("%s: ", ok ? "ok" : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
-
-static double
-relerr(double got, double want)
-{
-	if (got == want)
-		return 0.0;
-	if (isnan(got) || isnan(want))
-		return INFINITY;
-	return fabs(got - want) / fmax(fabs(want), 1e-300);
-}
-
-static void
-check_rel(const char *what, double got, double want, double tol)
-{
-	double		e = relerr(got, want);
-
-	check(e <= tol, "%s: got %.17g want %.17g (rel err %.2e, tol %.0e)", what, got, want, e, tol);
-}
+#include "unit.h"
 
 /* ================================================================== */
 /* the worked example of Fader & Hardie (2007)                         */
@@ -133,11 +87,7 @@ check_projection(const char *name, const SbgParams *p, const double *surv, doubl
 	}
 }
 
-/*
- * Standard errors the textbook way, independent of opt_log_std_errors():
- * the Hessian of LL in (alpha, beta) by second differences of values, step
- * 1e-4 relative, inverted in closed form.
- */
+/* the log-likelihood in (alpha, beta), for numeric_se_step() */
 typedef struct CellsRef
 {
 	const SbgCell *cells;
@@ -145,36 +95,21 @@ typedef struct CellsRef
 } CellsRef;
 
 static double
-ll_at(const CellsRef *c, double a, double b)
+ll_natural(const double *par, const void *data)
 {
-	SbgParams	p = {a, b};
+	const CellsRef *c = data;
+	SbgParams	p = {par[0], par[1]};
 
 	return sbg_loglik(&p, c->cells, c->n, NULL);
 }
 
+/* standard errors from an independent Hessian, step 1e-4 relative */
 static bool
-numeric_se(const CellsRef *c, const SbgParams *p, double *se)
+numeric_se_sbg(const CellsRef *c, const SbgParams *p, double *se)
 {
-	double		ha = 1e-4 * p->alpha,
-				hb = 1e-4 * p->beta,
-				a = p->alpha,
-				b = p->beta,
-				f0 = ll_at(c, a, b),
-				haa,
-				hbb,
-				hab,
-				det;
+	double		par[2] = {p->alpha, p->beta};
 
-	haa = -(ll_at(c, a + ha, b) - 2 * f0 + ll_at(c, a - ha, b)) / (ha * ha);
-	hbb = -(ll_at(c, a, b + hb) - 2 * f0 + ll_at(c, a, b - hb)) / (hb * hb);
-	hab = -(ll_at(c, a + ha, b + hb) - ll_at(c, a + ha, b - hb) -
-			ll_at(c, a - ha, b + hb) + ll_at(c, a - ha, b - hb)) / (4 * ha * hb);
-	det = haa * hbb - hab * hab;
-	if (!(haa > 0 && det > 0))
-		return false;
-	se[0] = sqrt(hbb / det);
-	se[1] = sqrt(haa / det);
-	return true;
+	return numeric_se_step(ll_natural, c, 2, par, 1e-4, se);
 }
 
 static void
@@ -201,12 +136,12 @@ test_paper(void)
 		  1000 * sbg_survival(&hi, 12));
 
 	ref.n = sbg_cells_from_survivors(regular, 8, cells);
-	check(numeric_se(&ref, &reg, num), "regular: numerical Hessian is negative definite");
+	check(numeric_se_sbg(&ref, &reg, num), "regular: numerical Hessian is negative definite");
 	check(relerr(se_r[0], num[0]) < 1e-4 && relerr(se_r[1], num[1]) < 1e-4,
 		  "regular: se(alpha) %.6f se(beta) %.6f vs numerical Hessian %.6f %.6f",
 		  se_r[0], se_r[1], num[0], num[1]);
 	ref.n = sbg_cells_from_survivors(high_end, 8, cells);
-	check(numeric_se(&ref, &hi, num), "high end: numerical Hessian is negative definite");
+	check(numeric_se_sbg(&ref, &hi, num), "high end: numerical Hessian is negative definite");
 	check(relerr(se_h[0], num[0]) < 1e-4 && relerr(se_h[1], num[1]) < 1e-4,
 		  "high end: se(alpha) %.6f se(beta) %.6f vs numerical Hessian %.6f %.6f",
 		  se_h[0], se_h[1], num[0], num[1]);
@@ -427,91 +362,6 @@ test_derl(void)
 /* simulated cohorts                                                    */
 /* ================================================================== */
 
-/* xoshiro256** seeded with splitmix64, as btyd_check.c */
-typedef struct Rng
-{
-	uint64_t	s[4];
-} Rng;
-
-static uint64_t
-splitmix64(uint64_t *x)
-{
-	uint64_t	z = (*x += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static void
-rng_seed(Rng *r, uint64_t seed)
-{
-	int			i;
-
-	for (i = 0; i < 4; i++)
-		r->s[i] = splitmix64(&seed);
-}
-
-static uint64_t
-rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t
-rng_next(Rng *r)
-{
-	uint64_t   *s = r->s;
-	uint64_t	res = rotl(s[1] * 5, 7) * 9;
-	uint64_t	t = s[1] << 17;
-
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return res;
-}
-
-static double
-unif(Rng *r)
-{
-	return ((double) (rng_next(r) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-}
-
-static double
-normal(Rng *r)
-{
-	return sqrt(-2.0 * log(unif(r))) * cos(2.0 * M_PI * unif(r));
-}
-
-/* ln Gamma(k, 1) variate, Marsaglia & Tsang, as btyd_check.c */
-static double
-log_gamma_variate(Rng *r, double k)
-{
-	double		d,
-				c;
-
-	if (k < 1.0)
-		return log_gamma_variate(r, k + 1.0) + log(unif(r)) / k;
-	d = k - 1.0 / 3.0;
-	c = 1.0 / sqrt(9.0 * d);
-	for (;;)
-	{
-		double		x = normal(r),
-					v = 1.0 + c * x,
-					u;
-
-		if (v <= 0.0)
-			continue;
-		v = v * v * v;
-		u = unif(r);
-		if (log(u) < 0.5 * x * x + d - d * v + d * log(v))
-			return log(d * v);
-	}
-}
-
 /*
  * A cohort of N customers, theta ~ Beta(alpha, beta), each renewing with
  * probability 1 - theta at the end of every period, observed for K periods;
@@ -535,7 +385,7 @@ test_simulation(void)
 
 	for (s = 0; s < sizeof(sets) / sizeof(sets[0]); s++)
 	{
-		Rng			rng;
+		Xoshiro		rng;
 		double		surv[32];
 		SbgCell		cells[32];
 		SbgParams	p = {0, 0},
@@ -545,19 +395,16 @@ test_simulation(void)
 		int			i,
 					t;
 
-		rng_seed(&rng, 20070101 + s);
+		xoshiro_seed(&rng, 20070101 + s);
 		memset(surv, 0, sizeof(surv));
 		for (i = 0; i < sets[s].N; i++)
 		{
-			double		la = log_gamma_variate(&rng, truth.alpha),
-						lb = log_gamma_variate(&rng, truth.beta),
-						m = fmax(la, lb),
-						theta = exp(la - m) / (exp(la - m) + exp(lb - m));
+			double		theta = rand_beta(&rng, truth.alpha, truth.beta);
 
 			surv[0] += 1;
 			for (t = 1; t <= sets[s].K; t++)
 			{
-				if (unif(&rng) < theta)
+				if (rand_unif(&rng) < theta)
 					break;
 				surv[t] += 1;
 			}

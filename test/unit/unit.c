@@ -1,9 +1,11 @@
 /* unit.c - what the standalone numeric checks share: pass/fail counting,
  * relative errors, the CDNOW summary reader, the histogram the fit
- * aggregates keep, and an independent numerical Hessian. */
+ * aggregates keep, an independent numerical Hessian, and the random
+ * variates of the simulations. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,11 +129,19 @@ histogram(BtydCell *c, size_t n)
 /*
  * Standard errors the textbook way, independent of opt_log_std_errors():
  * the Hessian of ll in the natural parameters by second differences of
- * function values (step 1e-3 relative), inverted by Gauss-Jordan.
+ * function values (step 1e-3 relative, or the one given), inverted by
+ * Gauss-Jordan.
  */
 
 bool
 numeric_se(ll_natural_fn ll, const void *data, int n, const double *par, double *se)
+{
+	return numeric_se_step(ll, data, n, par, 1e-3, se);
+}
+
+bool
+numeric_se_step(ll_natural_fn ll, const void *data, int n, const double *par,
+				double step, double *se)
 {
 	double		H[4][8],
 				x[4],
@@ -142,7 +152,7 @@ numeric_se(ll_natural_fn ll, const void *data, int n, const double *par, double 
 				k;
 
 	for (i = 0; i < n; i++)
-		h[i] = 1e-3 * par[i];
+		h[i] = step * par[i];
 	for (i = 0; i < n; i++)
 		for (j = 0; j <= i; j++)
 		{
@@ -198,3 +208,92 @@ numeric_se(ll_natural_fn ll, const void *data, int n, const double *par, double 
 	return true;
 }
 
+
+/* xoshiro256** seeded with splitmix64 */
+static uint64_t
+splitmix64(uint64_t *x)
+{
+	uint64_t	z = (*x += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+void
+xoshiro_seed(Xoshiro *r, uint64_t seed)
+{
+	int			i;
+
+	for (i = 0; i < 4; i++)
+		r->s[i] = splitmix64(&seed);
+}
+
+static uint64_t
+rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+uint64_t
+xoshiro_next(Xoshiro *r)
+{
+	uint64_t   *s = r->s;
+	uint64_t	res = rotl(s[1] * 5, 7) * 9;
+	uint64_t	t = s[1] << 17;
+
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl(s[3], 45);
+	return res;
+}
+
+double
+rand_unif(Xoshiro *r)
+{
+	return ((double) (xoshiro_next(r) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+double
+rand_normal(Xoshiro *r)
+{
+	return sqrt(-2.0 * log(rand_unif(r))) * cos(2.0 * M_PI * rand_unif(r));
+}
+
+double
+rand_log_gamma(Xoshiro *r, double k)
+{
+	double		d,
+				c;
+
+	if (k < 1.0)
+		return rand_log_gamma(r, k + 1.0) + log(rand_unif(r)) / k;
+	d = k - 1.0 / 3.0;
+	c = 1.0 / sqrt(9.0 * d);
+	for (;;)
+	{
+		double		x = rand_normal(r),
+					v = 1.0 + c * x,
+					u;
+
+		if (v <= 0.0)
+			continue;
+		v = v * v * v;
+		u = rand_unif(r);
+		if (log(u) < 0.5 * x * x + d - d * v + d * log(v))
+			return log(d * v);
+	}
+}
+
+double
+rand_beta(Xoshiro *r, double a, double b)
+{
+	double		la = rand_log_gamma(r, a),
+				lb = rand_log_gamma(r, b),
+				m = fmax(la, lb);
+
+	return exp(la - m) / (exp(la - m) + exp(lb - m));
+}

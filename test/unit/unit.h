@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "btyd.h"
 
@@ -38,10 +39,33 @@ extern size_t histogram(BtydCell *c, size_t n);
 /*
  * Standard errors the textbook way, independent of opt_log_std_errors():
  * the Hessian of ll in the natural parameters (n <= 4) by second
- * differences of function values (step 1e-3 relative), inverted by
- * Gauss-Jordan.  false when it is not negative definite.
+ * differences of function values (step 1e-3 relative; numeric_se_step:
+ * the relative step given), inverted by Gauss-Jordan.  false when it is
+ * not negative definite.
  */
 typedef double (*ll_natural_fn) (const double *par, const void *data);
 extern bool numeric_se(ll_natural_fn ll, const void *data, int n, const double *par, double *se);
+extern bool numeric_se_step(ll_natural_fn ll, const void *data, int n, const double *par,
+							double step, double *se);
+
+/*
+ * Random variates for the simulations: xoshiro256** seeded with
+ * splitmix64 (small, fast, the same stream everywhere).  rand_unif is on
+ * (0, 1), never 0 or 1; rand_normal is Box-Muller, one value a call;
+ * rand_log_gamma is ln of a Gamma(shape k, scale 1) variate (Marsaglia &
+ * Tsang 2000, in logs for k < 1 so tiny shapes do not underflow);
+ * rand_beta is Beta(a, b) from two of those.
+ */
+typedef struct Xoshiro
+{
+	uint64_t	s[4];
+} Xoshiro;
+
+extern void xoshiro_seed(Xoshiro *r, uint64_t seed);
+extern uint64_t xoshiro_next(Xoshiro *r);
+extern double rand_unif(Xoshiro *r);
+extern double rand_normal(Xoshiro *r);
+extern double rand_log_gamma(Xoshiro *r, double k);
+extern double rand_beta(Xoshiro *r, double a, double b);
 
 #endif							/* CARTERA_UNIT_H */
