@@ -1301,3 +1301,79 @@ END
 $fn$;
 COMMENT ON FUNCTION cartera.model_matrix(cartera.mbgnbd_params, double precision, integer, integer, double precision) IS
   'MBG/NBD: P(alive) and expected purchases in the next horizon time units over a frequency x recency grid of histories of length T';
+
+-- One call, the candidate models compared: the three transaction models fitted
+-- to the same calibration summaries, with standard errors, information
+-- criteria and, given a holdout, how well each predicts it.
+CREATE FUNCTION cartera.compare_models(purchases regclass, customer_column name, purchased_at_column name,
+                                       calibration_end date, holdout_end date DEFAULT NULL,
+                                       time_unit text DEFAULT 'weeks')
+  RETURNS TABLE (model text, customers bigint, converged boolean,
+                 r double precision, alpha double precision, a double precision, b double precision,
+                 s double precision, beta double precision,
+                 se_r double precision, se_alpha double precision, se_a double precision, se_b double precision,
+                 se_s double precision, se_beta double precision,
+                 log_likelihood double precision, aic double precision, bic double precision,
+                 delta_bic double precision, holdout_actual double precision, holdout_predicted double precision,
+                 holdout_rmse double precision, holdout_bias double precision)
+  LANGUAGE plpgsql STABLE PARALLEL SAFE
+  SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  unit_days integer := cartera.diagnostics_unit_days(purchases, customer_column, purchased_at_column,
+                                                     calibration_end, time_unit, 'bgnbd');
+BEGIN
+  IF holdout_end IS NOT NULL AND (NOT isfinite(holdout_end) OR holdout_end <= calibration_end) THEN
+    RAISE EXCEPTION 'holdout_end must be a finite date after calibration_end, not %', holdout_end
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Pass NULL to compare the fits alone.';
+  END IF;
+  RETURN QUERY EXECUTE format($q$
+    WITH calibration AS (
+      SELECT %1$I::text AS customer, cartera.rfm(%2$I::date, 0::bigint, $1) AS s
+        FROM %3$s WHERE %2$I::date <= $1 GROUP BY 1),
+    fits AS (
+      SELECT cartera.bgnbd_fit(c.s, $3) AS bg, cartera.pareto_nbd_fit(c.s, $3) AS pn,
+             cartera.mbgnbd_fit(c.s, $3) AS mb
+        FROM calibration c WHERE (c.s).purchases > 0),
+    holdout AS (
+      SELECT %1$I::text AS customer, count(DISTINCT %2$I::date) AS n
+        FROM %3$s WHERE $2 IS NOT NULL AND %2$I::date > $1 AND %2$I::date <= $2 GROUP BY 1),
+    predicted AS (
+      SELECT coalesce(h.n, 0)::float8 AS actual,
+             cartera.expected_purchases(f.bg, ($2 - $1) / $4::float8, c.s, $3) AS bgnbd,
+             cartera.expected_purchases(f.pn, ($2 - $1) / $4::float8, c.s, $3) AS pareto_nbd,
+             cartera.expected_purchases(f.mb, ($2 - $1) / $4::float8, c.s, $3) AS mbgnbd
+        FROM calibration c CROSS JOIN fits f LEFT JOIN holdout h USING (customer)
+       WHERE (c.s).purchases > 0 AND $2 IS NOT NULL),
+    errors AS (
+      SELECT e.model, sum(e.actual) AS actual, sum(e.pred) AS pred,
+             sqrt(avg((e.pred - e.actual) ^ 2)) AS rmse, (sum(e.pred) - sum(e.actual)) / nullif(sum(e.actual), 0) AS bias
+        FROM predicted p, LATERAL (VALUES ('bgnbd', p.bgnbd, p.actual), ('pareto_nbd', p.pareto_nbd, p.actual),
+                                          ('mbgnbd', p.mbgnbd, p.actual)) e(model, pred, actual)
+       GROUP BY e.model),
+    compared AS (
+      SELECT m.* FROM fits f, LATERAL (VALUES
+        ('bgnbd', (f.bg).customers, (f.bg).converged, (f.bg).r, (f.bg).alpha, (f.bg).a, (f.bg).b, NULL::float8, NULL::float8,
+         (f.bg).se_r, (f.bg).se_alpha, (f.bg).se_a, (f.bg).se_b, NULL::float8, NULL::float8,
+         (f.bg).log_likelihood, (f.bg).aic, (f.bg).bic),
+        ('pareto_nbd', (f.pn).customers, (f.pn).converged, (f.pn).r, (f.pn).alpha, NULL, NULL, (f.pn).s, (f.pn).beta,
+         (f.pn).se_r, (f.pn).se_alpha, NULL, NULL, (f.pn).se_s, (f.pn).se_beta,
+         (f.pn).log_likelihood, (f.pn).aic, (f.pn).bic),
+        ('mbgnbd', (f.mb).customers, (f.mb).converged, (f.mb).r, (f.mb).alpha, (f.mb).a, (f.mb).b, NULL, NULL,
+         (f.mb).se_r, (f.mb).se_alpha, (f.mb).se_a, (f.mb).se_b, NULL, NULL,
+         (f.mb).log_likelihood, (f.mb).aic, (f.mb).bic))
+        m(model, customers, converged, r, alpha, a, b, s, beta, se_r, se_alpha, se_a, se_b, se_s, se_beta,
+          log_likelihood, aic, bic)
+       WHERE m.customers IS NOT NULL)
+    SELECT c.model, c.customers, c.converged, c.r, c.alpha, c.a, c.b, c.s, c.beta,
+           c.se_r, c.se_alpha, c.se_a, c.se_b, c.se_s, c.se_beta, c.log_likelihood, c.aic, c.bic,
+           c.bic - min(c.bic) OVER (), e.actual, e.pred, e.rmse, e.bias
+      FROM compared c LEFT JOIN errors e USING (model)
+     ORDER BY c.bic, c.model$q$,
+    customer_column, purchased_at_column, purchases)
+  USING calibration_end, holdout_end, lower(time_unit), unit_days;
+END
+$fn$;
+COMMENT ON FUNCTION cartera.compare_models(regclass, name, name, date, date, text) IS
+  'fit BG/NBD, Pareto/NBD and MBG/NBD to the same summaries (purchases up to calibration_end) and compare them: parameters, standard errors, log-likelihood, AIC, BIC (delta_bic from the best) and, with holdout_end, the actual and predicted repeat purchase days of the holdout, RMSE per customer and bias';

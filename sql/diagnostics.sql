@@ -230,4 +230,22 @@ SELECT * FROM model_matrix(mbgnbd_params(0.525, 6.183, 0.891, 1.614), 38.86, 10,
 SELECT * FROM model_matrix(mbgnbd_params(0.525, 6.183, 0.891, 1.614), 38.86, 10, 10, 'NaN');
 SELECT * FROM model_matrix(bgnbd_params(0.243, -4.414, 0.793, 2.426), 38.86);
 
+-- One call compares the candidates on the same summaries: fits, standard
+-- errors, information criteria and the holdout (calibration to 1997-09-30)
+SELECT model, customers, converged, round(r::numeric, 4) AS r, round(se_r::numeric, 4) AS se_r,
+       round(log_likelihood::numeric, 2) AS ll, round(bic::numeric, 2) AS bic, round(delta_bic::numeric, 2) AS delta_bic,
+       holdout_actual, round(holdout_predicted::numeric, 1) AS holdout_predicted,
+       round(holdout_rmse::numeric, 4) AS holdout_rmse, round(holdout_bias::numeric, 4) AS holdout_bias
+  FROM compare_models('diag_purchase', 'customer_id', 'purchased_at', '1997-09-30', '1998-06-30');
+-- the same numbers as the single-model functions
+SELECT c.model, abs(c.holdout_predicted - (SELECT sum(predicted) FROM calibration_holdout('diag_purchase', 'customer_id', 'purchased_at',
+                                                                            '1997-09-30', '1998-06-30', 'weeks', c.model))) < 1e-9 AS same_as_calibration_holdout
+  FROM compare_models('diag_purchase', 'customer_id', 'purchased_at', '1997-09-30', '1998-06-30') c ORDER BY c.model;
+-- without a holdout: the fits alone; in days, the same unit-free parameters
+SELECT model, round(r::numeric, 4) AS r, holdout_actual IS NULL AS no_holdout
+  FROM compare_models('diag_purchase', 'customer_id', 'purchased_at', '1997-09-30', NULL, 'days') ORDER BY model;
+SELECT * FROM compare_models('diag_purchase', 'customer_id', 'purchased_at', '1997-09-30', '1997-09-01');
+SELECT * FROM compare_models('diag_purchase', 'customer_id', 'purchased_at', '1997-09-30', NULL, 'months');
+SELECT * FROM compare_models('diag_purchase', 'nope', 'purchased_at', '1997-09-30');
+
 DROP TABLE diag_raw, diag_purchase, diag_purchase_ts, diag_tracking, diag_fit;
