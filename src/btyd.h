@@ -294,6 +294,21 @@ extern double btyd_clv_discounted(const BgnbdParams *p, const GammaGammaParams *
  */
 extern double pareto_nbd_loglik(const ParetoNbdParams *p, const BtydCell *cells, size_t n);
 
+/*
+ * The same by a chosen method, with the gradient d/d(r, alpha, s, beta)
+ * into grad when not NULL (test/unit compares them): PNBD_AUTO as the fits
+ * do, the series where it converges fast and quadrature elsewhere;
+ * PNBD_SERIES (NaN where the series is not used); PNBD_QUADRATURE always.
+ */
+typedef enum PnbdMethod
+{
+	PNBD_AUTO,
+	PNBD_SERIES,
+	PNBD_QUADRATURE
+} PnbdMethod;
+extern double pareto_nbd_loglik_by(const ParetoNbdParams *p, const BtydCell *cells, size_t n,
+								   PnbdMethod method, double *grad);
+
 /* as bgnbd_fit, theta = ln(r, alpha, s, beta) with the same time scaling */
 extern BtydFitResult pareto_nbd_fit(const BtydCell *cells, size_t n, double penalizer,
 									ParetoNbdParams *inout, btyd_interrupt_fn check);

@@ -162,6 +162,33 @@ test_cdnow(const char *path)
 		}
 		check(maxe < 1e-10, "Pareto/NBD LL = Fader-Hardie 2F1 form on every CDNOW cell (max err %.1e)", maxe);
 	}
+	/* the series and the quadrature agree, value and gradient, on every cell */
+	{
+		double		maxe = 0.0,
+					maxg = 0.0;
+		size_t		nser = 0;
+
+		for (size_t i = 0; i < nc; i++)
+		{
+			BtydCell	one = cells[i];
+			double		gs[4],
+						gq[4],
+						ls,
+						lq;
+
+			one.weight = 1.0;
+			ls = pareto_nbd_loglik_by(&pp, &one, 1, PNBD_SERIES, gs);
+			lq = pareto_nbd_loglik_by(&pp, &one, 1, PNBD_QUADRATURE, gq);
+			if (isnan(ls))
+				continue;
+			nser++;
+			maxe = fmax(maxe, fabs(ls - lq) / fmax(1.0, fabs(lq)));
+			for (int j = 0; j < 4; j++)
+				maxg = fmax(maxg, fabs(gs[j] - gq[j]) / fmax(1.0, fabs(gq[j])));
+		}
+		check(nser > nc / 2 && maxe < 1e-12 && maxg < 1e-9,
+			  "Pareto/NBD: series = quadrature on %zu of %zu CDNOW cells (LL %.1e, gradient %.1e)", nser, nc, maxe, maxg);
+	}
 	/* P(alive) of one-time buyers falls with T; E[X] consistent with the pmf */
 	{
 		bool		falls = true;
@@ -265,6 +292,35 @@ test_pareto_extremes(void)
 				printf("  regime case %zu/%zu: %.15g vs %.15g\n", i, j, a, b);
 		}
 	check(maxe < 1e-9, "Pareto/NBD LL = 2F1 form in both regimes (max err %.1e)", maxe);
+	/* series vs quadrature over both regimes, z up to the switch, large x */
+	{
+		double		mls = 0.0,
+					mgs = 0.0;
+		int			used = 0,
+					total = 0;
+
+		for (double ratio = 0.4; ratio <= 2.5; ratio *= 1.25)
+			for (double x = 0; x <= 300; x = x < 1 ? 1 : x * 3)
+				for (double tx = 0; tx <= 60; tx += 15)
+				{
+					ParetoNbdParams q = {0.7, 8.0, 0.9, 8.0 * ratio};
+					BtydCell	c = {x, x > 0 ? tx : 0, 78, 1.0};
+					double		gs[4],
+								gq[4],
+								ls = pareto_nbd_loglik_by(&q, &c, 1, PNBD_SERIES, gs),
+								lq = pareto_nbd_loglik_by(&q, &c, 1, PNBD_QUADRATURE, gq);
+
+					total++;
+					if (isnan(ls))
+						continue;
+					used++;
+					mls = fmax(mls, fabs(ls - lq) / fmax(1.0, fabs(lq)));
+					for (int j = 0; j < 4; j++)
+						mgs = fmax(mgs, fabs(gs[j] - gq[j]) / fmax(1.0, fabs(gq[j])));
+				}
+		check(used > total / 3 && mls < 1e-12 && mgs < 1e-9,
+			  "Pareto/NBD: series = quadrature over both regimes (%d of %d cases; LL %.1e, gradient %.1e)", used, total, mls, mgs);
+	}
 
 	/*
 	 * Extreme histories and parameters, where the 2F1 difference overflows
@@ -332,60 +388,25 @@ test_pareto_extremes(void)
 /* recovery on simulated customer bases                                 */
 /* ------------------------------------------------------------------ */
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+/* the simulations' generator (unit.c), one stream for the whole run */
+static Xoshiro rng;
 
 static double
 unif(void)
 {
-	/* splitmix64 */
-	uint64_t	z = (rng_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	z ^= z >> 31;
-	return ((z >> 11) + 0.5) / 9007199254740992.0;
+	return rand_unif(&rng);
 }
 
 static double
 gamma_rand(double shape)
 {
-	/* Marsaglia & Tsang; shape < 1 by the boost u^(1/shape) */
-	double		boost = 1.0,
-				d,
-				c;
-
-	if (shape < 1.0)
-	{
-		boost = pow(unif(), 1.0 / shape);
-		shape += 1.0;
-	}
-	d = shape - 1.0 / 3.0;
-	c = 1.0 / sqrt(9.0 * d);
-	for (;;)
-	{
-		double		x,
-					v,
-					u;
-
-		do
-		{
-			/* Box-Muller normal */
-			x = sqrt(-2.0 * log(unif())) * cos(2.0 * M_PI * unif());
-			v = 1.0 + c * x;
-		} while (v <= 0.0);
-		v = v * v * v;
-		u = unif();
-		if (log(u) < 0.5 * x * x + d - d * v + d * log(v))
-			return boost * d * v;
-	}
+	return exp(rand_log_gamma(&rng, shape));
 }
 
 static double
 beta_rand(double a, double b)
 {
-	double		x = gamma_rand(a);
-
-	return x / (x + gamma_rand(b));
+	return rand_beta(&rng, a, b);
 }
 
 /* T uniform on [26, 78] weeks like CDNOW's cohort; purchases Poisson(lambda) */
@@ -594,6 +615,7 @@ main(int argc, char **argv)
 	const char *path = NULL;
 	double		t0 = now_sec();
 
+	xoshiro_seed(&rng, 20261204);
 	for (int i = 1; i < argc; i++)
 	{
 		if (strcmp(argv[i], "-v") == 0)
