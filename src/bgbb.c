@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "bgbb.h"
+#include "numerics.h"
 
 /* ln (a)_x, 0 for x = 0 */
 static double
@@ -68,24 +69,6 @@ bgbb_cell_invalid(const BgbbCell *cells, size_t n)
 	return n;
 }
 
-/* Neumaier-compensated running sum, as in btyd.c */
-typedef struct KSum
-{
-	double		s;
-	double		c;
-} KSum;
-
-static void
-ksum_add(KSum *k, double v)
-{
-	double		t = k->s + v;
-
-	if (fabs(k->s) >= fabs(v))
-		k->c += (k->s - t) + v;
-	else
-		k->c += (v - t) + k->s;
-	k->s = t;
-}
 
 /* ------------------------------------------------------------------ */
 /* the log-likelihood of one history [FHS10 eq. 5]                      */

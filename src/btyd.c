@@ -17,6 +17,7 @@
 
 #include "btyd.h"
 #include "numerics.h"
+#include "quadrature.h"
 
 #define LN10			2.30258509299404568402
 
@@ -753,17 +754,17 @@ cond_nb_series(double k, double beta, double C, double z, double L, double maxn)
  *	   at y_m = ln(a/beta) with width ~ (1/a + 1/beta)^(1/2).  Pieces:
  *	   p < p0 (g = k u there to 1e-17: analytic Beta tail), 1-p < q1 (g =
  *	   g(1) to 1e-17: analytic tail), and between them the window where
- *	   l(y) - l(y_m) > -QUAD_CUT, by adaptive Gauss-Kronrod (7/15 points) with
- *	   at most QUAD_MAXINT intervals, the density normalised by the same
+ *	   l(y) - l(y_m) > -CQ_CUT, by adaptive Gauss-Kronrod (7/15 points) with
+ *	   at most CQ_MAXINT intervals, the density normalised by the same
  *	   quadrature.  g u-decreasing, p g increasing, so 0 <= N <= k u.
- *	   Cost: at most 15 (2 QUAD_MAXINT - 8) = 3720 integrand evaluations plus
+ *	   Cost: at most 15 (2 CQ_MAXINT - 8) = 3720 integrand evaluations plus
  *	   160 to find the window (~0.5 ms), typically ~500; against 60-digit
  *	   references ~1e-15 relative, 3e-13 at worst with a, beta near 1e8
  *	   (the log density cancels there; the tolerance follows that noise).
  */
-#define QUAD_MAXINT		128
-#define QUAD_CUT		50.0
-#define QUAD_RTOL		1e-14
+#define CQ_MAXINT		128
+#define CQ_CUT		50.0
+#define CQ_RTOL		1e-14
 
 typedef struct CondQuad
 {
@@ -808,7 +809,7 @@ cq_g(const CondQuad *q, double y)
 	return -expm1(-q->k * log1p(p * q->u)) / p;
 }
 
-/* y in [lo, hi] with cq_logw(y) = -QUAD_CUT, cq_logw(lo) < -CUT <= cq_logw(hi) or reversed */
+/* y in [lo, hi] with cq_logw(y) = -CQ_CUT, cq_logw(lo) < -CUT <= cq_logw(hi) or reversed */
 static double
 cq_cut(const CondQuad *q, double lo, double hi)
 {
@@ -820,7 +821,7 @@ cq_cut(const CondQuad *q, double lo, double hi)
 
 		if (mid == lo || mid == hi)
 			break;
-		if (cq_logw(q, mid) < -QUAD_CUT)
+		if (cq_logw(q, mid) < -CQ_CUT)
 			lo = mid;
 		else
 			hi = mid;
@@ -841,22 +842,6 @@ typedef struct CqInterval
 static void
 cq_gk15(const CondQuad *q, CqInterval *iv)
 {
-	static const double xk[8] = {
-		0.991455371120812639206854697526329, 0.949107912342758524526189684047851,
-		0.864864423359769072789712788640926, 0.741531185599394439863864773280788,
-		0.586087235467691130294144845693013, 0.405845151377397166906606412076961,
-		0.207784955007898467600689403773245, 0.0
-	};
-	static const double wk[8] = {
-		0.022935322010529224963732008058970, 0.063092092629978553290700663189204,
-		0.104790010322250183839876322541518, 0.140653259715525918745189590510238,
-		0.169004726639267902826583426598550, 0.190350578064785409913256402421014,
-		0.204432940075298892414161999234649, 0.209482141084727828012999174891714
-	};
-	static const double wg[4] = {	/* Gauss weights of xk[1], xk[3], xk[5], xk[7] */
-		0.129484966168869693270611432679082, 0.279705391489276667901467771423780,
-		0.381830050505118944950369775488975, 0.417959183673469387755102040816327
-	};
 	double		c = 0.5 * (iv->lo + iv->hi),
 				h = 0.5 * (iv->hi - iv->lo),
 				kw = 0.0,
@@ -872,16 +857,16 @@ cq_gk15(const CondQuad *q, CqInterval *iv)
 
 		for (s = 0; s < nside; s++)
 		{
-			double		y = (s == 0) ? c + h * xk[j] : c - h * xk[j];
+			double		y = (s == 0) ? c + h * quad_gk15_x[j] : c - h * quad_gk15_x[j];
 			double		w = exp(cq_logw(q, y));
 			double		v = w * cq_g(q, y);
 
-			kw += wk[j] * w;
-			kwg += wk[j] * v;
+			kw += quad_gk15_wk[j] * w;
+			kwg += quad_gk15_wk[j] * v;
 			if (j & 1)
 			{
-				gw += wg[j / 2] * w;
-				gwg += wg[j / 2] * v;
+				gw += quad_gk15_wg[j / 2] * w;
+				gwg += quad_gk15_wg[j / 2] * v;
 			}
 		}
 	}
@@ -896,7 +881,7 @@ static double
 cond_quad(double k, double a, double beta, double u)
 {
 	CondQuad	q;
-	CqInterval	iv[QUAD_MAXINT];
+	CqInterval	iv[CQ_MAXINT];
 	int			niv = 0,
 				i;
 	double		p0,
@@ -922,7 +907,7 @@ cond_quad(double k, double a, double beta, double u)
 	 * cq_logw() cancels terms of size ~ sqrt(a beta / (a + beta)) inside the
 	 * window: ask no more of the quadrature than that rounding noise allows
 	 */
-	tol = fmax(QUAD_RTOL, 1e-15 * sqrt(a * beta / (a + beta)));
+	tol = fmax(CQ_RTOL, 1e-15 * sqrt(a * beta / (a + beta)));
 
 	/*
 	 * Tails: below p0, g = k u (1 - O((k+1) p u)) and the Beta integral is
@@ -958,9 +943,9 @@ cond_quad(double k, double a, double beta, double u)
 	zl = exp(a * log(p0) - lmode) / a * (1.0 + a * (1.0 - beta) * p0 / (a + 1.0));
 	zr = exp(beta * log(q1) - lmode) / beta * (1.0 + beta * (1.0 - a) * q1 / (beta + 1.0));
 
-	/* the window: l within QUAD_CUT of its maximum, inside [y0, y1] */
-	lo = (cq_logw(&q, y0) < -QUAD_CUT) ? cq_cut(&q, y0, q.ym) : y0;
-	hi = (cq_logw(&q, y1) < -QUAD_CUT) ? cq_cut(&q, y1, q.ym) : y1;
+	/* the window: l within CQ_CUT of its maximum, inside [y0, y1] */
+	lo = (cq_logw(&q, y0) < -CQ_CUT) ? cq_cut(&q, y0, q.ym) : y0;
+	hi = (cq_logw(&q, y1) < -CQ_CUT) ? cq_cut(&q, y1, q.ym) : y1;
 
 	/* adaptive Gauss-Kronrod from 8 panels: bisect the worst interval */
 	for (i = 0; i < 8; i++)
@@ -1001,7 +986,7 @@ cond_quad(double k, double a, double beta, double u)
 				wi = i;
 			}
 		}
-		if ((ew <= tol && ewg <= tol) || niv >= QUAD_MAXINT)
+		if ((ew <= tol && ewg <= tol) || niv >= CQ_MAXINT)
 			break;
 		mid = 0.5 * (iv[wi].lo + iv[wi].hi);
 		if (!(mid > iv[wi].lo && mid < iv[wi].hi))

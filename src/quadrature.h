@@ -11,6 +11,15 @@
 #define QUAD_MAXF		6		/* integrands per call */
 #define QUAD_MAXINT		64		/* intervals kept */
 
+/*
+ * The 15-point Kronrod rule on [-1, 1] (QUADPACK qk15): the positive nodes
+ * (x[7] = 0) with their Kronrod weights, and the weights of the embedded
+ * 7-point Gauss rule at x[1], x[3], x[5], x[7].
+ */
+extern const double quad_gk15_x[8];
+extern const double quad_gk15_wk[8];
+extern const double quad_gk15_wg[4];
+
 /* f[0 .. nf-1] at x; f[0] steers the subdivision */
 typedef void (*quad_fn) (double x, const void *ctx, double *f);
 

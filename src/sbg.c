@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "sbg.h"
+#include "numerics.h"
 
 static bool
 sbg_params_ok(const SbgParams *p)
@@ -74,24 +75,6 @@ sbg_cells_from_survivors(const double *survivors, size_t k1, SbgCell *cells)
 	return m;
 }
 
-/* Neumaier-compensated running sum, as in btyd.c */
-typedef struct KSum
-{
-	double		s;
-	double		c;
-} KSum;
-
-static void
-ksum_add(KSum *k, double v)
-{
-	double		t = k->s + v;
-
-	if (fabs(k->s) >= fabs(v))
-		k->c += (k->s - t) + v;
-	else
-		k->c += (v - t) + k->s;
-	k->s = t;
-}
 
 /*
  * Per cell, in logs [FH07 eqs. 1-2]:

@@ -137,6 +137,15 @@ BEGIN
      ORDER BY cl.relname, a.attnum LIMIT 1;
     IF t = 'cartera.state_transition'::regtype THEN
       v := $v$ROW(1, 'lead', 'new', NULL, '555')::cartera.state_transition$v$;
+    -- the model types no table stores (0.4.0)
+    ELSIF t = 'cartera.prediction_interval'::regtype THEN
+      v := $v$ROW(0.72, 0.016, 0.69, 0.76, 0.95)::cartera.prediction_interval$v$;
+    ELSIF t = 'cartera.bgbb_params'::regtype THEN
+      v := $v$cartera.bgbb_params(1.2035, 0.7497, 0.6567, 2.7834)$v$;
+    ELSIF t = 'cartera.bgbb_summary'::regtype THEN
+      v := $v$ROW(3, 5, 6)::cartera.bgbb_summary$v$;
+    ELSIF t = 'cartera.sbg_params'::regtype THEN
+      v := $v$cartera.sbg_params(0.704, 1.182)$v$;
     ELSIF v IS NULL THEN
       RAISE EXCEPTION 'no value for type %', t;
     END IF;

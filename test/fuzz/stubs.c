@@ -14,6 +14,7 @@ extern void fz_fail(const char *fmt,...) __attribute__((noreturn));
 UNREACHED(cartera_make_composite)
 UNREACHED(cartera_make_composite_prefix)
 UNREACHED(cartera_fit_uncertainty)
+UNREACHED(cartera_log_covariance_datum)
 
 UNREACHED(numeric_scale)
 UNREACHED(GetAttributeByName)

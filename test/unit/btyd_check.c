@@ -650,94 +650,7 @@ test_cdnow(const char *path)
 /* simulation                                                          */
 /* ================================================================== */
 
-/* xoshiro256** seeded with splitmix64: small, fast, reproducible everywhere */
-typedef struct Rng
-{
-	uint64_t	s[4];
-} Rng;
-
-static uint64_t
-splitmix64(uint64_t *x)
-{
-	uint64_t	z = (*x += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static void
-rng_seed(Rng *r, uint64_t seed)
-{
-	int			i;
-
-	for (i = 0; i < 4; i++)
-		r->s[i] = splitmix64(&seed);
-}
-
-static uint64_t
-rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t
-rng_next(Rng *r)
-{
-	uint64_t   *s = r->s;
-	uint64_t	res = rotl(s[1] * 5, 7) * 9;
-	uint64_t	t = s[1] << 17;
-
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return res;
-}
-
-/* uniform on (0, 1), never 0 or 1 */
-static double
-unif(Rng *r)
-{
-	return ((double) (rng_next(r) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-}
-
-static double
-normal(Rng *r)
-{
-	/* Box-Muller, one value per call (simpler than caching the pair) */
-	return sqrt(-2.0 * log(unif(r))) * cos(2.0 * M_PI * unif(r));
-}
-
-/* ln of a Gamma(shape k, scale 1) variate: Marsaglia & Tsang (2000), with
- * Gamma(k) = Gamma(k+1) U^(1/k) for k < 1 done in logs so tiny shapes
- * (r = 0.05, a = 0.05) do not underflow */
-static double
-log_gamma_variate(Rng *r, double k)
-{
-	double		d,
-				c;
-
-	if (k < 1.0)
-		return log_gamma_variate(r, k + 1.0) + log(unif(r)) / k;
-	d = k - 1.0 / 3.0;
-	c = 1.0 / sqrt(9.0 * d);
-	for (;;)
-	{
-		double		x = normal(r),
-					v = 1.0 + c * x,
-					u;
-
-		if (v <= 0.0)
-			continue;
-		v = v * v * v;
-		u = unif(r);
-		if (log(u) < 0.5 * x * x + d - d * v + d * log(v))
-			return log(d * v);
-	}
-}
+/* the generator is unit.c's: xoshiro256** seeded with splitmix64 */
 
 typedef struct SimSet
 {
@@ -762,17 +675,17 @@ typedef struct SimCustomer
  * gamma), the mean of x Gamma(p, nu) spends is Gamma(p x, x nu).
  */
 static void
-simulate(Rng *rng, const SimSet *set, SimCustomer *out, int n)
+simulate(Xoshiro *rng, const SimSet *set, SimCustomer *out, int n)
 {
 	int			i;
 
 	for (i = 0; i < n; i++)
 	{
 		const BgnbdParams *bg = &set->bg;
-		double		T = 20.0 + (double) (rng_next(rng) % 33);
-		double		lam = exp(log_gamma_variate(rng, bg->r)) / bg->alpha;
-		double		lx = log_gamma_variate(rng, bg->a);
-		double		ly = log_gamma_variate(rng, bg->b);
+		double		T = 20.0 + (double) (xoshiro_next(rng) % 33);
+		double		lam = exp(rand_log_gamma(rng, bg->r)) / bg->alpha;
+		double		lx = rand_log_gamma(rng, bg->a);
+		double		ly = rand_log_gamma(rng, bg->b);
 		double		pdrop = 1.0 / (1.0 + exp(ly - lx));
 		double		t = 0.0,
 					x = 0.0,
@@ -782,12 +695,12 @@ simulate(Rng *rng, const SimSet *set, SimCustomer *out, int n)
 		{
 			if (!(lam > 0.0))
 				break;
-			t += -log(unif(rng)) / lam;
+			t += -log(rand_unif(rng)) / lam;
 			if (t > T)
 				break;
 			x += 1.0;
 			t_x = t;
-			if (unif(rng) < pdrop)
+			if (rand_unif(rng) < pdrop)
 				break;
 		}
 		out[i].x = x;
@@ -796,9 +709,9 @@ simulate(Rng *rng, const SimSet *set, SimCustomer *out, int n)
 		out[i].m = 0.0;
 		if (x > 0.0)
 		{
-			double		lnu = log_gamma_variate(rng, set->gg.q) - log(set->gg.gamma);
+			double		lnu = rand_log_gamma(rng, set->gg.q) - log(set->gg.gamma);
 
-			out[i].m = exp(log_gamma_variate(rng, set->gg.p * x) - log(x) - lnu);
+			out[i].m = exp(rand_log_gamma(rng, set->gg.p * x) - log(x) - lnu);
 		}
 	}
 }
@@ -959,7 +872,7 @@ fit_sim(const SimSet *set, uint64_t seed, double *est, double *se, double *secs,
 	static SimCustomer sc[N_SIM];
 	static BtydCell cells[N_SIM];
 	static SpendCell spend[N_SIM];
-	Rng			rng;
+	Xoshiro			rng;
 	BgnbdParams p = {0, 0, 0, 0};
 	GammaGammaParams g = {0, 0, 0};
 	BtydFitResult f1,
@@ -971,7 +884,7 @@ fit_sim(const SimSet *set, uint64_t seed, double *est, double *se, double *secs,
 				t0;
 	int			i;
 
-	rng_seed(&rng, seed);
+	xoshiro_seed(&rng, seed);
 	simulate(&rng, set, sc, N_SIM);
 	for (i = 0; i < N_SIM; i++)
 	{
@@ -1131,7 +1044,7 @@ test_robustness(void)
 {
 	static SimCustomer sc[3000];
 	static BtydCell cells[3000];
-	Rng			rng;
+	Xoshiro			rng;
 	int			k,
 				i,
 				nedge = 0,
@@ -1141,7 +1054,7 @@ test_robustness(void)
 				itmax = 0;
 	double		t0 = now_sec();
 
-	rng_seed(&rng, 2024);
+	xoshiro_seed(&rng, 2024);
 	for (k = 0; k < 40; k++)
 	{
 		SimSet		set = {"random", {0, 0, 0, 0}, {2.0, 5.0, 10.0}};
@@ -1152,10 +1065,10 @@ test_robustness(void)
 		double		llt;
 		size_t		nc;
 
-		set.bg.r = 0.02 * pow(1000.0, unif(&rng));
-		set.bg.alpha = 0.1 * pow(1000.0, unif(&rng));
-		set.bg.a = 0.02 * pow(1000.0, unif(&rng));
-		set.bg.b = 0.05 * pow(1000.0, unif(&rng));
+		set.bg.r = 0.02 * pow(1000.0, rand_unif(&rng));
+		set.bg.alpha = 0.1 * pow(1000.0, rand_unif(&rng));
+		set.bg.a = 0.02 * pow(1000.0, rand_unif(&rng));
+		set.bg.b = 0.05 * pow(1000.0, rand_unif(&rng));
 		simulate(&rng, &set, sc, 3000);
 		for (i = 0; i < 3000; i++)
 		{
