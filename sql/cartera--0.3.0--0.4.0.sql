@@ -107,6 +107,11 @@ COMMENT ON COLUMN cartera.customer_state.p_alive IS 'purchase probability: P(ali
 COMMENT ON COLUMN cartera.customer_state.expected_purchases_12m IS 'expected repeat purchases in the next 52 weeks under the transaction model of the last refresh()';
 COMMENT ON COLUMN cartera.customer_state.clv_predicted_12m IS 'transaction model + Gamma-Gamma CLV over the next 12 months (cartera.clv_month: calendar months by default), 1 % monthly discount';
 
+COMMENT ON COLUMN cartera.customer_overview.purchase_probability IS 'probability that the customer is still active: P(alive) under the transaction model of the last refresh() (portfolio_model.transaction_model)';
+COMMENT ON COLUMN cartera.customer_overview.expected_purchases_12m IS 'expected repeat purchases in the next 12 months (the transaction model of the last refresh())';
+COMMENT ON COLUMN cartera.customer_overview.clv_predicted_12m IS 'predicted value of the next 12 months (transaction model + Gamma-Gamma, 1 % monthly discount)';
+COMMENT ON COLUMN cartera.lifecycle_summary.avg_purchase_probability IS 'average probability of being active (P(alive) under the transaction model of the last refresh())';
+
 -- The fits' uncertainty (issue 16): a standard error per parameter, AIC and
 -- BIC at the end of the result types (values stored by refresh() in
 -- portfolio_model before the update read NULL there until the next refresh).

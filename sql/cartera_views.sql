@@ -88,9 +88,9 @@ COMMENT ON COLUMN cartera.customer_overview.recency_days IS 'days from the last 
 COMMENT ON COLUMN cartera.customer_overview.monetary_total IS 'net revenue of the customer (sales minus refunds), every purchase source';
 COMMENT ON COLUMN cartera.customer_overview.avg_ticket IS 'average ticket: monetary_total / purchases';
 COMMENT ON COLUMN cartera.customer_overview.clv IS 'seed-formula customer lifetime value (lifespan cartera.clv_lifespan)';
-COMMENT ON COLUMN cartera.customer_overview.purchase_probability IS 'probability that the customer is still active (BG/NBD P(alive) of the last refresh())';
-COMMENT ON COLUMN cartera.customer_overview.expected_purchases_12m IS 'expected repeat purchases in the next 12 months (BG/NBD)';
-COMMENT ON COLUMN cartera.customer_overview.clv_predicted_12m IS 'predicted value of the next 12 months (BG/NBD + Gamma-Gamma, 1 % monthly discount)';
+COMMENT ON COLUMN cartera.customer_overview.purchase_probability IS 'probability that the customer is still active: P(alive) under the transaction model of the last refresh() (portfolio_model.transaction_model)';
+COMMENT ON COLUMN cartera.customer_overview.expected_purchases_12m IS 'expected repeat purchases in the next 12 months (the transaction model of the last refresh())';
+COMMENT ON COLUMN cartera.customer_overview.clv_predicted_12m IS 'predicted value of the next 12 months (transaction model + Gamma-Gamma, 1 % monthly discount)';
 COMMENT ON COLUMN cartera.customer_overview.state_as_of IS 'instant the state was computed at (last purchase statement, refresh() or run_followups())';
 COMMENT ON COLUMN cartera.customer_overview.open_alerts IS 'alerts about the customer still to do (open or acknowledged)';
 
@@ -209,7 +209,7 @@ COMMENT ON COLUMN cartera.lifecycle_summary.revenue_share IS 'share of the portf
 COMMENT ON COLUMN cartera.lifecycle_summary.avg_ticket IS 'average ticket: revenue / purchases';
 COMMENT ON COLUMN cartera.lifecycle_summary.avg_recency_days IS 'average days since the last purchase (leads excluded)';
 COMMENT ON COLUMN cartera.lifecycle_summary.avg_clv IS 'average seed-formula CLV';
-COMMENT ON COLUMN cartera.lifecycle_summary.avg_purchase_probability IS 'average probability of being active (BG/NBD P(alive))';
+COMMENT ON COLUMN cartera.lifecycle_summary.avg_purchase_probability IS 'average probability of being active (P(alive) under the transaction model of the last refresh())';
 COMMENT ON COLUMN cartera.lifecycle_summary.clv_predicted_12m IS 'sum of the predicted 12-month values';
 
 -- Pareto / ABC: customers by net revenue, best first.  A is the smallest set
