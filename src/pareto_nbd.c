@@ -122,8 +122,6 @@ pnbd_series(double a, double b, double alpha, double beta, double t_x, double T,
 				SQ = 0.0,
 				SM = 0.0,
 				Sz = 0.0,
-				dP,
-				dQ,
 				dM,
 				dm;
 	int			k;
@@ -157,14 +155,12 @@ pnbd_series(double a, double b, double alpha, double beta, double t_x, double T,
 	if (k == PNBD_SERIES_TERMS || !(S > 0.0) || !isfinite(S))
 		return false;
 	*lnI = -mu0 * log(Mt) + log(S);
-	/* d ln I / d(P, Q, M, m) */
-	dP = -log(Mt) + SP / S;
-	dQ = -log(Mt) + SQ / S;
+	/* d ln I / d(M, m); those in P and Q, -ln(M + t_x) + SP/S and + SQ/S, enter e[] directly */
 	dM = -mu0 / Mt + (Sz * (m + t_x) / (Mt * Mt) + SM) / S;
 	dm = -(Sz / Mt) / S;
 	if (abig)
 	{
-		/* P = a, Q = b, M = alpha, m = beta: e = E[ln(1 + tau/alpha)] = -dP - ln alpha, ... */
+		/* P = a, Q = b, M = alpha, m = beta: E[ln(1 + tau/alpha)] = -d ln I/dP - ln alpha, ... */
 		e[0] = log1p(t_x / alpha) - SP / S;
 		e[1] = -dM / a;
 		e[2] = log(Mt / beta) - SQ / S;
@@ -177,8 +173,6 @@ pnbd_series(double a, double b, double alpha, double beta, double t_x, double T,
 		e[2] = log1p(t_x / beta) - SP / S;
 		e[3] = -dM / b;
 	}
-	(void) dP;
-	(void) dQ;
 	return true;
 }
 
