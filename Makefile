@@ -9,7 +9,7 @@ OBJS = src/cartera.o src/guc.o src/exact_sum.o src/rfm_state.o src/rfm.o \
        src/lifecycle.o src/clv.o src/scoring.o src/segment.o \
        src/optimize.o src/quadrature.o src/interval.o src/btyd.o src/pareto_nbd.o src/mbgnbd.o src/hyp2f1.o \
        src/btyd_agg.o src/btyd_predict.o \
-       src/state_trigger.o src/partial_agg.o src/portfolio_setting.o \
+       src/state_trigger.o src/deferred_worker.o src/partial_agg.o src/portfolio_setting.o \
        src/bgbb.o src/bgbb_sql.o src/sbg.o src/sbg_sql.o
 
 # The scripts we edit: sql/cartera.sql (the C core's objects) and the
@@ -39,7 +39,7 @@ include $(PGXS)
 
 # the portfolio layer (since 0.2.0), in dependency order
 PORTFOLIO_SQL = sql/$(EXTENSION)_portfolio.sql sql/$(EXTENSION)_model_choice.sql sql/$(EXTENSION)_alerts.sql \
-                sql/$(EXTENSION)_followups.sql sql/$(EXTENSION)_views.sql sql/$(EXTENSION)_security.sql
+                sql/$(EXTENSION)_followups.sql sql/$(EXTENSION)_deferred.sql sql/$(EXTENSION)_views.sql sql/$(EXTENSION)_security.sql
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql sql/$(EXTENSION)_models.sql $(PORTFOLIO_SQL)
 	cat $^ > $@

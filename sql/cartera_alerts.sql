@@ -968,11 +968,15 @@ BEGIN
   END IF;
   EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job
     USING 'cartera-followups', cron, 'SELECT * FROM cartera.run_followups()';
+  -- the deferred queue, where no background worker applies it (every
+  -- minute: pg_cron's finest schedule before 1.5; a no-op on an empty queue)
+  EXECUTE 'SELECT cron.schedule($1, $2, $3)'
+    USING 'cartera-catch-up', '* * * * *', 'SELECT * FROM cartera.catch_up()';
   RETURN job;
 END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.schedule(text) FROM PUBLIC;
-COMMENT ON FUNCTION cartera.schedule(text) IS 'register cartera.run_followups() as the pg_cron job "cartera-followups" (daily at 07:00 by default)';
+COMMENT ON FUNCTION cartera.schedule(text) IS 'register cartera.run_followups() as the pg_cron job "cartera-followups" (daily at 07:00 by default) and cartera.catch_up() as "cartera-catch-up" (every minute: the deferred queue where no worker runs)';
 
 -- user data survives pg_dump
 SELECT pg_catalog.pg_extension_config_dump('cartera.segment_map', '');

@@ -96,9 +96,12 @@ CREATE TABLE cartera.purchase_source (
   source           regclass PRIMARY KEY,
   customer_column  name NOT NULL,
   at_column        name NOT NULL,
-  amount_column    name NOT NULL
+  amount_column    name NOT NULL,
+  mode             text NOT NULL DEFAULT 'immediate' CONSTRAINT purchase_source_mode_known CHECK (mode IN ('immediate', 'deferred'))
 );
 COMMENT ON TABLE cartera.purchase_source IS 'tables whose rows are purchases kept in customer_state (cartera.purchase and tracked tables)';
+COMMENT ON COLUMN cartera.purchase_source.mode IS
+  'immediate: each purchase statement updates states and raises alerts itself; deferred: it only queues its changes (cartera.deferred_change) for the background worker or cartera.catch_up() (cartera.set_purchase_mode())';
 INSERT INTO cartera.purchase_source VALUES ('cartera.purchase', 'customer_id', 'purchased_at', 'amount');
 
 -- The portfolio's own settings (src/portfolio_setting.c).  What cartera
@@ -318,12 +321,14 @@ COMMENT ON FUNCTION cartera.rfm_state_summary(bytea) IS
 -- the state leaves rows out (after as_of), so it must not be kept for merging.
 -- Parameters: $2 as_of, $3 the CLV lifespan; fresh may use $1 and $4.
 -- Used by recompute_state() and by the C insert trigger (state_trigger.c).
-CREATE FUNCTION cartera.state_update_sql(fresh text, result text) RETURNS text
+-- queue: data-modifying CTEs on cartera.deferred_change to run in the same
+-- statement, hence the same snapshot, as fresh (NULL: none).
+CREATE FUNCTION cartera.state_update_sql(fresh text, result text, queue text) RETURNS text
   LANGUAGE sql IMMUTABLE PARALLEL SAFE
   SET search_path = pg_catalog, cartera, pg_temp
 AS $fn$
   SELECT format($q$
-    WITH fresh AS (%s),
+    WITH %s fresh AS (%s),
     summarised AS (
       SELECT f.customer_id, cartera.rfm_state_summary(f.state) AS summary,
              CASE WHEN f.complete THEN f.state END AS state
@@ -380,8 +385,14 @@ AS $fn$
           OR o.old_status IS DISTINCT FROM u.status
           OR o.old_segment IS DISTINCT FROM u.segment
       RETURNING customer_id, from_status, to_status, from_segment, to_segment)
-    %s$q$, fresh, result)
+    %s$q$, coalesce(queue || ',', ''), fresh, result)
 $fn$;
+COMMENT ON FUNCTION cartera.state_update_sql(text, text, text) IS
+  'the SQL text that scores (status, segment, CLV, predictions) and stores customer states given by a query of (customer_id, state, complete), logging transitions; queue: CTEs on the deferred queue run in the same statement';
+CREATE FUNCTION cartera.state_update_sql(fresh text, result text) RETURNS text
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$ SELECT cartera.state_update_sql(fresh, result, NULL) $fn$;
 COMMENT ON FUNCTION cartera.state_update_sql(text, text) IS
   'the SQL text that scores (status, segment, CLV, predictions) and stores customer states given by a query of (customer_id, state, complete), logging transitions';
 
@@ -391,6 +402,12 @@ COMMENT ON FUNCTION cartera.state_update_sql(text, text) IS
 -- never deadlock) before the purchases are read; under READ COMMITTED the
 -- next statement then sees everything committed before the lock was granted,
 -- so concurrent writers never leave a stale state.
+-- The deferred queue (cartera.deferred_change): what is queued for these
+-- customers is part of this recomputation, so the statement that reads the
+-- purchases also takes their queued states and recompute requests away, in
+-- the same snapshot: a purchase is then counted by exactly one of the two.
+-- Queue rows with purchase ids stay, emptied, for the applier's cross-sell
+-- alerts.
 CREATE FUNCTION cartera.recompute_state(customers bigint[], as_of timestamptz)
   RETURNS TABLE (customer_id bigint, from_status cartera.lifecycle_status, to_status cartera.lifecycle_status,
                  from_segment cartera.segment, to_segment cartera.segment)
@@ -429,7 +446,14 @@ BEGIN
         FROM cartera.customer_state s
        WHERE ($1 IS NULL OR s.customer_id = ANY ($1))
          AND NOT EXISTS (SELECT 1 FROM aggregated a WHERE a.customer_id = s.customer_id)$q$, sources),
-    'SELECT * FROM logged')
+    'SELECT * FROM logged',
+    $q$queue_emptied AS (
+        UPDATE cartera.deferred_change d SET state = NULL, recompute = false
+         WHERE ($1 IS NULL OR d.customer_id = ANY ($1)) AND d.purchase_ids IS NOT NULL
+           AND (d.state IS NOT NULL OR d.recompute)),
+      queue_taken AS (
+        DELETE FROM cartera.deferred_change d
+         WHERE ($1 IS NULL OR d.customer_id = ANY ($1)) AND d.purchase_ids IS NULL)$q$)
   USING customers, as_of, lifespan;
 END
 $fn$;
@@ -463,6 +487,7 @@ DECLARE
   now_ts timestamptz := clock_timestamp();
   amount_column name;
   too_big numeric;
+  deferred boolean := (SELECT p.mode = 'deferred' FROM cartera.purchase_source p WHERE p.source = TG_RELID);
 BEGIN
   -- before any cast of a tracked table's columns below, which run with the
   -- owner's rights: the table must be a purchase source registered with
@@ -482,7 +507,12 @@ BEGIN
     PERFORM cartera.purchase_rows_sql();
   END IF;
   IF TG_OP = 'TRUNCATE' THEN
-    PERFORM cartera.recompute_state(NULL, now_ts);
+    IF deferred THEN
+      -- every customer, by the applier (sql/cartera_deferred.sql)
+      INSERT INTO cartera.deferred_change (customer_id, recompute, source) VALUES (NULL, true, TG_RELID);
+    ELSE
+      PERFORM cartera.recompute_state(NULL, now_ts);
+    END IF;
     RETURN NULL;
   END IF;
   IF TG_OP = 'UPDATE' THEN
@@ -512,7 +542,11 @@ BEGIN
     ELSE format('SELECT array_agg(DISTINCT c) FROM (SELECT %1$I::bigint FROM new_rows UNION ALL SELECT %1$I::bigint FROM old_rows) r(c)',
                 customer_column) END
     INTO customers;
-  IF customers IS NOT NULL THEN
+  IF customers IS NOT NULL AND deferred THEN
+    -- deferred mode: the customers to recompute are queued, nothing else
+    INSERT INTO cartera.deferred_change (customer_id, recompute, source)
+      SELECT c, true, TG_RELID FROM unnest(customers) c WHERE c IS NOT NULL;
+  ELSIF customers IS NOT NULL THEN
     -- welcome, welcome back and transition alerts are raised now
     -- (cartera_alerts.sql); cross-sell rules look only at inserted purchases,
     -- which purchase_rows_added() handles (an UPDATE, e.g. a merge moving
@@ -526,7 +560,7 @@ END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.purchase_rows_changed() FROM PUBLIC;
 COMMENT ON FUNCTION cartera.purchase_rows_changed() IS
-  'UPDATE, DELETE and TRUNCATE statement trigger of every purchase source (INSERT: purchase_rows_added()): refuses future purchase dates and amounts out of range (|amount| >= 1e15) and recomputes the state of the customers touched';
+  'UPDATE, DELETE and TRUNCATE statement trigger of every purchase source (INSERT: purchase_rows_added() or purchase_rows_deferred()): refuses future purchase dates and amounts out of range (|amount| >= 1e15) and recomputes the state of the customers touched (deferred mode: queues them)';
 
 CREATE TRIGGER cartera_state_insert AFTER INSERT ON cartera.purchase
   REFERENCING NEW TABLE AS new_rows
@@ -804,7 +838,7 @@ COMMENT ON FUNCTION cartera.refresh(timestamptz, text) IS
 SELECT pg_catalog.pg_extension_config_dump('cartera.agent', '');
 SELECT pg_catalog.pg_extension_config_dump('cartera.customer', '');
 SELECT pg_catalog.pg_extension_config_dump('cartera.purchase', '');
-SELECT pg_catalog.pg_extension_config_dump('cartera.purchase_source', 'WHERE source <> ''cartera.purchase''::regclass');
+SELECT pg_catalog.pg_extension_config_dump('cartera.purchase_source', 'WHERE source <> ''cartera.purchase''::regclass OR mode <> ''immediate''');
 SELECT pg_catalog.pg_extension_config_dump('cartera.portfolio_model', '');
 SELECT pg_catalog.pg_extension_config_dump('cartera.portfolio_setting', '');
 SELECT pg_catalog.pg_extension_config_dump('cartera.customer_state', '');

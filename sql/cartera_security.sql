@@ -152,6 +152,22 @@ COMMENT ON POLICY agent_own ON cartera.alert IS 'an agent sees and acts on the a
 COMMENT ON POLICY agent_own ON cartera.customer_state IS 'an agent sees the state of the customers they own';
 COMMENT ON POLICY agent_own ON cartera.status_transition IS 'an agent sees the history of the customers they own';
 COMMENT ON POLICY agent_own ON cartera.agent_target IS 'an agent sees their own targets';
+-- the deferred queue and its set-aside customers (sql/cartera_deferred.sql):
+-- read-only for roles, written by the maintenance as the owner
+ALTER TABLE cartera.deferred_change ENABLE ROW LEVEL SECURITY;
+ALTER TABLE cartera.deferred_failure ENABLE ROW LEVEL SECURITY;
+CREATE POLICY manager_all ON cartera.deferred_change FOR SELECT USING ((SELECT cartera.is_manager()));
+CREATE POLICY manager_all ON cartera.deferred_failure FOR SELECT USING ((SELECT cartera.is_manager()));
+CREATE POLICY agent_own ON cartera.deferred_change FOR SELECT
+  USING (customer_id IN (SELECT c.customer_id FROM cartera.customer c
+                          WHERE c.owner_agent_id = (SELECT cartera.current_agent_id())));
+CREATE POLICY agent_own ON cartera.deferred_failure FOR SELECT
+  USING (customer_id IN (SELECT c.customer_id FROM cartera.customer c
+                          WHERE c.owner_agent_id = (SELECT cartera.current_agent_id())));
+COMMENT ON POLICY manager_all ON cartera.deferred_change IS 'managers (cartera.is_manager()) see the whole deferred queue';
+COMMENT ON POLICY manager_all ON cartera.deferred_failure IS 'managers (cartera.is_manager()) see every set-aside customer';
+COMMENT ON POLICY agent_own ON cartera.deferred_change IS 'an agent sees the queued changes of the customers they own';
+COMMENT ON POLICY agent_own ON cartera.deferred_failure IS 'an agent sees which of the customers they own are set aside';
 
 -- Session defaults against lock stalls (docs/security.md "Locks").  An
 -- agent may UPDATE and DELETE purchases, and PostgreSQL lets such a role LOCK
@@ -261,6 +277,10 @@ BEGIN
   EXECUTE format('GRANT SELECT, UPDATE (status, snoozed_until, closed_at, resolution, outcome, agent_id) '
                  'ON cartera.alert TO %s', grantee);
   EXECUTE format('GRANT SELECT ON cartera.alert_event TO %s', grantee);
+  -- the deferred queue (row-level security) and its totals; applying it
+  -- brings states up to date and changes nothing else
+  EXECUTE format('GRANT SELECT ON cartera.deferred_change, cartera.deferred_failure, cartera.deferred_run TO %s', grantee);
+  EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.catch_up() TO %s', grantee);
   EXECUTE format('GRANT SELECT ON cartera.customer_state, cartera.status_transition, cartera.agent, '
                  'cartera.agent_target TO %s', grantee);
   -- configuration and the portfolio-wide model (no customer data)
@@ -341,6 +361,8 @@ BEGIN
   EXECUTE format('GRANT SELECT ON cartera.customer_merge, cartera.restore_in_progress TO %s', grantee);
   EXECUTE format('GRANT SELECT ON ALL SEQUENCES IN SCHEMA cartera TO %s', grantee);
   EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.pre_restore(), cartera.post_restore() TO %s', grantee);
+  -- set-aside customers of the deferred queue, after fixing what failed
+  EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.retry_set_aside(bigint) TO %s', grantee);
 END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.grant_manager_role(regrole) FROM PUBLIC;
@@ -416,7 +438,8 @@ CREATE FUNCTION cartera.maintenance_trigger_functions() RETURNS regprocedure[]
   LANGUAGE sql STABLE PARALLEL SAFE
   SET search_path = pg_catalog, cartera, pg_temp
 AS $fn$
-  SELECT ARRAY['cartera.purchase_rows_added()', 'cartera.purchase_rows_changed()', 'cartera.customer_rows_changed()',
+  SELECT ARRAY['cartera.purchase_rows_added()', 'cartera.purchase_rows_deferred()', 'cartera.purchase_rows_changed()',
+               'cartera.customer_rows_changed()',
                'cartera.customer_owner_missing()', 'cartera.interaction_rows_added()',
                'cartera.alert_rows_added()', 'cartera.alert_rows_changed()']::pg_catalog.regprocedure[]
 $fn$;
@@ -463,10 +486,12 @@ BEGIN
     RETURN;
   END IF;
   EXECUTE format('%s INSERT ON cartera.customer_state, cartera.status_transition, cartera.portfolio_model, '
-                 'cartera.purchase_source, cartera.customer_merge, cartera.alert_event, cartera.model_history %s %s',
+                 'cartera.purchase_source, cartera.customer_merge, cartera.alert_event, cartera.model_history, '
+                 'cartera.deferred_change, cartera.deferred_failure, cartera.deferred_run %s %s',
                  verb, dir, manager);
   EXECUTE format('%s UPDATE ON ALL SEQUENCES IN SCHEMA cartera %s %s', verb, dir, manager);
-  EXECUTE format('%s EXECUTE ON FUNCTION cartera.purchase_rows_added(), cartera.purchase_rows_changed() %s %s',
+  EXECUTE format('%s EXECUTE ON FUNCTION cartera.purchase_rows_added(), cartera.purchase_rows_deferred(), '
+                 'cartera.purchase_rows_changed() %s %s',
                  verb, dir, manager);
   -- the ids the dump holds (managers may not choose ids otherwise)
   FOR tab, cols IN SELECT a.attrelid::pg_catalog.regclass, string_agg(pg_catalog.quote_ident(a.attname), ', ')
@@ -508,6 +533,28 @@ COMMENT ON FUNCTION cartera.purchase_source_check() IS
   'row trigger of cartera.purchase_source: the role registering a purchase source must be able to read it';
 CREATE TRIGGER purchase_source_check BEFORE INSERT OR UPDATE ON cartera.purchase_source
   FOR EACH ROW EXECUTE FUNCTION cartera.purchase_source_check();
+
+-- cartera.purchase's row exists from CREATE EXTENSION; a dump carries it
+-- only when its mode is not the default (pg_extension_config_dump): loading
+-- that row sets the mode (post_restore() then creates the trigger for it).
+CREATE FUNCTION cartera.purchase_source_restored() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+BEGIN
+  IF NEW.source = 'cartera.purchase'::pg_catalog.regclass
+     AND EXISTS (SELECT 1 FROM cartera.purchase_source p WHERE p.source = NEW.source) THEN
+    UPDATE cartera.purchase_source p SET mode = NEW.mode WHERE p.source = NEW.source;
+    RETURN NULL;
+  END IF;
+  RETURN NEW;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.purchase_source_restored() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.purchase_source_restored() IS
+  'row trigger of cartera.purchase_source: the row of cartera.purchase loaded from a dump sets its mode instead of failing as a duplicate';
+CREATE TRIGGER purchase_source_restored BEFORE INSERT ON cartera.purchase_source
+  FOR EACH ROW EXECUTE FUNCTION cartera.purchase_source_restored();
 
 -- Before restoring a dump into a database where an administrator has just
 -- run CREATE EXTENSION cartera (and grant_manager_role()).
@@ -654,6 +701,11 @@ BEGIN
   FOREACH t IN ARRAY r.row_security_off LOOP
     EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', t);
   END LOOP;
+  -- cartera.purchase's own mode comes with the dump's purchase_source row
+  -- (tracked tables bring their triggers with them)
+  IF (SELECT p.mode FROM cartera.purchase_source p WHERE p.source = 'cartera.purchase'::pg_catalog.regclass) = 'deferred' THEN
+    PERFORM cartera.purchase_insert_trigger('cartera.purchase');
+  END IF;
   DELETE FROM cartera.restore_in_progress;
   PERFORM cartera.restore_privileges(false);
   customers := (SELECT count(*) FROM cartera.customer_state);

@@ -20,6 +20,7 @@ void
 _PG_init(void)
 {
 	cartera_define_gucs();
+	cartera_deferred_worker_init();
 }
 
 /*

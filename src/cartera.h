@@ -42,6 +42,8 @@ extern int	cartera_max_contacts;
 extern int	cartera_daily_capacity;
 
 extern void cartera_define_gucs(void);
+/* deferred_worker.c: its settings, and the workers when preloaded */
+extern void cartera_deferred_worker_init(void);
 
 /* portfolio_setting.c: the portfolio's own settings, for maintenance code */
 extern void cartera_apply_portfolio_settings(void);

@@ -33,6 +33,8 @@ PG_FUNCTION_INFO_V1(cartera_rfm_transfn);
 PG_FUNCTION_INFO_V1(cartera_rfm_combinefn);
 PG_FUNCTION_INFO_V1(cartera_rfm_serialfn);
 PG_FUNCTION_INFO_V1(cartera_rfm_deserialfn);
+PG_FUNCTION_INFO_V1(cartera_rfm_state_merge_transfn);
+PG_FUNCTION_INFO_V1(cartera_rfm_state_mergeable);
 
 typedef enum AmountKind
 {
@@ -848,4 +850,61 @@ rfm_state_add_purchase(RfmState *s, TimestampTz ts, Numeric amount, MemoryContex
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("purchase timestamp must be finite")));
 	accumulate(s, ts, 0, false, AMOUNT_NUMERIC, NumericGetDatum(amount), s->as_of, mcxt);
+}
+
+/*
+ * Deferred maintenance (sql/cartera_deferred.sql): the queue holds, per
+ * customer and purchase statement, the state of the statement's new rows;
+ * the applier merges them with the stored state by the aggregate
+ * cartera.rfm_state_merge(state, as_of), whose transition function this is
+ * (its final function is the serial function: the result is a state again).
+ * Every state is taken at as_of, as the insert trigger does.
+ */
+Datum
+cartera_rfm_state_merge_transfn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	RfmState   *acc = PG_ARGISNULL(0) ? NULL : (RfmState *) PG_GETARG_POINTER(0);
+	RfmState   *next;
+	TimestampTz as_of;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "cartera_rfm_state_merge_transfn called in non-aggregate context");
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("as_of must not be null")));
+	as_of = PG_GETARG_TIMESTAMPTZ(2);
+	if (acc == NULL)
+	{
+		acc = rfm_state_new(aggcontext, as_of);
+		acc->has_amounts = true;
+	}
+	if (PG_ARGISNULL(1))
+		PG_RETURN_POINTER(acc);
+	next = rfm_state_deserialize(PG_GETARG_BYTEA_PP(1), CurrentMemoryContext);
+	next->as_of = as_of;
+	rfm_state_combine(acc, next, aggcontext);
+	PG_RETURN_POINTER(acc);
+}
+
+/*
+ * Whether new rows can be merged into a stored state at as_of: it is a state
+ * of the current layout whose purchases are all at or before as_of (after a
+ * clock step backwards, or with no state at all, the customer is recomputed
+ * from the purchases instead).
+ */
+Datum
+cartera_rfm_state_mergeable(PG_FUNCTION_ARGS)
+{
+	bytea	   *bytes;
+	RfmState   *s;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_BOOL(false);
+	bytes = PG_GETARG_BYTEA_PP(0);
+	if (!rfm_state_format_current(bytes))
+		PG_RETURN_BOOL(false);
+	s = rfm_state_deserialize(bytes, CurrentMemoryContext);
+	PG_RETURN_BOOL(s->purchases == 0 || s->last_ts <= PG_GETARG_TIMESTAMPTZ(1));
 }

@@ -54,6 +54,7 @@
 #include "utils/tuplestore.h"
 
 PG_FUNCTION_INFO_V1(cartera_purchase_rows_added);
+PG_FUNCTION_INFO_V1(cartera_purchase_rows_deferred);
 
 /* up to this many customers in a statement, plans are generic (see below) */
 #define FEW_CUSTOMERS 64
@@ -94,6 +95,7 @@ static SPIPlanPtr store_plan = NULL;
 static SPIPlanPtr recompute_plan = NULL;
 static SPIPlanPtr alerts_plan = NULL;
 static SPIPlanPtr tracked_plan = NULL;
+static SPIPlanPtr queue_plan = NULL;
 static bool plans_stale = false;
 static bool callbacks_registered = false;
 
@@ -117,7 +119,8 @@ mark_plans_stale(Datum arg, int cacheid, uint32 hashvalue)
 static void
 free_plans(void)
 {
-	SPIPlanPtr *plans[] = {&rules_plan, &lock_plan, &store_plan, &recompute_plan, &tracked_plan, &alerts_plan};
+	SPIPlanPtr *plans[] = {&rules_plan, &lock_plan, &store_plan, &recompute_plan, &tracked_plan, &queue_plan,
+	&alerts_plan};
 
 	for (size_t i = 0; i < lengthof(plans); i++)
 	{
@@ -150,7 +153,8 @@ prepare_plans(void)
 	Oid			lock_args[1] = {INT8ARRAYOID};
 	Oid			store_args[4] = {INT8ARRAYOID, TIMESTAMPTZOID, INTERVALOID, BYTEAARRAYOID};
 	Oid			recompute_args[2] = {INT8ARRAYOID, TIMESTAMPTZOID};
-	Oid			tracked_args[4] = {OIDOID, TEXTOID, TEXTOID, TEXTOID};
+	Oid			tracked_args[5] = {OIDOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID};
+	Oid			queue_args[5] = {INT8ARRAYOID, BYTEAARRAYOID, INT8ARRAYOID, INT8ARRAYOID, OIDOID};
 	Oid			alerts_args[4];
 	char	   *store_sql;
 	bool		isnull;
@@ -193,8 +197,16 @@ prepare_plans(void)
 							   "FROM cartera.recompute_state($1, $2) t", 2, recompute_args);
 	tracked_plan = cartera_keep_plan("SELECT EXISTS (SELECT 1 FROM cartera.purchase_source p "
 							 "WHERE p.source = $1::pg_catalog.regclass AND p.customer_column = $2::pg_catalog.name "
-							 "AND p.at_column = $3::pg_catalog.name AND p.amount_column = $4::pg_catalog.name)",
-							 4, tracked_args);
+							 "AND p.at_column = $3::pg_catalog.name AND p.amount_column = $4::pg_catalog.name "
+							 "AND (p.mode = 'deferred') = $5)",
+							 5, tracked_args);
+	/* deferred mode: one queue row per customer of the statement */
+	queue_plan = cartera_keep_plan("INSERT INTO cartera.deferred_change (customer_id, state, purchase_ids, source) "
+						   "SELECT u.c, u.s, i.ids, $5::pg_catalog.regclass "
+						   "FROM unnest($1::bigint[], $2::bytea[]) AS u(c, s) "
+						   "LEFT JOIN (SELECT x.c, array_agg(x.id) FROM unnest($3::bigint[], $4::bigint[]) AS x(c, id) "
+						   "GROUP BY x.c) AS i(c, ids) ON i.c = u.c",
+						   5, queue_args);
 	alerts_plan = cartera_keep_plan("SELECT count(*) FROM cartera.raise_purchase_alerts("
 							"array_cat($1, $2), $3, $4)", 4, alerts_args);
 }
@@ -267,7 +279,7 @@ read_arguments(TriggerData *td, SourceColumns *cols)
  * statement, for tracked tables only.
  */
 static void
-check_tracked(TriggerData *td)
+check_tracked(TriggerData *td, bool deferred)
 {
 	Relation	rel = td->tg_relation;
 	Trigger    *tg = td->tg_trigger;
@@ -279,12 +291,13 @@ check_tracked(TriggerData *td)
 		return;
 	if (tg->tgnargs == 3)
 	{
-		Datum		args[4];
+		Datum		args[5];
 
 		args[0] = ObjectIdGetDatum(RelationGetRelid(rel));
 		args[1] = CStringGetTextDatum(tg->tgargs[0]);
 		args[2] = CStringGetTextDatum(tg->tgargs[1]);
 		args[3] = CStringGetTextDatum(tg->tgargs[2]);
+		args[4] = BoolGetDatum(deferred);
 		registered = DatumGetBool(run_single(tracked_plan, args, NULL, &isnull)) && !isnull;
 	}
 	if (!registered)
@@ -292,8 +305,8 @@ check_tracked(TriggerData *td)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("table %s.%s is not a purchase source of cartera",
 						get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel)),
-				 errdetail("Trigger %s calls cartera.purchase_rows_added() with columns that cartera.purchase_source does not list for this table.",
-						   tg->tgname),
+				 errdetail("Trigger %s calls %s with columns, or in a mode, that cartera.purchase_source does not list for this table.",
+						   tg->tgname, deferred ? "cartera.purchase_rows_deferred()" : "cartera.purchase_rows_added()"),
 				 errhint("Attach purchase tables with cartera.track_purchases().")));
 }
 
@@ -419,25 +432,145 @@ run_single(SPIPlanPtr plan, Datum *values, const char *nulls, bool *isnull)
 	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
 }
 
+/* the new rows of a statement, per customer; the ids of cross-sell purchases */
+typedef struct NewRows
+{
+	HTAB	   *customers;		/* CustomerEntry by customer id */
+	int64	   *ids;			/* purchase ids (want_ids only) */
+	int64	   *id_customers;	/* the customer of each id */
+	int			nids;
+} NewRows;
+
+/*
+ * Step 1 of both modes: read the statement's new rows, refuse amounts out of
+ * range and purchases in the future (start: when the trigger began), and
+ * aggregate them per customer into fresh states (as_of DT_NOEND: set by the
+ * caller).  Purchase ids are collected when want_ids.
+ */
+static void
+collect_new_rows(TriggerData *td, SourceColumns *cols, bool want_ids, TimestampTz start,
+				 MemoryContext stmt_cxt, NewRows *out)
+{
+	MemoryContext row_cxt = AllocSetContextCreate(stmt_cxt, "cartera purchase row", ALLOCSET_SMALL_SIZES);
+	HASHCTL		hctl;
+	TupleTableSlot *slot;
+	Tuplestorestate *rows = td->tg_newtable;
+	TimestampTz latest = DT_NOBEGIN;
+	int			maxids = 0;
+	bool		isnull;
+
+	MemSet(&hctl, 0, sizeof(hctl));
+	hctl.keysize = sizeof(int64);
+	hctl.entrysize = sizeof(CustomerEntry);
+	hctl.hcxt = stmt_cxt;
+	out->customers = hash_create("cartera customers of a purchase statement", 64, &hctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	out->ids = out->id_customers = NULL;
+	out->nids = 0;
+	slot = MakeSingleTupleTableSlot(RelationGetDescr(td->tg_relation), &TTSOpsMinimalTuple);
+	{
+		/* our own read pointer: other triggers may read the same table */
+		int			ptr = tuplestore_alloc_read_pointer(rows, 0);
+
+		tuplestore_select_read_pointer(rows, ptr);
+		tuplestore_rescan(rows);
+	}
+	while (tuplestore_gettupleslot(rows, true, false, slot))
+	{
+		Datum		d;
+		int64		customer;
+		bool		found;
+		CustomerEntry *entry;
+
+		CHECK_FOR_INTERRUPTS();
+		d = slot_getattr(slot, cols->customer, &isnull);
+		if (isnull)
+			continue;
+		customer = integer_value(d, cols->customer_type);
+		entry = hash_search(out->customers, &customer, HASH_ENTER, &found);
+		if (!found)
+			entry->fresh = rfm_state_create(DT_NOEND, stmt_cxt);
+
+		if (want_ids)
+		{
+			d = slot_getattr(slot, cols->id, &isnull);
+			if (!isnull)
+			{
+				if (out->nids == maxids)
+				{
+					maxids = Max(16, maxids * 2);
+					out->ids = out->ids == NULL ? palloc(maxids * sizeof(int64))
+						: repalloc(out->ids, maxids * sizeof(int64));
+					out->id_customers = out->id_customers == NULL ? palloc(maxids * sizeof(int64))
+						: repalloc(out->id_customers, maxids * sizeof(int64));
+				}
+				out->id_customers[out->nids] = customer;
+				out->ids[out->nids++] = integer_value(d, cols->id_type);
+			}
+		}
+
+		d = slot_getattr(slot, cols->at, &isnull);
+		if (!isnull)
+		{
+			Datum		amount;
+			bool		amount_null;
+			TimestampTz ts;
+
+			MemoryContextSwitchTo(row_cxt);
+			ts = timestamptz_value(d, cols->at_type);
+			if (ts > latest)
+				latest = ts;
+			amount = slot_getattr(slot, cols->amount, &amount_null);
+			/* NULL amounts are skipped, as by cartera.rfm() */
+			if (!amount_null)
+			{
+				Numeric		n = numeric_value(amount, cols->amount_type);
+
+				if (!exact_sum_numeric_below_pow10(n, CARTERA_AMOUNT_DIGITS))
+					refuse_amount(td->tg_relation, td->tg_trigger->tgargs[2], n);
+				rfm_state_add_purchase(entry->fresh, ts, n, stmt_cxt);
+			}
+			MemoryContextSwitchTo(stmt_cxt);
+			MemoryContextReset(row_cxt);
+		}
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	MemoryContextDelete(row_cxt);
+	if (latest > start)
+		refuse_future(td->tg_relation, td->tg_trigger->tgargs[1], latest, start);
+}
+
+/* the checks both trigger functions make of how they are called */
+static void
+check_trigger_call(FunctionCallInfo fcinfo, const char *name)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s must be called as a trigger", name)));
+	if (!TRIGGER_FIRED_AFTER(td->tg_event) || !TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) ||
+		!TRIGGER_FIRED_BY_INSERT(td->tg_event) || td->tg_newtable == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s must be an AFTER INSERT ... FOR EACH STATEMENT trigger with REFERENCING NEW TABLE", name)));
+}
+
 Datum
 cartera_purchase_rows_added(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
 	SourceColumns cols;
 	MemoryContext stmt_cxt;
-	MemoryContext row_cxt;
 	MemoryContext old_cxt;
-	HASHCTL		hctl;
+	NewRows		new_rows;
 	HTAB	   *customers;
-	TupleTableSlot *slot;
-	Tuplestorestate *rows;
 	TimestampTz start = GetCurrentTimestamp();
 	TimestampTz as_of;
-	TimestampTz latest = DT_NOBEGIN;
 	bool		want_ids = false;
-	int64	   *ids = NULL;
-	int			nids = 0;
-	int			maxids = 0;
+	int64	   *ids;
+	int			nids;
 	int64	   *keys;
 	int			nkeys;
 	HASH_SEQ_STATUS seq;
@@ -452,26 +585,17 @@ cartera_purchase_rows_added(PG_FUNCTION_ARGS)
 	bool		isnull;
 	int			guc_level;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("cartera.purchase_rows_added() must be called as a trigger")));
-	if (!TRIGGER_FIRED_AFTER(td->tg_event) || !TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) ||
-		!TRIGGER_FIRED_BY_INSERT(td->tg_event) || td->tg_newtable == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("cartera.purchase_rows_added() must be an AFTER INSERT ... FOR EACH STATEMENT trigger with REFERENCING NEW TABLE")));
+	check_trigger_call(fcinfo, "cartera.purchase_rows_added()");
 	read_arguments(td, &cols);
 
 	stmt_cxt = AllocSetContextCreate(CurrentMemoryContext, "cartera purchase trigger",
 									 ALLOCSET_DEFAULT_SIZES);
-	row_cxt = AllocSetContextCreate(stmt_cxt, "cartera purchase row", ALLOCSET_SMALL_SIZES);
 	old_cxt = MemoryContextSwitchTo(stmt_cxt);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "cartera: SPI_connect failed");
 	prepare_plans();
-	check_tracked(td);
+	check_tracked(td, false);
 
 	/*
 	 * What is stored follows the portfolio's settings (cartera.portfolio_
@@ -486,78 +610,10 @@ cartera_purchase_rows_added(PG_FUNCTION_ARGS)
 		want_ids = DatumGetBool(run_single(rules_plan, NULL, NULL, &isnull)) && !isnull;
 
 	/* 1. the new rows, aggregated per customer (as_of set once locked) */
-	MemSet(&hctl, 0, sizeof(hctl));
-	hctl.keysize = sizeof(int64);
-	hctl.entrysize = sizeof(CustomerEntry);
-	hctl.hcxt = stmt_cxt;
-	customers = hash_create("cartera customers of a purchase statement", 64, &hctl,
-							HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	rows = td->tg_newtable;
-	slot = MakeSingleTupleTableSlot(RelationGetDescr(td->tg_relation), &TTSOpsMinimalTuple);
-	{
-		/* our own read pointer: other triggers may read the same table */
-		int			ptr = tuplestore_alloc_read_pointer(rows, 0);
-
-		tuplestore_select_read_pointer(rows, ptr);
-		tuplestore_rescan(rows);
-	}
-	while (tuplestore_gettupleslot(rows, true, false, slot))
-	{
-		Datum		d;
-		int64		customer;
-		bool		found;
-
-		CHECK_FOR_INTERRUPTS();
-		d = slot_getattr(slot, cols.customer, &isnull);
-		if (isnull)
-			continue;
-		customer = integer_value(d, cols.customer_type);
-		entry = hash_search(customers, &customer, HASH_ENTER, &found);
-		if (!found)
-			entry->fresh = rfm_state_create(DT_NOEND, stmt_cxt);
-
-		if (want_ids)
-		{
-			d = slot_getattr(slot, cols.id, &isnull);
-			if (!isnull)
-			{
-				if (nids == maxids)
-				{
-					maxids = Max(16, maxids * 2);
-					ids = ids == NULL ? palloc(maxids * sizeof(int64)) : repalloc(ids, maxids * sizeof(int64));
-				}
-				ids[nids++] = integer_value(d, cols.id_type);
-			}
-		}
-
-		d = slot_getattr(slot, cols.at, &isnull);
-		if (!isnull)
-		{
-			Datum		amount;
-			bool		amount_null;
-			TimestampTz ts;
-
-			MemoryContextSwitchTo(row_cxt);
-			ts = timestamptz_value(d, cols.at_type);
-			if (ts > latest)
-				latest = ts;
-			amount = slot_getattr(slot, cols.amount, &amount_null);
-			/* NULL amounts are skipped, as by cartera.rfm() */
-			if (!amount_null)
-			{
-				Numeric		n = numeric_value(amount, cols.amount_type);
-
-				if (!exact_sum_numeric_below_pow10(n, CARTERA_AMOUNT_DIGITS))
-					refuse_amount(td->tg_relation, td->tg_trigger->tgargs[2], n);
-				rfm_state_add_purchase(entry->fresh, ts, n, stmt_cxt);
-			}
-			MemoryContextSwitchTo(stmt_cxt);
-			MemoryContextReset(row_cxt);
-		}
-	}
-	ExecDropSingleTupleTableSlot(slot);
-	if (latest > start)
-		refuse_future(td->tg_relation, td->tg_trigger->tgargs[1], latest, start);
+	collect_new_rows(td, &cols, want_ids, start, stmt_cxt, &new_rows);
+	customers = new_rows.customers;
+	ids = new_rows.ids;
+	nids = new_rows.nids;
 
 	nkeys = hash_get_num_entries(customers);
 	if (nkeys == 0)
@@ -687,6 +743,85 @@ cartera_purchase_rows_added(PG_FUNCTION_ARGS)
 	}
 
 done:
+	AtEOXact_GUC(true, guc_level);
+	SPI_finish();
+	MemoryContextSwitchTo(old_cxt);
+	MemoryContextDelete(stmt_cxt);
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * The INSERT statement trigger of a purchase source in deferred mode
+ * (cartera.set_purchase_mode()): the same checks at the door and the same
+ * per-customer states as above, but instead of locking, scoring and
+ * storing them, one row per customer goes to cartera.deferred_change, in
+ * the purchase's own transaction (so a committed purchase is always queued,
+ * and a rolled-back one never is).  No lock on customer_state, no alert
+ * rule, no NOTIFY here: the background worker or cartera.catch_up() merge
+ * the queue into the states (sql/cartera_deferred.sql).
+ */
+Datum
+cartera_purchase_rows_deferred(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	SourceColumns cols;
+	MemoryContext stmt_cxt;
+	MemoryContext old_cxt;
+	NewRows		new_rows;
+	TimestampTz start = GetCurrentTimestamp();
+	HASH_SEQ_STATUS seq;
+	CustomerEntry *entry;
+	int			nkeys;
+	int64	   *keys;
+	Datum	   *states;
+	int			n = 0;
+	int			guc_level;
+	Datum		args[5];
+	int			rc;
+
+	check_trigger_call(fcinfo, "cartera.purchase_rows_deferred()");
+	read_arguments(td, &cols);
+
+	stmt_cxt = AllocSetContextCreate(CurrentMemoryContext, "cartera deferred purchase trigger",
+									 ALLOCSET_DEFAULT_SIZES);
+	old_cxt = MemoryContextSwitchTo(stmt_cxt);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "cartera: SPI_connect failed");
+	prepare_plans();
+	check_tracked(td, true);
+
+	/* purchase days in the portfolio's calendar, as in immediate mode */
+	guc_level = NewGUCNestLevel();
+	cartera_apply_portfolio_settings();
+
+	/* cross-sell rules are looked at when the queue is applied: keep every id */
+	collect_new_rows(td, &cols, cols.id != InvalidAttrNumber, start, stmt_cxt, &new_rows);
+	nkeys = hash_get_num_entries(new_rows.customers);
+	if (nkeys > 0)
+	{
+		keys = palloc(nkeys * sizeof(int64));
+		states = palloc(nkeys * sizeof(Datum));
+		hash_seq_init(&seq, new_rows.customers);
+		while ((entry = hash_seq_search(&seq)) != NULL)
+		{
+			/* stamped with the statement's time; the applier takes them at its own */
+			entry->fresh->as_of = start;
+			keys[n] = entry->customer_id;
+			states[n] = PointerGetDatum(rfm_state_serialize(entry->fresh));
+			n++;
+		}
+		(void) set_config_option("plan_cache_mode", nkeys <= FEW_CUSTOMERS ? "force_generic_plan" : "force_custom_plan",
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		args[0] = int64_array(keys, n);
+		args[1] = PointerGetDatum(construct_array(states, n, BYTEAOID, -1, false, TYPALIGN_INT));
+		args[2] = int64_array(new_rows.id_customers, new_rows.nids);
+		args[3] = int64_array(new_rows.ids, new_rows.nids);
+		args[4] = ObjectIdGetDatum(RelationGetRelid(td->tg_relation));
+		rc = SPI_execute_plan(queue_plan, args, NULL, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "cartera: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	}
+
 	AtEOXact_GUC(true, guc_level);
 	SPI_finish();
 	MemoryContextSwitchTo(old_cxt);
