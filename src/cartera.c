@@ -19,8 +19,9 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
-	cartera_define_gucs();
+	/* first: cartera_define_gucs() reserves the prefix, dropping placeholders */
 	cartera_deferred_worker_init();
+	cartera_define_gucs();
 }
 
 /*
