@@ -112,6 +112,18 @@ CREATE TABLE shop_orders (id serial, client bigint, ordered_on date, total numer
 CREATE INDEX ON shop_orders (client);
 INSERT INTO shop_orders (client, ordered_on, total) VALUES (1, '1998-01-01', 20);
 SELECT cartera.track_purchases('shop_orders', 'client', 'ordered_on', 'total');
+-- deferred maintenance: the tracked table in deferred mode (its trigger comes
+-- with the dump), and the queue's tables with rows that need no
+-- recomputation: cross-sell ids whose state was already applied, a
+-- set-aside customer, the appliers' totals
+SELECT cartera.set_purchase_mode('shop_orders', 'deferred');
+INSERT INTO cartera.deferred_change (customer_id, purchase_ids, source, queued_at)
+  SELECT 1, ARRAY[min(purchase_id)], 'cartera.purchase', '1998-06-30' FROM cartera.purchase WHERE customer_id = 1;
+INSERT INTO cartera.deferred_failure (customer_id, sqlstate, error, first_failed_at, last_failed_at, retry_at)
+  VALUES (2, '22000', 'a broken rule', '1998-07-01', '1998-07-01', '1998-07-01 00:00:10');
+INSERT INTO cartera.deferred_run (last_run_at, last_run_by, last_customers, last_changes, last_purchases, last_set_aside,
+                                  last_duration, total_runs, total_changes, total_purchases, since)
+  VALUES ('1998-07-01', 'worker', 10, 12, 15, 1, '00:00:00.5', 3, 30, 40, '1998-06-30');
 INSERT INTO cartera.agent_target (agent_id, month, revenue_target, retention_target)
   SELECT agent_id, date '1998-06-01', 5000, 0.5 FROM cartera.agent;
 UPDATE cartera.customer SET email = 'twin@example.com' WHERE customer_id IN (5, 6);
@@ -199,7 +211,10 @@ new_purchases() {  # new_purchases TARGET LABEL [ROLE PASSWORD]: after the resto
     -c "INSERT INTO shop_orders (client, ordered_on, total) VALUES (3, current_date, 5)" >/dev/null
   ok "$2: after the restore new purchases keep the state (identity, triggers)${3:+, inserted by $3}" \
     "SELECT (summary).purchases = (SELECT count(*) FROM cartera.purchase WHERE customer_id = 2) FROM cartera.customer_state WHERE customer_id = 2" "$1"
-  ok "$2: after the restore the tracked table still feeds the state" \
+  ok "$2: after the restore the tracked table still queues its purchases (deferred mode)" \
+    "SELECT EXISTS (SELECT 1 FROM cartera.deferred_change WHERE customer_id = 3 AND source = 'shop_orders'::regclass)" "$1"
+  PGUSER=$u PGPASSWORD=$pw psql -X -q -d "$1" -c "SELECT * FROM cartera.catch_up()" >/dev/null
+  ok "$2: after the restore the tracked table still feeds the state (catch_up())" \
     "SELECT (summary).last_purchase::date = current_date FROM cartera.customer_state WHERE customer_id = 3" "$1"
 }
 same_rows "$b" "superuser, plain"
