@@ -2176,10 +2176,8 @@ COMMENT ON FUNCTION cartera.set_purchase_mode(regclass, text) IS
 
 -- What a DBA watches (docs/deferred.md).
 CREATE VIEW cartera.deferred_status WITH (security_invoker = true) AS
-  SELECT (SELECT pg_catalog.string_agg(p.source::text, ', ' ORDER BY p.source::text)
-            FROM cartera.purchase_source p WHERE p.mode = 'deferred') AS deferred_sources,
-         q.queued_changes, q.queued_customers, o.queued_at AS oldest_queued_at,
-         pg_catalog.clock_timestamp() - o.queued_at AS oldest_age,
+  SELECT q.queued_changes, q.queued_customers, o.queued_at AS oldest_queued_at,
+         pg_catalog.now() - o.queued_at AS oldest_age,
          w.pid AS worker_pid, w.backend_start AS worker_started_at,
          r.last_run_at, r.last_run_by, r.last_customers, r.last_changes, r.last_purchases, r.last_duration,
          round((r.last_purchases / nullif(extract(epoch FROM r.last_duration), 0))::numeric, 1) AS last_purchases_per_second,
@@ -2194,9 +2192,8 @@ CREATE VIEW cartera.deferred_status WITH (security_invoker = true) AS
                         LIMIT 1) w ON true;
 COMMENT ON VIEW cartera.deferred_status IS
   'one row: the deferred queue (depth, oldest change), the worker, the last batch applied and its throughput, set-aside customers';
-COMMENT ON COLUMN cartera.deferred_status.deferred_sources IS 'purchase sources in deferred mode';
 COMMENT ON COLUMN cartera.deferred_status.queued_changes IS 'rows in cartera.deferred_change';
-COMMENT ON COLUMN cartera.deferred_status.queued_customers IS 'customers with queued changes (a queued TRUNCATE counts as one)';
+COMMENT ON COLUMN cartera.deferred_status.queued_customers IS 'customers with queued changes (a queued TRUNCATE, for every customer, is not counted)';
 COMMENT ON COLUMN cartera.deferred_status.oldest_queued_at IS 'when the oldest queued change was queued';
 COMMENT ON COLUMN cartera.deferred_status.oldest_age IS 'how long the oldest queued change has waited (the lag of the states behind the purchases)';
 COMMENT ON COLUMN cartera.deferred_status.worker_pid IS 'process id of this database''s deferred worker; NULL: none running';
@@ -2365,6 +2362,8 @@ BEGIN
                  'cartera.deferred_change, cartera.deferred_failure, cartera.deferred_run %s %s',
                  verb, dir, manager);
   EXECUTE format('%s UPDATE ON ALL SEQUENCES IN SCHEMA cartera %s %s', verb, dir, manager);
+  -- the dump's row of cartera.purchase sets its mode (purchase_source_restored())
+  EXECUTE format('%s UPDATE (mode) ON cartera.purchase_source %s %s', verb, dir, manager);
   EXECUTE format('%s EXECUTE ON FUNCTION cartera.purchase_rows_added(), cartera.purchase_rows_deferred(), '
                  'cartera.purchase_rows_changed() %s %s',
                  verb, dir, manager);
@@ -2413,7 +2412,7 @@ CREATE TRIGGER purchase_source_check BEFORE INSERT OR UPDATE ON cartera.purchase
 -- only when its mode is not the default (pg_extension_config_dump): loading
 -- that row sets the mode (post_restore() then creates the trigger for it).
 CREATE FUNCTION cartera.purchase_source_restored() RETURNS trigger
-  LANGUAGE plpgsql SECURITY DEFINER
+  LANGUAGE plpgsql
   SET search_path = pg_catalog, cartera, pg_temp
 AS $fn$
 BEGIN
@@ -4524,10 +4523,9 @@ BEGIN
   EXECUTE format('GRANT SELECT, UPDATE (status, snoozed_until, closed_at, resolution, outcome, agent_id) '
                  'ON cartera.alert TO %s', grantee);
   EXECUTE format('GRANT SELECT ON cartera.alert_event TO %s', grantee);
-  -- the deferred queue (row-level security) and its totals; applying it
-  -- brings states up to date and changes nothing else
+  -- the deferred queue (row-level security) and its totals; applying it is
+  -- maintenance, the owner's (the worker, pg_cron)
   EXECUTE format('GRANT SELECT ON cartera.deferred_change, cartera.deferred_failure, cartera.deferred_run TO %s', grantee);
-  EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.catch_up() TO %s', grantee);
   EXECUTE format('GRANT SELECT ON cartera.customer_state, cartera.status_transition, cartera.agent, '
                  'cartera.agent_target TO %s', grantee);
   -- configuration and the portfolio-wide model (no customer data)
@@ -4603,8 +4601,6 @@ BEGIN
   EXECUTE format('GRANT SELECT ON cartera.customer_merge, cartera.restore_in_progress TO %s', grantee);
   EXECUTE format('GRANT SELECT ON ALL SEQUENCES IN SCHEMA cartera TO %s', grantee);
   EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.pre_restore(), cartera.post_restore() TO %s', grantee);
-  -- set-aside customers of the deferred queue, after fixing what failed
-  EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.retry_set_aside(bigint) TO %s', grantee);
 END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.grant_manager_role(regrole) FROM PUBLIC;

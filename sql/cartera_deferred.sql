@@ -444,10 +444,8 @@ COMMENT ON FUNCTION cartera.set_purchase_mode(regclass, text) IS
 
 -- What a DBA watches (docs/deferred.md).
 CREATE VIEW cartera.deferred_status WITH (security_invoker = true) AS
-  SELECT (SELECT pg_catalog.string_agg(p.source::text, ', ' ORDER BY p.source::text)
-            FROM cartera.purchase_source p WHERE p.mode = 'deferred') AS deferred_sources,
-         q.queued_changes, q.queued_customers, o.queued_at AS oldest_queued_at,
-         pg_catalog.clock_timestamp() - o.queued_at AS oldest_age,
+  SELECT q.queued_changes, q.queued_customers, o.queued_at AS oldest_queued_at,
+         pg_catalog.now() - o.queued_at AS oldest_age,
          w.pid AS worker_pid, w.backend_start AS worker_started_at,
          r.last_run_at, r.last_run_by, r.last_customers, r.last_changes, r.last_purchases, r.last_duration,
          round((r.last_purchases / nullif(extract(epoch FROM r.last_duration), 0))::numeric, 1) AS last_purchases_per_second,
@@ -462,9 +460,8 @@ CREATE VIEW cartera.deferred_status WITH (security_invoker = true) AS
                         LIMIT 1) w ON true;
 COMMENT ON VIEW cartera.deferred_status IS
   'one row: the deferred queue (depth, oldest change), the worker, the last batch applied and its throughput, set-aside customers';
-COMMENT ON COLUMN cartera.deferred_status.deferred_sources IS 'purchase sources in deferred mode';
 COMMENT ON COLUMN cartera.deferred_status.queued_changes IS 'rows in cartera.deferred_change';
-COMMENT ON COLUMN cartera.deferred_status.queued_customers IS 'customers with queued changes (a queued TRUNCATE counts as one)';
+COMMENT ON COLUMN cartera.deferred_status.queued_customers IS 'customers with queued changes (a queued TRUNCATE, for every customer, is not counted)';
 COMMENT ON COLUMN cartera.deferred_status.oldest_queued_at IS 'when the oldest queued change was queued';
 COMMENT ON COLUMN cartera.deferred_status.oldest_age IS 'how long the oldest queued change has waited (the lag of the states behind the purchases)';
 COMMENT ON COLUMN cartera.deferred_status.worker_pid IS 'process id of this database''s deferred worker; NULL: none running';

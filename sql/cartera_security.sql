@@ -277,10 +277,9 @@ BEGIN
   EXECUTE format('GRANT SELECT, UPDATE (status, snoozed_until, closed_at, resolution, outcome, agent_id) '
                  'ON cartera.alert TO %s', grantee);
   EXECUTE format('GRANT SELECT ON cartera.alert_event TO %s', grantee);
-  -- the deferred queue (row-level security) and its totals; applying it
-  -- brings states up to date and changes nothing else
+  -- the deferred queue (row-level security) and its totals; applying it is
+  -- maintenance, the owner's (the worker, pg_cron)
   EXECUTE format('GRANT SELECT ON cartera.deferred_change, cartera.deferred_failure, cartera.deferred_run TO %s', grantee);
-  EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.catch_up() TO %s', grantee);
   EXECUTE format('GRANT SELECT ON cartera.customer_state, cartera.status_transition, cartera.agent, '
                  'cartera.agent_target TO %s', grantee);
   -- configuration and the portfolio-wide model (no customer data)
@@ -361,8 +360,6 @@ BEGIN
   EXECUTE format('GRANT SELECT ON cartera.customer_merge, cartera.restore_in_progress TO %s', grantee);
   EXECUTE format('GRANT SELECT ON ALL SEQUENCES IN SCHEMA cartera TO %s', grantee);
   EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.pre_restore(), cartera.post_restore() TO %s', grantee);
-  -- set-aside customers of the deferred queue, after fixing what failed
-  EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.retry_set_aside(bigint) TO %s', grantee);
 END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.grant_manager_role(regrole) FROM PUBLIC;
@@ -490,6 +487,8 @@ BEGIN
                  'cartera.deferred_change, cartera.deferred_failure, cartera.deferred_run %s %s',
                  verb, dir, manager);
   EXECUTE format('%s UPDATE ON ALL SEQUENCES IN SCHEMA cartera %s %s', verb, dir, manager);
+  -- the dump's row of cartera.purchase sets its mode (purchase_source_restored())
+  EXECUTE format('%s UPDATE (mode) ON cartera.purchase_source %s %s', verb, dir, manager);
   EXECUTE format('%s EXECUTE ON FUNCTION cartera.purchase_rows_added(), cartera.purchase_rows_deferred(), '
                  'cartera.purchase_rows_changed() %s %s',
                  verb, dir, manager);
@@ -538,7 +537,7 @@ CREATE TRIGGER purchase_source_check BEFORE INSERT OR UPDATE ON cartera.purchase
 -- only when its mode is not the default (pg_extension_config_dump): loading
 -- that row sets the mode (post_restore() then creates the trigger for it).
 CREATE FUNCTION cartera.purchase_source_restored() RETURNS trigger
-  LANGUAGE plpgsql SECURITY DEFINER
+  LANGUAGE plpgsql
   SET search_path = pg_catalog, cartera, pg_temp
 AS $fn$
 BEGIN

@@ -50,7 +50,7 @@ SELECT count(*) AS queued, count(DISTINCT customer_id) AS customers, bool_and(st
 SELECT count(*) FILTER (WHERE status = 'lead') AS still_leads, count(*) AS customers
   FROM customer_state WHERE customer_id BETWEEN 950001 AND 950030;
 SELECT count(*) AS alerts_before FROM alert WHERE customer_id BETWEEN 950001 AND 950030;
-SELECT queued_changes, queued_customers, oldest_age > interval '0' AS waiting, deferred_sources, set_aside_customers
+SELECT queued_changes, queued_customers, oldest_age > interval '0' AS waiting, set_aside_customers
   FROM deferred_status;
 
 -- the door still refuses bad rows, and a refused statement queues nothing
@@ -179,3 +179,10 @@ SELECT rfm_state_mergeable(rfm_state(t, 1, timestamptz '2026-02-01'), timestampt
   FROM (VALUES ('2026-01-20'::timestamptz)) v(t);
 SELECT * FROM apply_deferred(0);
 SELECT * FROM apply_deferred(10, 'cron');
+
+-- the tests that follow share this database: leave it as it was
+DELETE FROM purchase WHERE customer_id BETWEEN 940001 AND 950030;
+DELETE FROM customer WHERE customer_id BETWEEN 940001 AND 950030;
+DELETE FROM agent WHERE agent_id = 9401;
+SELECT (SELECT count(*) FROM customer_state WHERE customer_id BETWEEN 940001 AND 950030) AS states,
+       (SELECT count(*) FROM deferred_change) AS queued, (SELECT count(*) FROM deferred_failure) AS set_aside;

@@ -96,6 +96,7 @@ static SPIPlanPtr recompute_plan = NULL;
 static SPIPlanPtr alerts_plan = NULL;
 static SPIPlanPtr tracked_plan = NULL;
 static SPIPlanPtr queue_plan = NULL;
+static SPIPlanPtr deferred_source_plan = NULL;
 static bool plans_stale = false;
 static bool callbacks_registered = false;
 
@@ -120,7 +121,7 @@ static void
 free_plans(void)
 {
 	SPIPlanPtr *plans[] = {&rules_plan, &lock_plan, &store_plan, &recompute_plan, &tracked_plan, &queue_plan,
-	&alerts_plan};
+	&deferred_source_plan, &alerts_plan};
 
 	for (size_t i = 0; i < lengthof(plans); i++)
 	{
@@ -153,8 +154,7 @@ prepare_plans(void)
 	Oid			lock_args[1] = {INT8ARRAYOID};
 	Oid			store_args[4] = {INT8ARRAYOID, TIMESTAMPTZOID, INTERVALOID, BYTEAARRAYOID};
 	Oid			recompute_args[2] = {INT8ARRAYOID, TIMESTAMPTZOID};
-	Oid			tracked_args[5] = {OIDOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID};
-	Oid			queue_args[5] = {INT8ARRAYOID, BYTEAARRAYOID, INT8ARRAYOID, INT8ARRAYOID, OIDOID};
+	Oid			tracked_args[4] = {OIDOID, TEXTOID, TEXTOID, TEXTOID};
 	Oid			alerts_args[4];
 	char	   *store_sql;
 	bool		isnull;
@@ -197,9 +197,27 @@ prepare_plans(void)
 							   "FROM cartera.recompute_state($1, $2) t", 2, recompute_args);
 	tracked_plan = cartera_keep_plan("SELECT EXISTS (SELECT 1 FROM cartera.purchase_source p "
 							 "WHERE p.source = $1::pg_catalog.regclass AND p.customer_column = $2::pg_catalog.name "
-							 "AND p.at_column = $3::pg_catalog.name AND p.amount_column = $4::pg_catalog.name "
-							 "AND (p.mode = 'deferred') = $5)",
-							 5, tracked_args);
+							 "AND p.at_column = $3::pg_catalog.name AND p.amount_column = $4::pg_catalog.name)",
+							 4, tracked_args);
+	alerts_plan = cartera_keep_plan("SELECT count(*) FROM cartera.raise_purchase_alerts("
+							"array_cat($1, $2), $3, $4)", 4, alerts_args);
+}
+
+/*
+ * The plans of deferred mode, prepared by its trigger only: they name
+ * objects new in 0.4.0, and this library also serves 0.3.0's SQL (immediate
+ * mode only) until ALTER EXTENSION UPDATE.  Freed with the others.
+ */
+static void
+prepare_deferred_plans(void)
+{
+	Oid			queue_args[5] = {INT8ARRAYOID, BYTEAARRAYOID, INT8ARRAYOID, INT8ARRAYOID, OIDOID};
+	Oid			tracked_args[4] = {OIDOID, TEXTOID, TEXTOID, TEXTOID};
+
+	if (deferred_source_plan != NULL)
+		return;
+	if (queue_plan != NULL)
+		SPI_freeplan(queue_plan);
 	/* deferred mode: one queue row per customer of the statement */
 	queue_plan = cartera_keep_plan("INSERT INTO cartera.deferred_change (customer_id, state, purchase_ids, source) "
 						   "SELECT u.c, u.s, i.ids, $5::pg_catalog.regclass "
@@ -207,8 +225,12 @@ prepare_plans(void)
 						   "LEFT JOIN (SELECT x.c, array_agg(x.id) FROM unnest($3::bigint[], $4::bigint[]) AS x(c, id) "
 						   "GROUP BY x.c) AS i(c, ids) ON i.c = u.c",
 						   5, queue_args);
-	alerts_plan = cartera_keep_plan("SELECT count(*) FROM cartera.raise_purchase_alerts("
-							"array_cat($1, $2), $3, $4)", 4, alerts_args);
+	/* last: it marks the set as complete */
+	deferred_source_plan = cartera_keep_plan("SELECT EXISTS (SELECT 1 FROM cartera.purchase_source p "
+									 "WHERE p.source = $1::pg_catalog.regclass AND p.customer_column = $2::pg_catalog.name "
+									 "AND p.at_column = $3::pg_catalog.name AND p.amount_column = $4::pg_catalog.name "
+									 "AND p.mode = 'deferred')",
+									 4, tracked_args);
 }
 
 static AttrNumber
@@ -291,14 +313,13 @@ check_tracked(TriggerData *td, bool deferred)
 		return;
 	if (tg->tgnargs == 3)
 	{
-		Datum		args[5];
+		Datum		args[4];
 
 		args[0] = ObjectIdGetDatum(RelationGetRelid(rel));
 		args[1] = CStringGetTextDatum(tg->tgargs[0]);
 		args[2] = CStringGetTextDatum(tg->tgargs[1]);
 		args[3] = CStringGetTextDatum(tg->tgargs[2]);
-		args[4] = BoolGetDatum(deferred);
-		registered = DatumGetBool(run_single(tracked_plan, args, NULL, &isnull)) && !isnull;
+		registered = DatumGetBool(run_single(deferred ? deferred_source_plan : tracked_plan, args, NULL, &isnull)) && !isnull;
 	}
 	if (!registered)
 		ereport(ERROR,
@@ -788,6 +809,7 @@ cartera_purchase_rows_deferred(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "cartera: SPI_connect failed");
 	prepare_plans();
+	prepare_deferred_plans();
 	check_tracked(td, true);
 
 	/* purchase days in the portfolio's calendar, as in immediate mode */

@@ -14,7 +14,7 @@ CREATE EXTENSION IF NOT EXISTS cartera;
 UPDATE cartera.alert_kind SET holdout_share = 0;
 SET search_path = public, cartera;
 SET client_min_messages = warning;
-SELECT plan(49);
+SELECT plan(50);
 
 CREATE ROLE cartera_agent NOLOGIN;
 CREATE ROLE cartera_manager NOLOGIN;
@@ -86,8 +86,12 @@ SELECT is((SELECT value FROM cartera.portfolio_settings WHERE name = 'cartera.cl
 SELECT is((SELECT count(*) FROM cartera.portfolio_settings p JOIN pg_settings g USING (name)
             WHERE p.name LIKE 'cartera.%' AND p.default_value IS DISTINCT FROM g.boot_val), 0::bigint,
           'the defaults of portfolio_settings are those of the server settings (pg_settings.boot_val)');
-SELECT is((SELECT count(*) FROM pg_settings WHERE name LIKE 'cartera.%' AND name NOT IN (SELECT name FROM cartera.portfolio_settings)), 0::bigint,
-          'every cartera.* setting is a portfolio setting');
+SELECT is((SELECT count(*) FROM pg_settings WHERE name LIKE 'cartera.%' AND name NOT IN (SELECT name FROM cartera.portfolio_settings)
+              AND name NOT LIKE 'cartera.deferred\_%'), 0::bigint,
+          'every cartera.* setting is a portfolio setting (but the deferred worker''s, which are the server''s)');
+SELECT is((SELECT string_agg(name || ' ' || context, ', ' ORDER BY name) FROM pg_settings WHERE name LIKE 'cartera.deferred\_%'),
+          'cartera.deferred_batch_size sighup, cartera.deferred_naptime sighup',
+          'the worker''s settings that exist without preloading are the server''s (sighup), not a session''s');
 DO $$ BEGIN PERFORM cartera.refresh(now()); END $$;
 SELECT is((SELECT count(*) FROM cartera.customer_state s JOIN pd_clv p USING (customer_id) WHERE s.clv = p.clv * 5 / 3), 20::bigint,
           'after refresh() every stored CLV uses the portfolio''s 5-year lifespan');

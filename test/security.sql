@@ -58,13 +58,20 @@ INSERT INTO cartera.interaction (customer_id, agent_id, channel, sentiment, is_c
 INSERT INTO cartera.agent_target (agent_id, month, revenue_target)
   VALUES (901, date_trunc('month', current_date), 1000000), (902, date_trunc('month', current_date), 1000000);
 DO $$ BEGIN PERFORM cartera.run_followups(current_date); END $$;
+-- the deferred queue and its set-aside customers hold rows of every portfolio
+INSERT INTO cartera.deferred_change (customer_id, recompute, source)
+  SELECT c.customer_id, true, 'cartera.purchase' FROM cartera.customer c WHERE c.owner_agent_id IS NOT NULL;
+INSERT INTO cartera.deferred_failure (customer_id, sqlstate, error, first_failed_at, last_failed_at, retry_at)
+  SELECT c.customer_id, '22000', 'a broken rule', now(), now(), now() + interval '1 day'
+    FROM cartera.customer c WHERE c.owner_agent_id IS NOT NULL;
 
 -- What each agent owns, by the definition of docs/security.md (computed here
 -- as superuser, without the policies).
 CREATE TEMP TABLE table_key (tbl text, key text);
 INSERT INTO table_key VALUES ('agent', 'agent_id'), ('customer', 'customer_id'), ('purchase', 'purchase_id'),
   ('interaction', 'interaction_id'), ('alert', 'alert_id'), ('customer_state', 'customer_id'),
-  ('status_transition', 'transition_id'), ('agent_target', 'agent_id || '' '' || month'), ('alert_event', 'event_id');
+  ('status_transition', 'transition_id'), ('agent_target', 'agent_id || '' '' || month'), ('alert_event', 'event_id'),
+  ('deferred_change', 'change_id'), ('deferred_failure', 'customer_id');
 CREATE TEMP TABLE expected_rows AS
   SELECT a.login::text AS who, r.tbl, r.id
     FROM cartera.agent a CROSS JOIN LATERAL (
@@ -84,7 +91,11 @@ CREATE TEMP TABLE expected_rows AS
       UNION ALL SELECT 'agent_target', t.agent_id || ' ' || t.month FROM cartera.agent_target t WHERE t.agent_id = a.agent_id
       UNION ALL SELECT 'alert_event', e.event_id::text
                   FROM cartera.alert_event e JOIN cartera.alert x USING (alert_id) LEFT JOIN cartera.customer c USING (customer_id)
-                 WHERE c.owner_agent_id = a.agent_id OR (x.customer_id IS NULL AND x.agent_id = a.agent_id)) r;
+                 WHERE c.owner_agent_id = a.agent_id OR (x.customer_id IS NULL AND x.agent_id = a.agent_id)
+      UNION ALL SELECT 'deferred_change', d.change_id::text
+                  FROM cartera.deferred_change d JOIN cartera.customer c USING (customer_id) WHERE c.owner_agent_id = a.agent_id
+      UNION ALL SELECT 'deferred_failure', f.customer_id::text
+                  FROM cartera.deferred_failure f JOIN cartera.customer c USING (customer_id) WHERE c.owner_agent_id = a.agent_id) r;
 CREATE TEMP TABLE all_counts (tbl text, n bigint);
 DO $$
 DECLARE k record; n bigint;

@@ -209,6 +209,13 @@ END $$;
 -- The statements that call each definer function.  Arguments are literals
 -- with qualified types and operators, so that only the callee can run
 -- planted objects.
+-- a tracked table in deferred mode: its INSERT trigger runs
+-- purchase_rows_deferred() (sql/cartera_deferred.sql)
+CREATE TABLE public.sa_queued (client bigint, at timestamptz, total numeric);
+CREATE INDEX ON public.sa_queued (client);
+DO $$ BEGIN PERFORM cartera.track_purchases('public.sa_queued', 'client', 'at', 'total');
+            PERFORM cartera.set_purchase_mode('public.sa_queued', 'deferred'); END $$;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON public.sa_queued TO sa_operator;
 CREATE TEMP TABLE hijack_call (label text, fn regprocedure, stmt text);
 -- trigger functions: every trigger that runs one, fired by its event
 CREATE TEMP TABLE trigger_statement (tbl regclass, event text, stmt text);
@@ -226,7 +233,11 @@ INSERT INTO trigger_statement VALUES
   ('cartera.alert', 'INSERT', format($s$INSERT INTO cartera.alert (customer_id, kind, colour, raised_at, due_on, message)
                                         VALUES (8301, 'birthday', 'green', %L::pg_catalog.timestamptz, %L::pg_catalog.date, 'x')$s$,
                                      now(), current_date)),
-  ('cartera.alert', 'UPDATE', $s$UPDATE cartera.alert SET resolution = 'seen' WHERE customer_id OPERATOR(pg_catalog.=) 8301$s$);
+  ('cartera.alert', 'UPDATE', $s$UPDATE cartera.alert SET resolution = 'seen' WHERE customer_id OPERATOR(pg_catalog.=) 8301$s$),
+  ('public.sa_queued', 'INSERT', format($s$INSERT INTO public.sa_queued VALUES (8301, %L::pg_catalog.timestamptz, 5)$s$, now() - interval '1 hour')),
+  ('public.sa_queued', 'UPDATE', $s$UPDATE public.sa_queued SET total = 6 WHERE client OPERATOR(pg_catalog.=) 8301$s$),
+  ('public.sa_queued', 'DELETE', $s$DELETE FROM public.sa_queued WHERE client OPERATOR(pg_catalog.=) 8301$s$),
+  ('public.sa_queued', 'TRUNCATE', $s$TRUNCATE public.sa_queued$s$);
 INSERT INTO hijack_call
   SELECT format('%s fired by %s on %s (trigger %s)', s.fn, e.event, t.tgrelid::regclass, t.tgname), s.fn, ts.stmt
     FROM secdef s
@@ -246,6 +257,8 @@ CREATE FUNCTION pg_temp.literal(t regtype) RETURNS text LANGUAGE sql AS $$
 $$;
 CREATE TEMP TABLE call_args (proname name, args text);
 INSERT INTO call_args VALUES
+  ('apply_deferred', $a$100, 'catch_up'::pg_catalog.text$a$),
+  ('retry_set_aside', $a$8301::pg_catalog.int8$a$),
   ('raise_alerts', format($a$ARRAY[8301, 87654321, 8301]::pg_catalog.int8[], ARRAY['complaint', 'complaint', 'cross_sell']::pg_catalog.text[],
                            ARRAY[NULL, NULL, NULL]::pg_catalog.date[], ARRAY['x', 'y', 'z']::pg_catalog.text[],
                            ARRAY[NULL, NULL, NULL]::pg_catalog.int8[], %L::pg_catalog.timestamptz$a$, now())),
