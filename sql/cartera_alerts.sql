@@ -829,6 +829,9 @@ BEGIN
                             current_date, current_setting('TimeZone')),
             HINT = 'Omit the argument to run the job for today (current_date).';
   END IF;
+  -- purchases still queued by deferred sources first: the job must not see a
+  -- customer who bought yesterday as dormant (sql/cartera_deferred.sql)
+  PERFORM count(*) FROM cartera.catch_up();
   -- the portfolio's clock: the latest moment a state was computed at (a run
   -- for today is never refused: a purchase recorded after midnight, while the
   -- job of the day before runs, is not the job going back)

@@ -221,7 +221,9 @@ AS $fn$
 DECLARE
   settings boolean := cartera.use_portfolio_settings();
   started timestamptz := clock_timestamp();
-  lock_key bigint := 'cartera.deferred_change'::pg_catalog.regclass::oid::bigint;
+  -- the two-key advisory lock space, keyed by "cart" and the queue's oid
+  lock_class integer := 1667330676;
+  lock_key integer := ('cartera.deferred_change'::pg_catalog.regclass::oid::bigint % 2147483647)::integer;
   batch bigint[];
   one bigint;
   r record;
@@ -243,19 +245,22 @@ BEGIN
   END IF;
   IF applier = 'worker' THEN
     -- the worker waits quietly for a restore to end, and for another applier
-    IF EXISTS (SELECT 1 FROM cartera.restore_in_progress) OR NOT pg_catalog.pg_try_advisory_xact_lock(lock_key) THEN
+    IF EXISTS (SELECT 1 FROM cartera.restore_in_progress) OR NOT pg_catalog.pg_try_advisory_xact_lock(lock_class, lock_key) THEN
       customers := 0; changes := 0; purchases := 0; set_aside := 0;
       RETURN NEXT;
       RETURN;
     END IF;
   ELSE
     PERFORM cartera.refuse_while_restoring('applying deferred changes');
-    PERFORM pg_catalog.pg_advisory_xact_lock(lock_key);
+    PERFORM pg_catalog.pg_advisory_xact_lock(lock_class, lock_key);
   END IF;
 
   -- a queued TRUNCATE: every customer is recomputed, which takes the whole
-  -- queue with it (a failure is recorded; the batches below still run)
-  IF EXISTS (SELECT 1 FROM cartera.deferred_change d WHERE d.customer_id IS NULL) THEN
+  -- queue with it (a failure is recorded, and tried again a minute later;
+  -- the batches below still run)
+  IF EXISTS (SELECT 1 FROM cartera.deferred_change d WHERE d.customer_id IS NULL)
+     AND NOT EXISTS (SELECT 1 FROM cartera.deferred_run x
+                      WHERE x.last_error IS NOT NULL AND x.last_run_at > clock_timestamp() - interval '1 minute') THEN
     BEGIN
       n_changes := (SELECT count(*) FROM cartera.deferred_change d WHERE d.purchase_ids IS NULL);
       PERFORM count(*) FROM cartera.recompute_state(NULL, clock_timestamp());
@@ -440,12 +445,13 @@ END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.set_purchase_mode(regclass, text) FROM PUBLIC;
 COMMENT ON FUNCTION cartera.set_purchase_mode(regclass, text) IS
-  'maintain a purchase source immediately (each statement updates states and raises alerts) or deferred (statements queue; the worker or catch_up() apply); the owner of the table only; returns the previous mode';
+  'maintain a purchase source immediately (each statement updates states and raises alerts) or deferred (statements queue; the worker or catch_up() apply); the extension''s owner (it replaces the table''s trigger); returns the previous mode';
 
 -- What a DBA watches (docs/deferred.md).
 CREATE VIEW cartera.deferred_status WITH (security_invoker = true) AS
   SELECT q.queued_changes, q.queued_customers, o.queued_at AS oldest_queued_at,
          pg_catalog.now() - o.queued_at AS oldest_age,
+         pg_catalog.now() - l.queued_at AS lag,
          w.pid AS worker_pid, w.backend_start AS worker_started_at,
          r.last_run_at, r.last_run_by, r.last_customers, r.last_changes, r.last_purchases, r.last_duration,
          round((r.last_purchases / nullif(extract(epoch FROM r.last_duration), 0))::numeric, 1) AS last_purchases_per_second,
@@ -454,6 +460,9 @@ CREATE VIEW cartera.deferred_status WITH (security_invoker = true) AS
     FROM (SELECT count(*) AS queued_changes, count(DISTINCT d.customer_id) AS queued_customers
             FROM cartera.deferred_change d) q
     LEFT JOIN LATERAL (SELECT d.queued_at FROM cartera.deferred_change d ORDER BY d.change_id LIMIT 1) o ON true
+    LEFT JOIN LATERAL (SELECT d.queued_at FROM cartera.deferred_change d
+                        WHERE NOT EXISTS (SELECT 1 FROM cartera.deferred_failure f WHERE f.customer_id = d.customer_id)
+                        ORDER BY d.change_id LIMIT 1) l ON true
     LEFT JOIN cartera.deferred_run r ON true
     LEFT JOIN LATERAL (SELECT a.pid, a.backend_start FROM pg_catalog.pg_stat_activity a
                         WHERE a.backend_type = 'cartera deferred worker' AND a.datname = pg_catalog.current_database()
@@ -463,7 +472,8 @@ COMMENT ON VIEW cartera.deferred_status IS
 COMMENT ON COLUMN cartera.deferred_status.queued_changes IS 'rows in cartera.deferred_change';
 COMMENT ON COLUMN cartera.deferred_status.queued_customers IS 'customers with queued changes (a queued TRUNCATE, for every customer, is not counted)';
 COMMENT ON COLUMN cartera.deferred_status.oldest_queued_at IS 'when the oldest queued change was queued';
-COMMENT ON COLUMN cartera.deferred_status.oldest_age IS 'how long the oldest queued change has waited (the lag of the states behind the purchases)';
+COMMENT ON COLUMN cartera.deferred_status.oldest_age IS 'how long the oldest queued change has waited, set-aside customers'' included';
+COMMENT ON COLUMN cartera.deferred_status.lag IS 'how long the oldest queued change of a customer not set aside has waited: how far the states are behind the purchases';
 COMMENT ON COLUMN cartera.deferred_status.worker_pid IS 'process id of this database''s deferred worker; NULL: none running';
 COMMENT ON COLUMN cartera.deferred_status.worker_started_at IS 'when the worker started';
 COMMENT ON COLUMN cartera.deferred_status.last_run_at IS 'when the last batch that did something ended';

@@ -787,6 +787,10 @@ BEGIN
                             clock_timestamp()),
             HINT = 'Omit the argument to refresh as of now().';
   END IF;
+  -- purchases still queued by deferred sources are applied first, through
+  -- the purchase path (their welcome alerts, cross-sell), not absorbed by
+  -- the recomputation below
+  PERFORM count(*) FROM cartera.catch_up();
   LOCK TABLE cartera.customer_state IN SHARE ROW EXCLUSIVE MODE;
   SELECT m.as_of INTO last_as_of FROM cartera.portfolio_model m;
   IF as_of < last_as_of THEN

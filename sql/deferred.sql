@@ -156,6 +156,20 @@ DROP TABLE other_sales;
 SELECT untrack_purchases('shop_sales') >= 0 AS untracked;
 DROP TABLE shop_sales;
 
+-- refresh() and run_followups() apply the queue first, through the purchase
+-- path: a lead's first purchase raises its welcome alert, as in immediate mode
+BEGIN;
+SET LOCAL client_min_messages = error;
+INSERT INTO customer (customer_id, full_name, owner_agent_id) VALUES (950031, 'D950031', 9401), (950032, 'D950032', 9401);
+INSERT INTO purchase (customer_id, purchased_at, amount) VALUES (950031, now() - interval '1 day', 9);
+SELECT count(*) AS queued, (SELECT lag IS NOT NULL FROM deferred_status) AS lagging FROM deferred_change;
+DO $$ BEGIN PERFORM * FROM refresh(); END $$;
+INSERT INTO purchase (customer_id, purchased_at, amount) VALUES (950032, now() - interval '1 day', 9);
+DO $$ BEGIN PERFORM * FROM run_followups(); END $$;
+SELECT customer_id, kind FROM alert WHERE customer_id IN (950031, 950032) ORDER BY 1, 2;
+SELECT count(*) AS queued, (SELECT lag FROM deferred_status) AS lag FROM deferred_change;
+ROLLBACK;
+
 -- back to immediate: the queue is applied first
 INSERT INTO purchase (customer_id, purchased_at, amount) VALUES (950012, now() - interval '5 days', 3);
 SELECT count(*) AS queued FROM deferred_change;
@@ -181,8 +195,8 @@ SELECT * FROM apply_deferred(0);
 SELECT * FROM apply_deferred(10, 'cron');
 
 -- the tests that follow share this database: leave it as it was
-DELETE FROM purchase WHERE customer_id BETWEEN 940001 AND 950030;
-DELETE FROM customer WHERE customer_id BETWEEN 940001 AND 950030;
+DELETE FROM purchase WHERE customer_id BETWEEN 940001 AND 950040;
+DELETE FROM customer WHERE customer_id BETWEEN 940001 AND 950040;
 DELETE FROM agent WHERE agent_id = 9401;
 SELECT (SELECT count(*) FROM customer_state WHERE customer_id BETWEEN 940001 AND 950030) AS states,
        (SELECT count(*) FROM deferred_change) AS queued, (SELECT count(*) FROM deferred_failure) AS set_aside;
