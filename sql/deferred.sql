@@ -106,7 +106,7 @@ SELECT * FROM scratch_check;
 -- recompute_state() takes the queued changes of the customers it recomputes
 -- with it (in the statement that reads the purchases): nothing counted twice
 INSERT INTO purchase (customer_id, purchased_at, amount) VALUES (950004, now() - interval '2 days', 10), (950005, now() - interval '2 days', 10);
-SELECT count(*) FROM recompute_state(ARRAY[950004]::bigint[], clock_timestamp()) WHERE false;
+SELECT count(*) >= 0 AS recomputed FROM recompute_state(ARRAY[950004]::bigint[], clock_timestamp());
 SELECT customer_id, state IS NULL AS emptied, cardinality(purchase_ids) AS ids FROM deferred_change ORDER BY change_id;
 SELECT customers, changes, still_queued FROM catch_up();
 SELECT * FROM scratch_check;
