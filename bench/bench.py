@@ -489,6 +489,67 @@ def case5(db, runs, tmp):
     NOTES.append('Case 5 check after the COPY: ' + chk + '.')
     t, p = med(r['trig']), med(r['plain'])
     record('5. COPY %s purchases, triggers vs plain table (%s)' % (n, chk.split(',')[1].strip()), fmt_s(t), fmt_s(p), '%.2fx' % (t / p), '<= 2x', t / p <= 2)
+    return csv, cols, p
+
+
+def worker_running(db):
+    return value(db, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'cartera deferred worker' "
+                     "AND datname = current_database()") != '0'
+
+
+STATE_CHECK = """WITH f AS (
+        SELECT p.customer_id, cartera.rfm(p.purchased_at, p.amount, (s.summary).as_of) AS summary
+          FROM cartera.purchase p JOIN cartera.customer_state s USING (customer_id)
+         GROUP BY p.customer_id, (s.summary).as_of)
+      SELECT format('%s customers checked, %s differ from rfm() from scratch, %s duplicate open alerts', count(*),
+                    count(*) FILTER (WHERE f.summary IS DISTINCT FROM s.summary),
+                    (SELECT count(*) FROM (SELECT customer_id, kind FROM cartera.alert
+                                            WHERE status IN ('open', 'acknowledged', 'snoozed') AND customer_id IS NOT NULL
+                                            GROUP BY 1, 2 HAVING count(*) > 1) d))
+        FROM f JOIN cartera.customer_state s USING (customer_id)"""
+
+# waits, inside one statement, until the deferred queue is empty
+DRAIN = """DO $$ BEGIN
+  LOOP
+    EXIT WHEN NOT EXISTS (SELECT 1 FROM cartera.deferred_change);
+    PERFORM pg_sleep(0.02);
+  END LOOP;
+END $$;"""
+
+
+def case5_deferred(db, runs, csv, cols, plain_ms, refresh_ms):
+    """The same COPY into cartera.purchase in deferred mode (timed), then the
+    time the background worker takes to drain the queue it left, against
+    refresh() on the same customers (case 8)."""
+    if not worker_running(db):
+        say('case 5 (deferred): skipped (no cartera deferred worker serves %s: bench/run preloads it)' % db)
+        return
+    say('case 5 (deferred): COPY into cartera.purchase in deferred mode, then the worker drains the queue')
+    copy_ms, drain_ms = [], []
+    for i in range(runs):
+        out = psql(db, PRELUDE + """SELECT cartera.set_purchase_mode('cartera.purchase', 'immediate');
+TRUNCATE cartera.purchase;
+SELECT cartera.set_purchase_mode('cartera.purchase', 'deferred');
+CHECKPOINT;
+\\timing on
+\\echo @@copy
+COPY cartera.purchase %s FROM '%s' CSV;
+\\echo @@drain
+%s
+\\timing off
+""" % (cols, csv, DRAIN))
+        times = re.findall(r'^Time: ([0-9.]+) ms', out, re.M)
+        copy_ms.append(float(times[-2]))
+        drain_ms.append(float(times[-1]))
+    chk = value(db, PRELUDE + STATE_CHECK)
+    psql(db, "SELECT cartera.set_purchase_mode('cartera.purchase', 'immediate');")
+    say('  COPY runs (ms): %s; drain runs (ms): %s; %s' % (copy_ms, drain_ms, chk))
+    NOTES.append('Case 5 deferred, after the worker drained the COPY: ' + chk + '.')
+    c, d = med(copy_ms), med(drain_ms)
+    record('5. COPY, deferred mode vs plain table', fmt_s(c), fmt_s(plain_ms), '%.2fx' % (c / plain_ms), '<= 1.2x', c / plain_ms <= 1.2)
+    if refresh_ms:
+        record('5. the worker drains that COPY (%s) vs refresh() on the same customers' % chk.split(',')[1].strip(),
+               fmt_s(d), fmt_s(refresh_ms), '%.2fx' % (d / refresh_ms), '<= 1x', d / refresh_ms <= 1)
 
 
 def case4(db, runs, seconds, clients, tmp):
@@ -499,11 +560,21 @@ def case4(db, runs, seconds, clients, tmp):
         make_plain_table(db)
     make_floor_table(db)
     tables = {'trig': 'cartera.purchase', 'plain': 'bench.purchase_plain', 'floor': 'bench.purchase_floor'}
+    deferred = worker_running(db)
+    if deferred:
+        # cartera.purchase in deferred mode, the worker applying beside the writers
+        tables['deferred'] = 'cartera.purchase'
+    else:
+        say('  (no cartera deferred worker serves %s: the deferred variant is skipped)' % db)
     tps = {k: [] for k in tables}
     for i in range(runs):
-        order = ['trig', 'plain', 'floor'] if i % 2 == 0 else ['floor', 'plain', 'trig']
+        order = ['trig', 'plain', 'floor', 'deferred'] if i % 2 == 0 else ['deferred', 'floor', 'plain', 'trig']
         for k in order:
+            if k not in tables:
+                continue
             table = tables[k]
+            if k == 'deferred':
+                psql(db, "SELECT cartera.set_purchase_mode('cartera.purchase', 'deferred');")
             f = os.path.join(tmp, 'insert_%s.sql' % k)
             with open(f, 'w') as fh:
                 fh.write('\\set c random(1, %s)\n' % ncust)
@@ -516,12 +587,77 @@ def case4(db, runs, seconds, clients, tmp):
                 sys.stderr.write(p.stdout + p.stderr)
                 raise SystemExit('pgbench failed')
             tps[k].append(float(m.group(1)))
+            if k == 'deferred':
+                # back to immediate: what the worker has not applied yet is applied now
+                psql(db, "SELECT cartera.set_purchase_mode('cartera.purchase', 'immediate');")
     say('  tps:', tps)
     t, p, f = med(tps['trig']), med(tps['plain']), med(tps['floor'])
     record('4. single-row INSERT tps (pgbench, %d clients), triggers vs plain' % clients, '%.0f tps' % t, '%.0f tps' % p,
            '%.0f %%' % (100 * t / p), '>= 60 %', t / p >= 0.6)
     record('4. control: plain table + a trigger that only updates the customer_state row, vs plain', '%.0f tps' % f, '%.0f tps' % p,
            '%.0f %%' % (100 * f / p), 'informational (ceiling of a synchronous state)', None)
+    if deferred:
+        d = med(tps['deferred'])
+        chk = value(db, PRELUDE + STATE_CHECK)
+        say('  after the deferred runs: ' + chk)
+        NOTES.append('Case 4 deferred, after switching back to immediate: ' + chk + '.')
+        record('4. single-row INSERT tps, deferred mode (the worker applying beside the writers) vs plain', '%.0f tps' % d,
+               '%.0f tps' % p, '%.0f %%' % (100 * d / p), '>= 80 %', d / p >= 0.8)
+    return p
+
+
+def case11(db, seconds, clients, tmp, plain_tps):
+    """Lag under a sustained single-row load at half the plain table's
+    throughput (pgbench --rate): the age of the oldest queued change, sampled
+    every 50 ms in one session, p99 and max."""
+    if not worker_running(db):
+        say('case 11: skipped (no cartera deferred worker serves %s: bench/run preloads it)' % db)
+        return
+    rate = max(1, int(plain_tps / 2))
+    secs = max(10, seconds * 3)
+    say('case 11: deferred lag at %d purchases/s (half the plain table), %d clients, %d s' % (rate, clients, secs))
+    ncust = value(db, 'SELECT max(customer_id) FROM cartera.customer')
+    psql(db, "SELECT cartera.set_purchase_mode('cartera.purchase', 'deferred');")
+    f = os.path.join(tmp, 'insert_lag.sql')
+    with open(f, 'w') as fh:
+        fh.write('\\set c random(1, %s)\n' % ncust)
+        fh.write("INSERT INTO cartera.purchase (customer_id, purchased_at, amount) VALUES "
+                 "(:c, now() - random() * interval '30 days', round((random() * 100)::numeric, 2));\n")
+    sampler = subprocess.Popen(['psql', '-X', '-q', '-At', '-d', os.environ.get('PGDATABASE_BENCH', db), '-c', """
+DO $$
+DECLARE
+  ages float8[] := '{}';
+  stop timestamptz := clock_timestamp() + interval '%d seconds';
+BEGIN
+  WHILE clock_timestamp() < stop LOOP
+    ages := ages || coalesce((SELECT extract(epoch FROM clock_timestamp() - d.queued_at)::float8
+                                FROM cartera.deferred_change d ORDER BY d.change_id LIMIT 1), 0);
+    PERFORM pg_sleep(0.05);
+    COMMIT;   -- no snapshot held: the queue's deleted rows must be prunable
+  END LOOP;
+  RAISE NOTICE 'lag %% %% %% %%', cardinality(ages),
+    (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(ages) x),
+    (SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY x) FROM unnest(ages) x),
+    (SELECT max(x) FROM unnest(ages) x);
+END $$;""" % secs], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.run(['pgbench', '-n', '-M', 'prepared', '-f', f, '-c', str(clients), '-j', str(min(clients, 2)),
+                        '-R', str(rate), '-T', str(secs), os.environ.get('PGDATABASE_BENCH', db)], capture_output=True, text=True)
+    _, err = sampler.communicate()
+    m = re.search(r'tps = ([0-9.]+) \(without initial', p.stdout)
+    lag = re.search(r'lag ([0-9]+) ([0-9.e+-]+) ([0-9.e+-]+) ([0-9.e+-]+)', err)
+    if not m or not lag:
+        sys.stderr.write(p.stdout + p.stderr + err)
+        raise SystemExit('case 11 failed')
+    psql(db, DRAIN)
+    chk = value(db, PRELUDE + STATE_CHECK)
+    psql(db, "SELECT cartera.set_purchase_mode('cartera.purchase', 'immediate');")
+    n, p50, p99, mx = int(lag.group(1)), float(lag.group(2)), float(lag.group(3)), float(lag.group(4))
+    say('  %s tps done; %d samples of the oldest queued change\'s age: median %.3f s, p99 %.3f s, max %.3f s; %s'
+        % (m.group(1), n, p50, p99, mx, chk))
+    NOTES.append('Case 11: %s purchases/s for %d s; oldest queued change: median %.3f s, p99 %.3f s, max %.3f s (%d samples); after the drain: %s.'
+                 % (m.group(1), secs, p50, p99, mx, n, chk))
+    record('11. deferred lag at half the plain throughput (%s tps): p99 age of the oldest queued purchase' % m.group(1),
+           '%.2f s' % p99, '2 s', '%.2fx' % (p99 / 2.0), '< 2 s', p99 < 2.0)
 
 
 def case9(db, end, tmp, rfm_ms):
@@ -647,10 +783,14 @@ def main():
             say('portfolio (small):')
             load_portfolio(SMALL, a.capacity)
             rs, fs = case8_6(SMALL, a.runs, '%dk customers' % (a.small_customers // 1000), a.small_customers)
+            plain_tps = None
             if '5' not in skip:
-                case5(SMALL, a.runs, tmp)
+                csv, cols, plain_ms = case5(SMALL, a.runs, tmp)
+                case5_deferred(SMALL, a.runs, csv, cols, plain_ms, rs)
             if '4' not in skip:
-                case4(SMALL, a.runs, a.pgbench_seconds, a.clients, tmp)
+                plain_tps = case4(SMALL, a.runs, a.pgbench_seconds, a.clients, tmp)
+            if '11' not in skip and plain_tps:
+                case11(SMALL, a.pgbench_seconds, a.clients, tmp, plain_tps)
             say('portfolio (big):')
             load_portfolio(BIG, a.capacity)
             rb, fb = case8_6(BIG, a.runs, '%dk customers' % (a.customers // 1000), a.customers)

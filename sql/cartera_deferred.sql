@@ -206,6 +206,31 @@ REVOKE EXECUTE ON FUNCTION cartera.apply_deferred_customers(bigint[], timestampt
 COMMENT ON FUNCTION cartera.apply_deferred_customers(bigint[], timestamptz) IS
   'apply the queued changes of some customers at as_of (lock, recompute or merge, score, log, raise alerts); returns queue rows applied and purchase rows merged';
 
+-- The applier's lock: one applier of the queue at a time, for the rest of
+-- the caller's transaction (an advisory lock in the two-key space, keyed by
+-- "cart" and the queue's oid).  wait = false tries and returns whether it
+-- got it.  set_purchase_mode() takes it before replacing a trigger: an
+-- applier in the middle of a batch reads the purchase table, and would
+-- otherwise wait for the trigger's lock while we waited for it.
+CREATE FUNCTION cartera.lock_deferred_applier(wait boolean) RETURNS boolean
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  lock_class integer := 1667330676;
+  lock_key integer := ('cartera.deferred_change'::pg_catalog.regclass::oid::bigint % 2147483647)::integer;
+BEGIN
+  IF wait THEN
+    PERFORM pg_catalog.pg_advisory_xact_lock(lock_class, lock_key);
+    RETURN true;
+  END IF;
+  RETURN pg_catalog.pg_try_advisory_xact_lock(lock_class, lock_key);
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.lock_deferred_applier(boolean) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.lock_deferred_applier(boolean) IS
+  'take the deferred queue''s applier lock until the transaction ends (wait = false: only if free; returns whether it is held)';
+
 -- One batch: up to max_customers customers, oldest queued first, in the
 -- caller's transaction.  One applier at a time (an advisory lock of the
 -- transaction): the worker skips its turn while another holds it, catch_up()
@@ -221,9 +246,6 @@ AS $fn$
 DECLARE
   settings boolean := cartera.use_portfolio_settings();
   started timestamptz := clock_timestamp();
-  -- the two-key advisory lock space, keyed by "cart" and the queue's oid
-  lock_class integer := 1667330676;
-  lock_key integer := ('cartera.deferred_change'::pg_catalog.regclass::oid::bigint % 2147483647)::integer;
   batch bigint[];
   one bigint;
   r record;
@@ -245,14 +267,14 @@ BEGIN
   END IF;
   IF applier = 'worker' THEN
     -- the worker waits quietly for a restore to end, and for another applier
-    IF EXISTS (SELECT 1 FROM cartera.restore_in_progress) OR NOT pg_catalog.pg_try_advisory_xact_lock(lock_class, lock_key) THEN
+    IF EXISTS (SELECT 1 FROM cartera.restore_in_progress) OR NOT cartera.lock_deferred_applier(false) THEN
       customers := 0; changes := 0; purchases := 0; set_aside := 0;
       RETURN NEXT;
       RETURN;
     END IF;
   ELSE
     PERFORM cartera.refuse_while_restoring('applying deferred changes');
-    PERFORM pg_catalog.pg_advisory_xact_lock(lock_class, lock_key);
+    PERFORM cartera.lock_deferred_applier(true);
   END IF;
 
   -- a queued TRUNCATE: every customer is recomputed, which takes the whole
@@ -435,6 +457,7 @@ BEGIN
   IF previous = mode THEN
     RETURN previous;
   END IF;
+  PERFORM cartera.lock_deferred_applier(true);   -- before the trigger's lock (see there)
   UPDATE cartera.purchase_source p SET mode = set_purchase_mode.mode WHERE p.source = set_purchase_mode.source;
   PERFORM cartera.purchase_insert_trigger(source);
   IF mode = 'immediate' THEN

@@ -185,7 +185,7 @@ RESET SESSION AUTHORIZATION;
 SELECT is((SELECT count(*) FROM cartera.restore_in_progress), 0::bigint, 'the restore is over');
 SELECT is(ARRAY(SELECT c.oid::regclass::text FROM pg_class c
                  WHERE c.relnamespace = 'cartera'::regnamespace AND c.relkind = 'r' AND c.relrowsecurity ORDER BY 1),
-          '{cartera.agent,cartera.agent_target,cartera.alert,cartera.alert_event,cartera.customer,cartera.customer_state,cartera.interaction,cartera.purchase,cartera.status_transition}'::text[],
+          '{cartera.agent,cartera.agent_target,cartera.alert,cartera.alert_event,cartera.customer,cartera.customer_state,cartera.deferred_change,cartera.deferred_failure,cartera.interaction,cartera.purchase,cartera.status_transition}'::text[],
           'row-level security is on again');
 SELECT is((SELECT string_agg(DISTINCT t.tgenabled::text, ',') FROM pg_trigger t JOIN maintenance_triggers m ON m.oid = t.oid),
           'O', 'the maintenance triggers are enabled again');
