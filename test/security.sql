@@ -21,7 +21,7 @@ CREATE VIEW cartera.security_probe WITH (security_invoker = true) AS
     FROM cartera.customer c LEFT JOIN cartera.purchase p USING (customer_id)
    GROUP BY c.owner_agent_id;
 
-SELECT plan(176 + 4 * (SELECT count(*)::int FROM pg_views WHERE schemaname = 'cartera'));
+SELECT plan(186 + 4 * (SELECT count(*)::int FROM pg_views WHERE schemaname = 'cartera'));
 
 -- the DBA's part (docs/security.md)
 CREATE ROLE cartera_agent NOLOGIN;
