@@ -923,6 +923,7 @@ cartera_purchase_rows_deferred(PG_FUNCTION_ARGS)
 	Datum	   *states;
 	int			n = 0;
 	int			guc_level;
+	bool		want_ids = false;
 
 	check_trigger_call(fcinfo, "cartera.purchase_rows_deferred()");
 	read_arguments(td, &cols);
@@ -940,8 +941,15 @@ cartera_purchase_rows_deferred(PG_FUNCTION_ARGS)
 	guc_level = NewGUCNestLevel();
 	cartera_apply_portfolio_settings();
 
-	/* cross-sell rules are looked at when the queue is applied: keep every id */
-	collect_new_rows(td, &cols, cols.id != InvalidAttrNumber, start, stmt_cxt, &new_rows);
+	/* the new purchase ids, for the cross-sell rules, when there are any
+	 * (a bulk load without rules would sort and store a million ids) */
+	if (cols.id != InvalidAttrNumber)
+	{
+		bool		isnull;
+
+		want_ids = DatumGetBool(run_single(rules_plan, NULL, NULL, &isnull)) && !isnull;
+	}
+	collect_new_rows(td, &cols, want_ids, start, stmt_cxt, &new_rows);
 	nkeys = hash_get_num_entries(new_rows.customers);
 	if (nkeys > 0)
 	{
