@@ -19,7 +19,8 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
-	/* first: cartera_define_gucs() reserves the prefix, dropping placeholders */
+	/* first: cartera_define_gucs() reserves the cartera. prefix, which drops
+	 * the values postgresql.conf gave settings not yet defined */
 	cartera_deferred_worker_init();
 	cartera_define_gucs();
 }
