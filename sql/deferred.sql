@@ -45,8 +45,10 @@ BEGIN
   END LOOP;
 END $$;
 SELECT count(*) AS queued, count(DISTINCT customer_id) AS customers, bool_and(state IS NOT NULL) AS states,
-       bool_and(purchase_ids IS NULL) AS no_ids_without_rules, bool_or(recompute) AS recompute
-  FROM deferred_change WHERE customer_id BETWEEN 950001 AND 950030;
+       -- a small statement queues its purchase ids even without cross-sell rules
+       bool_and(cardinality(purchase_ids) = (SELECT count(*) FROM history h WHERE 950000 + h.i = d.customer_id)) AS ids_queued,
+       bool_or(recompute) AS recompute
+  FROM deferred_change d WHERE customer_id BETWEEN 950001 AND 950030;
 SELECT count(*) FILTER (WHERE status = 'lead') AS still_leads, count(*) AS customers
   FROM customer_state WHERE customer_id BETWEEN 950001 AND 950030;
 SELECT count(*) AS alerts_before FROM alert WHERE customer_id BETWEEN 950001 AND 950030;
@@ -113,7 +115,29 @@ SELECT count(*) >= 0 AS recomputed FROM recompute_state(ARRAY[950004]::bigint[],
 SELECT customer_id, state IS NULL AS emptied, cardinality(purchase_ids) AS ids FROM deferred_change ORDER BY change_id;
 SELECT customers, changes, still_queued FROM catch_up();
 SELECT * FROM scratch_check;
+-- a statement of more than 100 rows queues its purchase ids only when there
+-- are cross-sell rules (a bulk load would otherwise sort and store them all)
+INSERT INTO purchase (customer_id, purchased_at, amount)
+  SELECT 950020, now() - interval '3 days' - g * interval '1 minute', 1 FROM generate_series(1, 101) g;
 DELETE FROM cross_sell_rule WHERE offer = 'nothing';
+INSERT INTO purchase (customer_id, purchased_at, amount)
+  SELECT 950021, now() - interval '3 days' - g * interval '1 minute', 1 FROM generate_series(1, 101) g;
+SELECT customer_id, cardinality(purchase_ids) AS ids FROM deferred_change ORDER BY change_id;
+SELECT customers, changes, still_queued FROM catch_up();
+SELECT * FROM scratch_check;
+
+-- the portfolio's calendar dates the queued purchases, not the writing
+-- session's: 01:00 and 05:00 UTC are one day in UTC, two in Santiago
+INSERT INTO customer (customer_id, full_name, owner_agent_id) VALUES (950040, 'D950040', 9401);
+INSERT INTO portfolio_setting (name, value) VALUES ('TimeZone', 'America/Santiago');
+INSERT INTO purchase (customer_id, purchased_at, amount)
+  SELECT 950040, d + h * interval '1 hour', 5
+    FROM (SELECT date_trunc('day', now() - interval '10 days', 'UTC') AS d) x, (VALUES (1), (5)) v(h);
+SELECT current_setting('TimeZone') AS session_zone,
+       (rfm_state_summary(state)).purchase_days AS queued_days FROM deferred_change WHERE customer_id = 950040;
+SELECT customers, changes, still_queued FROM catch_up();
+SELECT (summary).purchase_days, (summary).frequency FROM customer_state WHERE customer_id = 950040;
+DELETE FROM portfolio_setting WHERE name = 'TimeZone';
 
 -- a customer whose changes fail (a broken rule of the owner's: here a
 -- trigger) is set aside with the error; the others are applied

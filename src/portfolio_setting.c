@@ -116,6 +116,18 @@ load_settings(void)
 	settings_valid = (inval_count == before);
 }
 
+/* set one loaded setting with GUC_ACTION_SAVE unless it already has the value */
+static void
+apply_setting(int i)
+{
+	const char *current = GetConfigOption(setting_names[i], true, false);
+
+	if (current != NULL && strcmp(current, setting_values[i]) == 0)
+		return;
+	(void) set_config_option(setting_names[i], setting_values[i], PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
 /*
  * Apply every portfolio setting at the current GUC nest level; SPI must be
  * connected.  A setting that already has the value is left alone (nothing
@@ -127,14 +139,47 @@ cartera_apply_portfolio_settings(void)
 	if (!settings_valid)
 		load_settings();
 	for (int i = 0; i < nsettings; i++)
-	{
-		const char *current = GetConfigOption(setting_names[i], true, false);
+		apply_setting(i);
+}
 
-		if (current != NULL && strcmp(current, setting_values[i]) == 0)
-			continue;
-		(void) set_config_option(setting_names[i], setting_values[i], PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-	}
+/* the index of a loaded setting whose value differs from the session's, or -1 */
+static int
+differing_setting(const char *name)
+{
+	if (!settings_valid)
+		load_settings();
+	for (int i = 0; i < nsettings; i++)
+		if (strcmp(setting_names[i], name) == 0)
+		{
+			const char *current = GetConfigOption(name, true, false);
+
+			return current != NULL && strcmp(current, setting_values[i]) == 0 ? -1 : i;
+		}
+	return -1;
+}
+
+/*
+ * One portfolio setting alone (by its exact name in the view), for a caller
+ * that needs only that one: the deferred purchase trigger needs the calendar
+ * (TimeZone) alone, and looking up all twenty settings, then restoring the
+ * GUC nest level, cost as much as its own work on a single-row INSERT.
+ * cartera_portfolio_setting_differs() says whether the portfolio sets it to
+ * another value than the session's (so that a caller can skip opening a GUC
+ * nest level); SPI must be connected for both.
+ */
+bool
+cartera_portfolio_setting_differs(const char *name)
+{
+	return differing_setting(name) >= 0;
+}
+
+void
+cartera_apply_portfolio_setting(const char *name)
+{
+	int			i = differing_setting(name);
+
+	if (i >= 0)
+		apply_setting(i);
 }
 
 /*
