@@ -39,7 +39,7 @@ include $(PGXS)
 
 # the portfolio layer (since 0.2.0), in dependency order
 PORTFOLIO_SQL = sql/$(EXTENSION)_portfolio.sql sql/$(EXTENSION)_model_choice.sql sql/$(EXTENSION)_alerts.sql \
-                sql/$(EXTENSION)_followups.sql sql/$(EXTENSION)_deferred.sql sql/$(EXTENSION)_views.sql sql/$(EXTENSION)_security.sql
+                sql/$(EXTENSION)_followups.sql sql/$(EXTENSION)_deferred.sql sql/$(EXTENSION)_shards.sql sql/$(EXTENSION)_views.sql sql/$(EXTENSION)_security.sql
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql sql/$(EXTENSION)_models.sql $(PORTFOLIO_SQL)
 	cat $^ > $@

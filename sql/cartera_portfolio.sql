@@ -754,51 +754,13 @@ CREATE FUNCTION cartera.refresh(as_of timestamptz DEFAULT now(), time_unit text 
 AS $fn$
 DECLARE
   settings boolean := cartera.use_portfolio_settings();
-  changes cartera.state_transition[];
-  last_as_of timestamptz;
   fit record;
-  refreshed timestamptz;
-  chosen text;
+  model cartera.portfolio_model;
 BEGIN
-  IF as_of IS NULL THEN
-    RAISE EXCEPTION 'as_of must not be null'
-      USING ERRCODE = 'null_value_not_allowed',
-            HINT = 'Omit the argument to refresh as of now().';
-  END IF;
-  IF time_unit IS NULL THEN
-    RAISE EXCEPTION 'time unit must not be null'
-      USING ERRCODE = 'null_value_not_allowed', HINT = 'Use ''weeks'' (the default) or ''days''.';
-  END IF;
-  IF lower(time_unit) NOT IN ('days', 'weeks') THEN
-    RAISE EXCEPTION 'time unit must be "days" or "weeks", not "%"', time_unit
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  -- not over a portfolio that is being restored (cartera.pre_restore())
-  PERFORM cartera.refuse_while_restoring('refresh()');
-  IF NOT isfinite(as_of) THEN
-    RAISE EXCEPTION 'as_of must be a finite timestamp'
-      USING ERRCODE = 'datetime_field_overflow', DETAIL = format('as_of is %s.', as_of),
-            HINT = 'Omit the argument to refresh as of now().';
-  END IF;
-  IF as_of > clock_timestamp() THEN
-    RAISE EXCEPTION 'as_of % is in the future', as_of
-      USING ERRCODE = 'invalid_parameter_value',
-            DETAIL = format('The server time is %s: every state would be stored, and status changes logged, as of a time that has not come.',
-                            clock_timestamp()),
-            HINT = 'Omit the argument to refresh as of now().';
-  END IF;
-  -- purchases still queued by deferred sources are applied first, through
-  -- the purchase path (their welcome alerts, cross-sell), not absorbed by
-  -- the recomputation below
-  PERFORM count(*) FROM cartera.catch_up();
-  LOCK TABLE cartera.customer_state IN SHARE ROW EXCLUSIVE MODE;
-  SELECT m.as_of INTO last_as_of FROM cartera.portfolio_model m;
-  IF as_of < last_as_of THEN
-    RAISE EXCEPTION 'as_of % is before the last refresh (as of %)', as_of, last_as_of
-      USING ERRCODE = 'invalid_parameter_value',
-            DETAIL = 'The portfolio''s clock only moves forward: every state would go back in time, and status changes would be logged before those already logged.',
-            HINT = 'Refresh as of now (omit the argument).  To rebuild the whole portfolio as of an earlier day, DELETE FROM cartera.portfolio_model first.';
-  END IF;
+  -- arguments, no restore running, the deferred queue applied first
+  -- (through the purchase path: welcome alerts, cross-sell), the states
+  -- locked, the clock only moving forward (sql/cartera_shards.sql)
+  PERFORM cartera.refresh_begin(as_of, time_unit);
   -- one aggregate pass: breakpoints and the four fits (the three transaction
   -- models share one (x, t_x, T) histogram: same transition, same state)
   EXECUTE format($q$
@@ -810,28 +772,20 @@ BEGIN
      WHERE (s).purchases > 0$q$, cartera.purchase_rows_sql())
   INTO fit
   USING as_of, lower(time_unit);
-  refreshed := clock_timestamp();
-  chosen := cartera.choose_transaction_model(as_of, time_unit, refreshed, fit.bg, fit.pnbd, fit.mbg);
-  -- a fit that found no interior maximum (WARNING already given) is not
-  -- used for predictions: its parameters sit at the edge of the space
-  INSERT INTO cartera.portfolio_model AS m
-         (as_of, recency_breaks, frequency_breaks, monetary_breaks, bgnbd, gamma_gamma, refreshed_at,
-          transaction_model, pareto_nbd, mbgnbd)
-  VALUES (as_of, fit.rb, fit.fb, fit.mb, CASE WHEN (fit.bg).converged THEN fit.bg END,
-          CASE WHEN (fit.gg).converged THEN fit.gg END, refreshed, chosen,
-          CASE WHEN (fit.pnbd).converged THEN fit.pnbd END, CASE WHEN (fit.mbg).converged THEN fit.mbg END)
-  ON CONFLICT (singleton) DO UPDATE
-     SET as_of = excluded.as_of, recency_breaks = excluded.recency_breaks,
-         frequency_breaks = excluded.frequency_breaks, monetary_breaks = excluded.monetary_breaks,
-         bgnbd = excluded.bgnbd, gamma_gamma = excluded.gamma_gamma, refreshed_at = excluded.refreshed_at,
-         transaction_model = excluded.transaction_model, pareto_nbd = excluded.pareto_nbd,
-         mbgnbd = excluded.mbgnbd;
-  changes := ARRAY(SELECT ROW(t.*)::cartera.state_transition FROM cartera.recompute_state(NULL, as_of) t);
-  transitions := coalesce(array_length(changes, 1), 0);
-  -- segment changes (a Champion falling to At Risk) raise their alerts here too
-  PERFORM cartera.raise_transition_alerts(changes, as_of);
-  customers := (SELECT count(*) FROM cartera.customer_state);
-  RETURN NEXT;
+  model.as_of := as_of;
+  model.refreshed_at := clock_timestamp();
+  model.recency_breaks := fit.rb;
+  model.frequency_breaks := fit.fb;
+  model.monetary_breaks := fit.mb;
+  model.bgnbd := fit.bg;
+  model.pareto_nbd := fit.pnbd;
+  model.mbgnbd := fit.mbg;
+  model.gamma_gamma := fit.gg;
+  model.transaction_model := cartera.choose_transaction_model(as_of, time_unit, model.refreshed_at,
+                                                              fit.bg, fit.pnbd, fit.mbg);
+  -- stored (without the fits that did not converge), every state recomputed
+  -- with it, changes logged, segment-change alerts raised
+  RETURN QUERY SELECT * FROM cartera.refresh_with_model(model);
 END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.refresh(timestamptz, text) FROM PUBLIC;

@@ -259,6 +259,8 @@ CREATE TEMP TABLE call_args (proname name, args text);
 INSERT INTO call_args VALUES
   ('apply_deferred', $a$100, 'catch_up'::pg_catalog.text$a$),
   ('retry_set_aside', $a$8301::pg_catalog.int8$a$),
+  -- the stored model again (its own as_of: the portfolio's clock allows it)
+  ('refresh_with_model', $a$(SELECT m FROM cartera.portfolio_model m)$a$),
   ('raise_alerts', format($a$ARRAY[8301, 87654321, 8301]::pg_catalog.int8[], ARRAY['complaint', 'complaint', 'cross_sell']::pg_catalog.text[],
                            ARRAY[NULL, NULL, NULL]::pg_catalog.date[], ARRAY['x', 'y', 'z']::pg_catalog.text[],
                            ARRAY[NULL, NULL, NULL]::pg_catalog.int8[], %L::pg_catalog.timestamptz$a$, now())),
@@ -765,7 +767,8 @@ CREATE TEMP TABLE nobody_fn AS
                                                  WHEN t.typ = 'bigint[]'::regtype THEN '''{87654321}''::bigint[]'
                                                  WHEN t.typ = 'text[]'::regtype THEN '''{complaint}''::text[]'
                                                  WHEN t.typ = 'date[]'::regtype THEN '''{2020-01-01}''::date[]'
-                                                 WHEN t.typ = 'cartera.state_transition[]'::regtype THEN '''{}''::cartera.state_transition[]' END,
+                                                 WHEN t.typ = 'cartera.state_transition[]'::regtype THEN '''{}''::cartera.state_transition[]'
+                                                 WHEN t.typ = 'cartera.portfolio_model'::regtype THEN format('%L::cartera.portfolio_model', ROW(true, now(), NULL, NULL, NULL, NULL, NULL, now(), NULL, NULL, NULL)::cartera.portfolio_model) END,
                                             'NULL'), ', ' ORDER BY t.ord)
                    FROM unnest(p.proargtypes::regtype[]) WITH ORDINALITY t(typ, ord))) AS stmt
     FROM pg_proc p

@@ -1,0 +1,98 @@
+-- The portfolio on shards (sql/cartera_shards.sql): a shard's half of the
+-- model, merged, is refresh()'s model; refresh_with_model() is refresh()'s
+-- second half; the coordinator's errors.  scaleout/run check runs
+-- shard_refresh() over real shards and compares every state, transition and
+-- alert with a single server's refresh().  Outputs show only what does not
+-- depend on the day.
+SET search_path = public, cartera;
+SET TimeZone = 'UTC';
+\set VERBOSITY terse
+-- an error's SQLSTATE and message without the times in it
+CREATE FUNCTION pg_temp.error_of(query text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE query;
+  RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE || ': ' || regexp_replace(regexp_replace(SQLERRM, 'as_of .+ is', 'as_of <time> is'),
+                                            '\(as of .+\)', '(as of <time>)');
+END $$;
+
+BEGIN;
+SET LOCAL client_min_messages = error;   -- fits' convergence warnings
+-- the CDNOW customers join the portfolio (cdnow_purchase: sql/cdnow.sql)
+INSERT INTO customer (customer_id, full_name)
+  SELECT DISTINCT 7000000 + customer_id, 'CDNOW ' || customer_id FROM cdnow_purchase;
+INSERT INTO purchase (customer_id, purchased_at, amount)
+  SELECT 7000000 + customer_id, purchased_at, amount FROM cdnow_purchase;
+
+-- this database as the only shard: its partial states, merged ...
+CREATE TEMP TABLE halves AS SELECT * FROM refresh_partials(now(), 'weeks');
+SELECT count(*) AS shard_rows, bool_and(recency IS NOT NULL AND transactions IS NOT NULL AND spend IS NOT NULL) AS states
+  FROM halves;
+CREATE TEMP TABLE merged AS
+  SELECT breakpoints_merge(recency) AS rb, breakpoints_merge(frequency) AS fb, breakpoints_merge(monetary) AS mb,
+         bgnbd_fit_merge(transactions) AS bg, pareto_nbd_fit_merge(transactions) AS pn,
+         mbgnbd_fit_merge(transactions) AS mg, gamma_gamma_fit_merge(spend) AS gg
+    FROM halves;
+-- ... are the model refresh() fits and stores (fits that did not converge left out)
+SELECT customers >= 2357 AS refreshed FROM refresh(now(), 'weeks');
+SELECT m.recency_breaks = x.rb AS recency, m.frequency_breaks = x.fb AS frequency,
+       m.monetary_breaks = x.mb AS monetary,
+       m.bgnbd IS NOT DISTINCT FROM CASE WHEN (x.bg).converged THEN x.bg END AS bgnbd,
+       m.pareto_nbd IS NOT DISTINCT FROM CASE WHEN (x.pn).converged THEN x.pn END AS pareto_nbd,
+       m.mbgnbd IS NOT DISTINCT FROM CASE WHEN (x.mg).converged THEN x.mg END AS mbgnbd,
+       m.gamma_gamma IS NOT DISTINCT FROM CASE WHEN (x.gg).converged THEN x.gg END AS gamma_gamma,
+       (x.bg).customers >= 2357 AS fitted_on_every_buyer
+  FROM portfolio_model m, merged x;
+
+-- the second half alone: the same model again changes nothing, logs nothing
+SELECT customers >= 2357 AS customers, transitions FROM refresh_with_model((SELECT m FROM portfolio_model m));
+-- a fit that did not converge is not stored
+SELECT transitions >= 0 AS applied
+  FROM refresh_with_model((SELECT jsonb_populate_record(m, jsonb_build_object('gamma_gamma',
+                                     jsonb_set(to_jsonb(m.gamma_gamma), '{converged}', 'false')))
+                             FROM portfolio_model m));
+SELECT gamma_gamma IS NULL AS left_out, bgnbd IS NOT NULL OR pareto_nbd IS NOT NULL AS others_kept FROM portfolio_model;
+ROLLBACK;
+
+-- errors of the two halves
+SELECT * FROM refresh_with_model(NULL);
+SELECT * FROM refresh_with_model(ROW(true, NULL, NULL, NULL, NULL, NULL, NULL, now(), NULL, NULL, NULL)::portfolio_model);
+SELECT * FROM refresh_partials(NULL);
+SELECT * FROM refresh_partials(now(), 'months');
+SELECT pg_temp.error_of($$SELECT * FROM cartera.refresh_partials(now() + interval '1 day', 'weeks')$$);
+-- the portfolio's clock only moves forward, for either half
+BEGIN;
+SET LOCAL client_min_messages = error;
+SELECT customers > 0 AS refreshed FROM refresh(now(), 'weeks');
+SELECT pg_temp.error_of($$SELECT * FROM cartera.refresh_with_model(
+                          ROW(true, '2000-01-01', NULL, NULL, NULL, NULL, NULL, now(), NULL, NULL, NULL)::cartera.portfolio_model)$$);
+SELECT pg_temp.error_of($$SELECT * FROM cartera.refresh_partials('2000-01-01', 'weeks')$$);
+-- and for the coordinator's, checked before any shard is reached
+CREATE EXTENSION dblink;
+INSERT INTO shard (server) VALUES ('nowhere');
+SELECT pg_temp.error_of($$SELECT * FROM cartera.shard_refresh('2000-01-01')$$);
+ROLLBACK;
+
+-- the coordinator: dblink, a list of shards, each a foreign server
+SELECT * FROM shard_refresh();
+CREATE EXTENSION dblink;
+SELECT * FROM shard_refresh(NULL);
+SELECT * FROM shard_refresh('infinity');
+SELECT pg_temp.error_of($$SELECT * FROM cartera.shard_refresh(now() + interval '1 day')$$);
+SELECT * FROM shard_refresh(now(), 'hours');
+SELECT * FROM shard_refresh();
+INSERT INTO shard (server) VALUES ('');
+INSERT INTO shard (server) VALUES ('nowhere');
+SELECT * FROM shard_refresh();
+DELETE FROM shard;
+-- a shard that cannot be reached: the run fails and leaves no connection open
+CREATE EXTENSION postgres_fdw;
+CREATE SERVER unreachable FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', port '1', dbname 'shop');
+CREATE USER MAPPING FOR CURRENT_USER SERVER unreachable OPTIONS (user 'cartera');
+INSERT INTO shard (server) VALUES ('unreachable');
+SELECT * FROM shard_refresh();
+SELECT count(*) AS open_connections FROM unnest(dblink_get_connections()) c WHERE c LIKE 'cartera_shard_%';
+DELETE FROM shard;
+DROP EXTENSION postgres_fdw CASCADE;
+DROP EXTENSION dblink;
