@@ -284,7 +284,8 @@ BEGIN
                  'cartera.agent_target TO %s', grantee);
   -- configuration and the portfolio-wide model (no customer data)
   EXECUTE format('GRANT SELECT ON cartera.segment_map, cartera.occasion, cartera.cross_sell_rule, '
-                 'cartera.alert_kind, cartera.portfolio_model, cartera.portfolio_setting, cartera.model_history TO %s', grantee);
+                 'cartera.alert_kind, cartera.portfolio_model, cartera.portfolio_setting, cartera.model_history, '
+                 'cartera.shard_number TO %s', grantee);
   EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.alert_set_status(bigint, text, date, text), '
                  'cartera.acknowledge_alert(bigint), cartera.complete_alert(bigint, text), '
                  'cartera.snooze_alert(bigint, date), cartera.dismiss_alert(bigint, text), '

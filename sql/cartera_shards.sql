@@ -313,3 +313,173 @@ $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.shard_refresh(timestamptz, text) FROM PUBLIC;
 COMMENT ON FUNCTION cartera.shard_refresh(timestamptz, text) IS
   'refresh() of a portfolio split over the shards of cartera.shard (run on the coordinator, needs dblink): the model fitted once from every shard''s partial states, chosen once, then every shard''s states recomputed with it (each change logged once, segment-change alerts raised), committed on every shard at the end; returns customers and transitions per shard';
+
+------------------------------------------------------------------------------
+-- A shard's number: ids unique across the cluster, customers placed by hash
+------------------------------------------------------------------------------
+
+-- Which shard this database is: the remainder and modulus of the
+-- coordinator's hash partitions of customer_id (set once with
+-- cartera.set_shard_number(); dumped with the data).
+CREATE TABLE cartera.shard_number (
+  singleton  boolean PRIMARY KEY DEFAULT true CONSTRAINT shard_number_one_row CHECK (singleton),
+  shard      integer NOT NULL,
+  shards     integer NOT NULL,
+  set_at     timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT shard_number_range CHECK (shards BETWEEN 1 AND 32768 AND shard >= 0 AND shard < shards)
+);
+COMMENT ON TABLE cartera.shard_number IS
+  'on a shard: its number (the remainder of the coordinator''s hash partitions of customer_id) and the number of shards (their modulus), set by cartera.set_shard_number()';
+COMMENT ON COLUMN cartera.shard_number.singleton IS 'always true: one row';
+COMMENT ON COLUMN cartera.shard_number.shard IS 'this shard: REMAINDER of FOR VALUES WITH (MODULUS shards, REMAINDER shard); its ids are in [shard * 2^48 + 1, (shard + 1) * 2^48)';
+COMMENT ON COLUMN cartera.shard_number.shards IS 'the number of shards: the MODULUS';
+COMMENT ON COLUMN cartera.shard_number.set_at IS 'when it was set';
+SELECT pg_catalog.pg_extension_config_dump('cartera.shard_number', '');
+
+-- An empty table partitioned as the coordinator's tables are: the hash of a
+-- customer_id, hence its shard, is satisfies_hash_partition() over it.
+CREATE TABLE cartera.shard_route (customer_id bigint) PARTITION BY HASH (customer_id);
+COMMENT ON TABLE cartera.shard_route IS
+  'empty; partitioned by hash of customer_id as the coordinator''s tables are, so that a shard can tell which shard a customer belongs to';
+COMMENT ON COLUMN cartera.shard_route.customer_id IS 'the partition key';
+
+-- The shard a customer belongs to (NULL when this database is not a numbered shard).
+CREATE FUNCTION cartera.shard_of(customer_id bigint) RETURNS integer
+  LANGUAGE plpgsql STABLE PARALLEL SAFE
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  n cartera.shard_number;
+BEGIN
+  SELECT * INTO n FROM cartera.shard_number;
+  IF n IS NULL OR customer_id IS NULL THEN
+    RETURN NULL;
+  END IF;
+  FOR r IN 0 .. n.shards - 1 LOOP
+    IF satisfies_hash_partition('cartera.shard_route'::regclass, n.shards, r, customer_id) THEN
+      RETURN r;
+    END IF;
+  END LOOP;
+  RETURN NULL;
+END
+$fn$;
+COMMENT ON FUNCTION cartera.shard_of(bigint) IS
+  'on a numbered shard: the shard a customer id belongs to (the coordinator''s hash partitioning); NULL elsewhere';
+
+-- Customers of two shards are never related here: a clear error instead of
+-- a foreign key violation or "does not exist".  role: how the caller names
+-- the customer; action: what relates the two.  Returns true (the customer
+-- belongs here, or this database is not a numbered shard).
+CREATE FUNCTION cartera.refuse_other_shard(customer_id bigint, role text, action text) RETURNS boolean
+  LANGUAGE plpgsql STABLE PARALLEL SAFE
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  n cartera.shard_number;
+  theirs integer := cartera.shard_of(customer_id);
+BEGIN
+  SELECT * INTO n FROM cartera.shard_number;
+  IF theirs IS NOT NULL AND theirs <> n.shard THEN
+    RAISE EXCEPTION 'customer % (%) belongs to shard %, not to this one (shard % of %)', customer_id, role, theirs, n.shard, n.shards
+      USING ERRCODE = 'feature_not_supported',
+            DETAIL = format('%s relates two customers, and every customer''s rows live on the shard of its id''s hash: customers of two shards are never related.', action),
+            HINT = 'Record it where both customers are (on one server), or as text (customer.referral_source); docs/scaling.md.';
+  END IF;
+  RETURN true;
+END
+$fn$;
+COMMENT ON FUNCTION cartera.refuse_other_shard(bigint, text, text) IS
+  'on a numbered shard: raises 0A000 when the customer belongs to another shard (a referral or a merge across shards); else returns true; changes nothing';
+
+-- A referral to a customer of another shard: refused clearly (the foreign
+-- key would say only that the referrer does not exist).
+CREATE FUNCTION cartera.customer_referrer_placed() RETURNS trigger
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+BEGIN
+  PERFORM cartera.refuse_other_shard(NEW.referred_by, 'the referrer', 'A referral');
+  RETURN NEW;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.customer_referrer_placed() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.customer_referrer_placed() IS
+  'BEFORE INSERT OR UPDATE OF referred_by trigger of cartera.customer: on a numbered shard, refuses a referrer of another shard';
+CREATE TRIGGER customer_referrer_placed BEFORE INSERT OR UPDATE OF referred_by ON cartera.customer
+  FOR EACH ROW WHEN (NEW.referred_by IS NOT NULL) EXECUTE FUNCTION cartera.customer_referrer_placed();
+
+-- The identity sequences of the per-customer rows that live on shards.
+CREATE FUNCTION cartera.shard_sequences() RETURNS TABLE (relation regclass, id_column name, sequence regclass)
+  LANGUAGE sql STABLE PARALLEL SAFE
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+  SELECT t.rel::regclass, t.col::name, pg_catalog.pg_get_serial_sequence(t.rel, t.col)::regclass
+    FROM (VALUES ('cartera.purchase', 'purchase_id'), ('cartera.status_transition', 'transition_id'),
+                 ('cartera.alert', 'alert_id'), ('cartera.alert_event', 'event_id'),
+                 ('cartera.interaction', 'interaction_id'), ('cartera.customer_merge', 'merge_id')) t(rel, col)
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.shard_sequences() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.shard_sequences() IS
+  'the identity columns of the per-customer tables that cartera.set_shard_number() gives each shard a block of';
+
+-- Number this database as shard `shard` of `shards`: its per-customer ids
+-- (purchases, transitions, alerts and their events, interactions, merges)
+-- come from the block [shard * 2^48 + 1, (shard + 1) * 2^48), unique across
+-- the cluster; referrals and merges with customers of other shards are
+-- refused clearly.  A block survives pg_dump (the sequence's value does).
+CREATE FUNCTION cartera.set_shard_number(shard integer, shards integer)
+  RETURNS TABLE (relation regclass, next_id bigint)
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  was cartera.shard_number;
+  lo bigint;
+  hi bigint;
+  s record;
+  outside bigint;
+  top bigint;
+BEGIN
+  IF shard IS NULL OR shards IS NULL THEN
+    RAISE EXCEPTION 'shard and shards must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF shards NOT BETWEEN 1 AND 32768 OR shard NOT BETWEEN 0 AND shards - 1 THEN
+    RAISE EXCEPTION 'shard % of % is out of range', shard, shards
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'shards is the MODULUS of the coordinator''s hash partitions (1 to 32768), shard this one''s REMAINDER (0 to shards - 1).';
+  END IF;
+  LOCK TABLE cartera.shard_number IN EXCLUSIVE MODE;
+  SELECT * INTO was FROM cartera.shard_number;
+  IF was IS NOT NULL AND (was.shard, was.shards) IS DISTINCT FROM (shard, shards) THEN
+    RAISE EXCEPTION 'this database is already shard % of %', was.shard, was.shards
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            DETAIL = 'Its customers and ids were placed by that number.',
+            HINT = 'Changing the number of shards moves customers between them: reload them into shards numbered anew.';
+  END IF;
+  lo := shard::bigint << 48;
+  hi := lo + (1::bigint << 48) - 1;
+  FOR s IN SELECT * FROM cartera.shard_sequences() ORDER BY 1 LOOP
+    EXECUTE format('LOCK TABLE %s IN SHARE MODE', s.relation);
+    EXECUTE format('SELECT count(*) FILTER (WHERE %1$I NOT BETWEEN $1 AND $2), max(%1$I) FILTER (WHERE %1$I BETWEEN $1 AND $2) FROM %2$s',
+                   s.id_column, s.relation)
+      INTO outside, top USING lo + 1, hi;
+    IF outside > 0 THEN
+      RAISE EXCEPTION 'table % has ids outside shard %''s block (% rows)', s.relation, shard, outside
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              DETAIL = format('Shard %s gives ids from %s to %s; ids given before it was numbered could be given again by another shard.', shard, lo + 1, hi),
+              HINT = 'Number every shard before loading it (docs/scaling.md).';
+    END IF;
+    -- the block's bounds while this server lives; the next id survives a dump
+    EXECUTE format('ALTER SEQUENCE %s MINVALUE %s MAXVALUE %s START WITH %s RESTART WITH %s', s.sequence, lo + 1, hi,
+                   lo + 1, coalesce(top + 1, lo + 1));
+    relation := s.relation;
+    next_id := coalesce(top + 1, lo + 1);
+    RETURN NEXT;
+  END LOOP;
+  INSERT INTO cartera.shard_number AS n (shard, shards) VALUES (shard, shards)
+    ON CONFLICT (singleton) DO NOTHING;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.set_shard_number(integer, integer) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.set_shard_number(integer, integer) IS
+  'number this database as shard `shard` of `shards` (the REMAINDER and MODULUS of the coordinator''s hash partitions of customer_id): its purchase, transition, alert, alert event, interaction and merge ids come from the block [shard * 2^48 + 1, (shard + 1) * 2^48), unique across the cluster, and referrals and merges with customers of other shards are refused; refuses rows already outside the block and a different number than the one set; returns each table and its next id';

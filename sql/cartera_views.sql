@@ -780,11 +780,14 @@ BEGIN
     ORDER BY c.customer_id FOR UPDATE;
   SELECT * INTO keep_row FROM cartera.customer c WHERE c.customer_id = merge_customers.keep;
   IF NOT FOUND THEN
+    -- on a shard: one of another shard is not "missing" (sql/cartera_shards.sql)
+    PERFORM cartera.refuse_other_shard(keep, 'the customer to keep', 'A merge');
     RAISE EXCEPTION 'customer % does not exist', keep
       USING ERRCODE = 'no_data_found', DETAIL = 'It was given as the customer to keep.';
   END IF;
   SELECT * INTO drop_row FROM cartera.customer c WHERE c.customer_id = merge_customers.drop;
   IF NOT FOUND THEN
+    PERFORM cartera.refuse_other_shard(drop, 'the duplicate', 'A merge');
     RAISE EXCEPTION 'customer % does not exist', drop
       USING ERRCODE = 'no_data_found', DETAIL = 'It was given as the duplicate to merge into customer ' || keep || '.';
   END IF;

@@ -19,11 +19,11 @@ END $$;
 
 BEGIN;
 SET LOCAL client_min_messages = error;   -- fits' convergence warnings
--- the CDNOW customers join the portfolio (cdnow_purchase: sql/cdnow.sql)
+-- 600 CDNOW customers join the portfolio (cdnow_purchase: sql/cdnow.sql)
 INSERT INTO customer (customer_id, full_name)
-  SELECT DISTINCT 7000000 + customer_id, 'CDNOW ' || customer_id FROM cdnow_purchase;
+  SELECT DISTINCT 7000000 + customer_id, 'CDNOW ' || customer_id FROM cdnow_purchase WHERE customer_id <= 600;
 INSERT INTO purchase (customer_id, purchased_at, amount)
-  SELECT 7000000 + customer_id, purchased_at, amount FROM cdnow_purchase;
+  SELECT 7000000 + customer_id, purchased_at, amount FROM cdnow_purchase WHERE customer_id <= 600;
 
 -- this database as the only shard: its partial states, merged ...
 CREATE TEMP TABLE halves AS SELECT * FROM refresh_partials(now(), 'weeks');
@@ -35,18 +35,18 @@ CREATE TEMP TABLE merged AS
          mbgnbd_fit_merge(transactions) AS mg, gamma_gamma_fit_merge(spend) AS gg
     FROM halves;
 -- ... are the model refresh() fits and stores (fits that did not converge left out)
-SELECT customers >= 2357 AS refreshed FROM refresh(now(), 'weeks');
+SELECT customers >= 600 AS refreshed FROM refresh(now(), 'weeks');
 SELECT m.recency_breaks = x.rb AS recency, m.frequency_breaks = x.fb AS frequency,
        m.monetary_breaks = x.mb AS monetary,
        m.bgnbd IS NOT DISTINCT FROM CASE WHEN (x.bg).converged THEN x.bg END AS bgnbd,
        m.pareto_nbd IS NOT DISTINCT FROM CASE WHEN (x.pn).converged THEN x.pn END AS pareto_nbd,
        m.mbgnbd IS NOT DISTINCT FROM CASE WHEN (x.mg).converged THEN x.mg END AS mbgnbd,
        m.gamma_gamma IS NOT DISTINCT FROM CASE WHEN (x.gg).converged THEN x.gg END AS gamma_gamma,
-       (x.bg).customers >= 2357 AS fitted_on_every_buyer
+       (x.bg).customers >= 600 AS fitted_on_every_buyer
   FROM portfolio_model m, merged x;
 
 -- the second half alone: the same model again changes nothing, logs nothing
-SELECT customers >= 2357 AS customers, transitions FROM refresh_with_model((SELECT m FROM portfolio_model m));
+SELECT customers >= 600 AS customers, transitions FROM refresh_with_model((SELECT m FROM portfolio_model m));
 -- a fit that did not converge is not stored
 SELECT transitions >= 0 AS applied
   FROM refresh_with_model((SELECT jsonb_populate_record(m, jsonb_build_object('gamma_gamma',
@@ -64,7 +64,8 @@ SELECT pg_temp.error_of($$SELECT * FROM cartera.refresh_partials(now() + interva
 -- the portfolio's clock only moves forward, for either half
 BEGIN;
 SET LOCAL client_min_messages = error;
-SELECT customers > 0 AS refreshed FROM refresh(now(), 'weeks');
+SELECT customers > 0 AS refreshed
+  FROM refresh_with_model(ROW(true, now(), NULL, NULL, NULL, NULL, NULL, now(), NULL, NULL, NULL)::portfolio_model);
 SELECT pg_temp.error_of($$SELECT * FROM cartera.refresh_with_model(
                           ROW(true, '2000-01-01', NULL, NULL, NULL, NULL, NULL, now(), NULL, NULL, NULL)::cartera.portfolio_model)$$);
 SELECT pg_temp.error_of($$SELECT * FROM cartera.refresh_partials('2000-01-01', 'weeks')$$);
@@ -96,3 +97,45 @@ SELECT count(*) AS open_connections FROM unnest(dblink_get_connections()) c WHER
 DELETE FROM shard;
 DROP EXTENSION postgres_fdw CASCADE;
 DROP EXTENSION dblink;
+
+-- numbering a shard (cartera.set_shard_number())
+SELECT * FROM set_shard_number(NULL, 3);
+SELECT * FROM set_shard_number(3, 3);
+SELECT * FROM set_shard_number(0, 0);
+SELECT * FROM set_shard_number(-1, 3);
+SELECT shard_of(1) AS not_a_shard;
+BEGIN;
+-- this portfolio's ids began at 1: only block 0 holds them
+SELECT pg_temp.error_of('SELECT * FROM cartera.set_shard_number(1, 2)');
+SELECT relation, next_id = (SELECT coalesce(max(purchase_id), 0) + 1 FROM purchase) AS next_purchase_id
+  FROM set_shard_number(0, 2) WHERE relation = 'purchase'::regclass;
+SELECT count(*) AS other_ids_left FROM set_shard_number(0, 2);   -- again: the same number is fine
+SELECT pg_temp.error_of('SELECT * FROM cartera.set_shard_number(1, 2)');
+SELECT shard, shards FROM shard_number;
+-- customers are placed by the coordinator's hash partitions of customer_id
+CREATE TEMP TABLE route (customer_id bigint) PARTITION BY HASH (customer_id);
+CREATE TEMP TABLE route0 PARTITION OF route FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+CREATE TEMP TABLE route1 PARTITION OF route FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+INSERT INTO route SELECT generate_series(1, 1000);
+SELECT count(*) FILTER (WHERE shard_of(customer_id) = 0) AS in_route0, count(*) AS rows FROM route0;
+SELECT count(*) FILTER (WHERE shard_of(customer_id) = 1) AS in_route1, count(*) AS rows FROM route1;
+-- a referral or a merge with a customer of the other shard: refused clearly
+SELECT min(customer_id) AS here FROM route0 WHERE customer_id NOT IN (SELECT customer_id FROM customer) \gset
+SELECT min(customer_id) AS elsewhere FROM route1 WHERE customer_id NOT IN (SELECT customer_id FROM customer) \gset
+INSERT INTO customer (customer_id, full_name) VALUES (:here, 'Here');
+SELECT pg_temp.error_of(format('INSERT INTO cartera.customer (customer_id, full_name, referred_by) VALUES (%s, %L, %s)',
+                               :here + 2000, 'Referred', :elsewhere)) ~ 'belongs to shard 1, not to this one \(shard 0 of 2\)' AS referral_refused;
+SELECT pg_temp.error_of(format('SELECT cartera.merge_customers(%s, %s)', :here, :elsewhere))
+       ~ '^0A000: customer \d+ \(the duplicate\) belongs to shard 1' AS merge_refused;
+SELECT pg_temp.error_of(format('SELECT cartera.merge_customers(%s, %s)', :elsewhere, :here))
+       ~ '^0A000: customer \d+ \(the customer to keep\) belongs to shard 1' AS merge_refused;
+-- one of this shard that does not exist is still "does not exist"
+SELECT max(customer_id) AS missing FROM route0 WHERE customer_id NOT IN (SELECT customer_id FROM customer) \gset
+SELECT pg_temp.error_of(format('SELECT cartera.merge_customers(%s, %s)', :here, :missing)) ~ '^P0002: customer \d+ does not exist$' AS missing;
+-- a referral within the shard is kept
+SELECT min(customer_id) AS neighbour FROM route0 WHERE customer_id NOT IN (SELECT customer_id FROM customer) \gset
+INSERT INTO customer (customer_id, full_name, referred_by) VALUES (:neighbour, 'Neighbour', :here) RETURNING referred_by = :here AS kept;
+-- new ids come from the shard's block
+INSERT INTO purchase (customer_id, purchased_at, amount) VALUES (:here, now() - interval '1 day', 10)
+  RETURNING purchase_id < 281474976710656 AS in_block_0;
+ROLLBACK;
