@@ -191,6 +191,35 @@ $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.dblink_schema() FROM PUBLIC;
 COMMENT ON FUNCTION cartera.dblink_schema() IS 'the schema of the dblink extension; an error when it is not installed';
 
+-- The shards of cartera.shard, each checked to be a foreign server (their
+-- order: by name).
+CREATE FUNCTION cartera.shard_servers() RETURNS text[]
+  LANGUAGE plpgsql STABLE
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  servers text[] := ARRAY(SELECT h.server FROM cartera.shard h ORDER BY h.server);
+  missing text;
+BEGIN
+  IF servers = '{}' THEN
+    RAISE EXCEPTION 'no shards are listed in cartera.shard'
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'INSERT INTO cartera.shard (server) the foreign servers of the shards (docs/scaling.md).';
+  END IF;
+  SELECT s INTO missing FROM unnest(servers) s
+   WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_foreign_server f WHERE f.srvname = s) LIMIT 1;
+  IF missing IS NOT NULL THEN
+    RAISE EXCEPTION 'shard "%" is not a foreign server', missing
+      USING ERRCODE = 'undefined_object',
+            HINT = 'CREATE SERVER it (postgres_fdw) with a user mapping, or DELETE it from cartera.shard.';
+  END IF;
+  RETURN servers;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.shard_servers() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.shard_servers() IS
+  'part of the sharded functions: the servers of cartera.shard by name, each checked to be a foreign server';
+
 -- One query on every shard at the same time, in each shard's open
 -- transaction; returns its rows as JSON, one per row, with the shard.
 CREATE FUNCTION cartera.shard_query(query text, columns text)
@@ -241,18 +270,9 @@ BEGIN
   -- the coordinator's own checks first (its clock, its lock)
   PERFORM cartera.refresh_begin(as_of, time_unit);
   dbl := cartera.dblink_schema();
-  IF NOT EXISTS (SELECT 1 FROM cartera.shard) THEN
-    RAISE EXCEPTION 'no shards are listed in cartera.shard'
-      USING ERRCODE = 'object_not_in_prerequisite_state',
-            HINT = 'INSERT INTO cartera.shard (server) the foreign servers of the shards (docs/scaling.md).';
-  END IF;
+  PERFORM cartera.shard_servers();
   BEGIN
     FOR s IN SELECT h.server FROM cartera.shard h ORDER BY h.server LOOP
-      IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_foreign_server f WHERE f.srvname = s.server) THEN
-        RAISE EXCEPTION 'shard "%" is not a foreign server', s.server
-          USING ERRCODE = 'undefined_object',
-                HINT = 'CREATE SERVER it (postgres_fdw) with a user mapping, or DELETE it from cartera.shard.';
-      END IF;
       EXECUTE format('SELECT %I.dblink_connect($1, $2)', dbl) USING 'cartera_shard_' || s.server, s.server;
       opened := opened || ('cartera_shard_' || s.server);
       EXECUTE format('SELECT %I.dblink_exec($1, $2)', dbl) USING 'cartera_shard_' || s.server, 'BEGIN';
@@ -483,3 +503,87 @@ $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.set_shard_number(integer, integer) FROM PUBLIC;
 COMMENT ON FUNCTION cartera.set_shard_number(integer, integer) IS
   'number this database as shard `shard` of `shards` (the REMAINDER and MODULUS of the coordinator''s hash partitions of customer_id): its purchase, transition, alert, alert event, interaction and merge ids come from the block [shard * 2^48 + 1, (shard + 1) * 2^48), unique across the cluster, and referrals and merges with customers of other shards are refused; refuses rows already outside the block and a different number than the one set; returns each table and its next id';
+
+------------------------------------------------------------------------------
+-- Bulk loads through the coordinator
+------------------------------------------------------------------------------
+
+-- Load the rows of `purchases` (a table or view whose columns named as
+-- cartera.purchase's go in; customer_id among them) into `target`, the
+-- coordinator's table partitioned over the shards' cartera.purchase:
+-- postgres_fdw routes each row to its shard in batches.  For the load every
+-- shard's cartera.purchase is in deferred mode, so each batch only queues
+-- its customers' states; then every shard applies its queue once
+-- (catch_up()) and gets its mode back.  A procedure, because the load must
+-- commit before the shards can apply it; hence no SET clause either (every
+-- name below is qualified), and CALL it outside a transaction block.
+CREATE PROCEDURE cartera.shard_load(purchases regclass, target regclass,
+                                    INOUT loaded bigint DEFAULT NULL, INOUT applied bigint DEFAULT NULL)
+  LANGUAGE plpgsql
+AS $fn$
+DECLARE
+  dbl name := cartera.dblink_schema();
+  servers text[];
+  modes text[] := '{}';
+  cols text;
+  mode text;
+  n bigint;
+BEGIN
+  IF purchases IS NULL OR target IS NULL THEN
+    RAISE EXCEPTION 'the purchases to load and the target table must not be null'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = target AND c.relkind = 'p') THEN
+    RAISE EXCEPTION '% is not a partitioned table', target
+      USING ERRCODE = 'wrong_object_type',
+            HINT = 'Load into the coordinator''s table partitioned by hash of customer_id over the shards'' cartera.purchase (docs/scaling.md).';
+  END IF;
+  SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
+    FROM pg_catalog.pg_attribute a
+   WHERE a.attrelid = purchases AND a.attnum > 0 AND NOT a.attisdropped
+     AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute t
+                  WHERE t.attrelid = target AND t.attname = a.attname AND t.attnum > 0 AND NOT t.attisdropped);
+  IF cols IS NULL OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                                  WHERE a.attrelid = purchases AND a.attname = 'customer_id' AND NOT a.attisdropped) THEN
+    RAISE EXCEPTION '% has no column customer_id that % has', purchases, target
+      USING ERRCODE = 'undefined_column',
+            HINT = 'The columns of the purchases named as the target''s are loaded; customer_id routes them.';
+  END IF;
+  servers := cartera.shard_servers();
+
+  -- 1. every shard in deferred mode (committed: the load's own connections must see it)
+  FOR i IN 1 .. pg_catalog.array_length(servers, 1) LOOP
+    EXECUTE pg_catalog.format('SELECT m FROM %I.dblink($1, $2) AS t(m text)', dbl)
+      INTO mode USING servers[i], 'SELECT cartera.set_purchase_mode(''cartera.purchase'', ''deferred'')';
+    modes := modes || mode;
+  END LOOP;
+  COMMIT;
+
+  -- 2. the load, routed by the partitions (a failure puts the modes back)
+  BEGIN
+    EXECUTE pg_catalog.format('INSERT INTO %s (%s) SELECT %s FROM %s', target, cols, cols, purchases);
+    GET DIAGNOSTICS n = ROW_COUNT;
+  EXCEPTION WHEN OTHERS THEN
+    FOR i IN 1 .. pg_catalog.array_length(servers, 1) LOOP
+      EXECUTE pg_catalog.format('SELECT m FROM %I.dblink($1, $2) AS t(m text)', dbl)
+        INTO mode USING servers[i], pg_catalog.format('SELECT cartera.set_purchase_mode(''cartera.purchase'', %L)', modes[i]);
+    END LOOP;
+    RAISE;
+  END;
+  loaded := n;
+  COMMIT;
+
+  -- 3. every shard applies its queue once and gets its mode back
+  applied := 0;
+  FOR i IN 1 .. pg_catalog.array_length(servers, 1) LOOP
+    EXECUTE pg_catalog.format('SELECT p FROM %I.dblink($1, $2) AS t(p bigint)', dbl)
+      INTO n USING servers[i], 'SELECT purchases FROM cartera.catch_up()';
+    applied := applied + n;
+    EXECUTE pg_catalog.format('SELECT m FROM %I.dblink($1, $2) AS t(m text)', dbl)
+      INTO mode USING servers[i], pg_catalog.format('SELECT cartera.set_purchase_mode(''cartera.purchase'', %L)', modes[i]);
+  END LOOP;
+END
+$fn$;
+REVOKE EXECUTE ON PROCEDURE cartera.shard_load(regclass, regclass, bigint, bigint) FROM PUBLIC;
+COMMENT ON PROCEDURE cartera.shard_load(regclass, regclass, bigint, bigint) IS
+  'bulk load on the coordinator (CALL, outside a transaction block; needs dblink): the rows of purchases go into target, the table partitioned over the shards'' cartera.purchase, with every shard in deferred mode for the load; then every shard applies its queue once and gets its mode back; returns the rows loaded and the purchases applied';

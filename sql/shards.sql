@@ -77,7 +77,17 @@ ROLLBACK;
 
 -- the coordinator: dblink, a list of shards, each a foreign server
 SELECT * FROM shard_refresh();
+CALL shard_load('cartera.purchase', 'cartera.purchase');
 CREATE EXTENSION dblink;
+CALL shard_load(NULL, 'cartera.purchase');
+CALL shard_load('cartera.purchase', 'cartera.purchase');
+CREATE TEMP TABLE routed (customer_id bigint, purchased_at timestamptz, amount numeric) PARTITION BY HASH (customer_id);
+CALL shard_load('cartera.purchase', 'routed');
+CREATE TEMP TABLE unroutable (purchased_at timestamptz, amount numeric);
+INSERT INTO shard (server) VALUES ('nowhere');
+CALL shard_load('unroutable', 'routed');
+CALL shard_load('cartera.purchase', 'routed');
+DELETE FROM shard;
 SELECT * FROM shard_refresh(NULL);
 SELECT * FROM shard_refresh('infinity');
 SELECT pg_temp.error_of($$SELECT * FROM cartera.shard_refresh(now() + interval '1 day')$$);
