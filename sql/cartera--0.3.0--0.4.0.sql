@@ -2991,7 +2991,8 @@ BEGIN
   END IF;
   EXECUTE format('%s INSERT ON cartera.customer_state, cartera.status_transition, cartera.portfolio_model, '
                  'cartera.purchase_source, cartera.customer_merge, cartera.alert_event, cartera.model_history, '
-                 'cartera.deferred_change, cartera.deferred_failure, cartera.deferred_run %s %s',
+                 'cartera.deferred_change, cartera.deferred_failure, cartera.deferred_run, '
+                 'cartera.shard, cartera.shard_number %s %s',
                  verb, dir, manager);
   EXECUTE format('%s UPDATE ON ALL SEQUENCES IN SCHEMA cartera %s %s', verb, dir, manager);
   -- the dump's row of cartera.purchase sets its mode (purchase_source_restored())
@@ -5185,6 +5186,8 @@ BEGIN
   -- which reaches the notes in the alerts' history (nothing else of it)
   EXECUTE format('GRANT UPDATE (note) ON cartera.alert_event TO %s', grantee);
   EXECUTE format('GRANT SELECT ON cartera.purchase_source TO %s', grantee);
+  -- the coordinator's list of shards (foreign server names): a manager's dump holds it
+  EXECUTE format('GRANT SELECT ON cartera.shard TO %s', grantee);
   EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.assign_owner(bigint, boolean) TO %s', grantee);
   -- merging duplicates (cartera.merge_customers runs as its caller): the
   -- audit log, moving the history and the alert cool-down of the duplicate

@@ -126,6 +126,9 @@ INSERT INTO cartera.deferred_run (last_run_at, last_run_by, last_customers, last
   VALUES ('1998-07-01', 'worker', 10, 12, 15, 1, '00:00:00.5', 3, 30, 40, '1998-06-30');
 INSERT INTO cartera.agent_target (agent_id, month, revenue_target, retention_target)
   SELECT agent_id, date '1998-06-01', 5000, 0.5 FROM cartera.agent;
+-- the portfolio on shards: this database as shard 0 of 1, and a coordinator's list
+SELECT count(*) FROM cartera.set_shard_number(0, 1);
+INSERT INTO cartera.shard (server) VALUES ('shard_a');
 UPDATE cartera.customer SET email = 'twin@example.com' WHERE customer_id IN (5, 6);
 SELECT cartera.merge_customers(5, 6);
 -- a user table with a column of every cartera type, and of its array, each
