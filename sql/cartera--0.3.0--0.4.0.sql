@@ -2870,6 +2870,65 @@ $fn$;
 REVOKE EXECUTE ON PROCEDURE cartera.shard_load(regclass, regclass, bigint, bigint) FROM PUBLIC;
 COMMENT ON PROCEDURE cartera.shard_load(regclass, regclass, bigint, bigint) IS
   'bulk load on the coordinator (CALL, outside a transaction block; needs dblink): the rows of purchases go into target, the table partitioned over the shards'' cartera.purchase, with every shard in deferred mode for the load; then every shard applies its queue once and gets its mode back; returns the rows loaded and the purchases applied';
+
+------------------------------------------------------------------------------
+-- Alert notifications of the shards, relayed to the coordinator
+------------------------------------------------------------------------------
+
+-- NOTIFY cartera_alert is sent where an alert is raised: on its shard.  The
+-- relay listens on every shard (a dblink connection each, kept for the
+-- session) and sends each notification again on the coordinator, its
+-- payload with the shard first: {"shard": "shard0", "id" : ..., "kind" : ...}.
+-- It runs for `seconds` (pg_cron every minute with 60, or a session of its
+-- own with a longer time), polls every `poll` seconds and commits after each
+-- poll (a NOTIFY is delivered at commit): a procedure, without a SET clause
+-- (every name below is qualified).  Returns how many it relayed.
+CREATE PROCEDURE cartera.shard_relay(seconds double precision DEFAULT 60, poll double precision DEFAULT 0.2,
+                                     INOUT relayed bigint DEFAULT NULL)
+  LANGUAGE plpgsql
+AS $fn$
+DECLARE
+  dbl name := cartera.dblink_schema();
+  servers text[];
+  stop timestamptz;
+  open_now text[];
+  note record;
+BEGIN
+  IF seconds IS NULL OR poll IS NULL OR NOT (seconds > 0 AND seconds < 'infinity' AND poll > 0 AND poll <= 60) THEN
+    RAISE EXCEPTION 'the relay needs a finite positive time and a poll interval of at most 60 seconds, not % and %',
+                    coalesce(seconds::text, 'NULL'), coalesce(poll::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  servers := cartera.shard_servers();
+  stop := pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => seconds);
+  EXECUTE pg_catalog.format('SELECT %I.dblink_get_connections()', dbl) INTO open_now;
+  FOR i IN 1 .. pg_catalog.array_length(servers, 1) LOOP
+    IF open_now IS NULL OR NOT ('cartera_relay_' || servers[i]) = ANY (open_now) THEN
+      EXECUTE pg_catalog.format('SELECT %I.dblink_connect($1, $2)', dbl) USING 'cartera_relay_' || servers[i], servers[i];
+    END IF;
+    EXECUTE pg_catalog.format('SELECT %I.dblink_exec($1, $2)', dbl) USING 'cartera_relay_' || servers[i], 'LISTEN cartera_alert';
+  END LOOP;
+  relayed := 0;
+  LOOP
+    FOR i IN 1 .. pg_catalog.array_length(servers, 1) LOOP
+      FOR note IN EXECUTE pg_catalog.format('SELECT n.notify_name, n.extra FROM %I.dblink_get_notify($1) n', dbl)
+                    USING 'cartera_relay_' || servers[i] LOOP
+        PERFORM pg_catalog.pg_notify('cartera_alert',
+                  CASE WHEN pg_catalog.left(note.extra, 1) = '{' AND pg_catalog.length(note.extra) > 2
+                       THEN '{"shard" : ' || pg_catalog.to_json(servers[i])::text || ', ' || pg_catalog.substr(note.extra, 2)
+                       ELSE note.extra END);
+        relayed := relayed + 1;
+      END LOOP;
+    END LOOP;
+    COMMIT;
+    EXIT WHEN pg_catalog.clock_timestamp() >= stop;
+    PERFORM pg_catalog.pg_sleep(poll);
+  END LOOP;
+END
+$fn$;
+REVOKE EXECUTE ON PROCEDURE cartera.shard_relay(double precision, double precision, bigint) FROM PUBLIC;
+COMMENT ON PROCEDURE cartera.shard_relay(double precision, double precision, bigint) IS
+  'on the coordinator (CALL, outside a transaction block; needs dblink): for `seconds`, relays every shard''s NOTIFY cartera_alert to the coordinator''s listeners, the payload with the shard first ({"shard" : "<server>", "id" : ...}), polling every `poll` seconds; returns how many it relayed';
 -- END shards
 
 -- BEGIN restore

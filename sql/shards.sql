@@ -78,7 +78,14 @@ ROLLBACK;
 -- the coordinator: dblink, a list of shards, each a foreign server
 SELECT * FROM shard_refresh();
 CALL shard_load('cartera.purchase', 'cartera.purchase');
+CALL shard_relay(1);
 CREATE EXTENSION dblink;
+CALL shard_relay(0);
+CALL shard_relay(NULL);
+CALL shard_relay('infinity');
+CALL shard_relay(60, 0);
+CALL shard_relay(60, 61);
+CALL shard_relay(1);
 CALL shard_load(NULL, 'cartera.purchase');
 CALL shard_load('cartera.purchase', 'cartera.purchase');
 CREATE TEMP TABLE routed (customer_id bigint, purchased_at timestamptz, amount numeric) PARTITION BY HASH (customer_id);
