@@ -2389,6 +2389,38 @@ REVOKE EXECUTE ON FUNCTION cartera.refresh_partials(timestamptz, text) FROM PUBL
 COMMENT ON FUNCTION cartera.refresh_partials(timestamptz, text) IS
   'a shard''s half of the portfolio model: the partial states of refresh()''s breakpoints (recency, frequency, monetary), transaction fits and Gamma-Gamma fit over this database''s customers at as_of, to merge with breakpoints_merge(), bgnbd_fit_merge(), pareto_nbd_fit_merge(), mbgnbd_fit_merge() and gamma_gamma_fit_merge(); starts the refresh (applies the deferred queue, locks customer_state until the transaction ends)';
 
+-- The model refresh() stores, from its fits (one server's, or every shard's
+-- merged): stamped now, the transaction model chosen by the portfolio
+-- settings and every fit recorded in model_history (choose_transaction_model()).
+CREATE FUNCTION cartera.refresh_model(as_of timestamptz, time_unit text,
+                                      recency_breaks double precision[], frequency_breaks double precision[],
+                                      monetary_breaks double precision[], bg cartera.bgnbd_params,
+                                      pnbd cartera.pareto_nbd_params, mbg cartera.mbgnbd_params,
+                                      gg cartera.gamma_gamma_params)
+  RETURNS cartera.portfolio_model
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  model cartera.portfolio_model;
+BEGIN
+  model.as_of := as_of;
+  model.refreshed_at := clock_timestamp();
+  model.recency_breaks := recency_breaks;
+  model.frequency_breaks := frequency_breaks;
+  model.monetary_breaks := monetary_breaks;
+  model.bgnbd := bg;
+  model.pareto_nbd := pnbd;
+  model.mbgnbd := mbg;
+  model.gamma_gamma := gg;
+  model.transaction_model := cartera.choose_transaction_model(as_of, time_unit, model.refreshed_at, bg, pnbd, mbg);
+  RETURN model;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.refresh_model(timestamptz, text, double precision[], double precision[], double precision[], cartera.bgnbd_params, cartera.pareto_nbd_params, cartera.mbgnbd_params, cartera.gamma_gamma_params) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.refresh_model(timestamptz, text, double precision[], double precision[], double precision[], cartera.bgnbd_params, cartera.pareto_nbd_params, cartera.mbgnbd_params, cartera.gamma_gamma_params) IS
+  'part of refresh(): the portfolio_model row of the given breakpoints and fits, stamped now, with the transaction model chosen by the portfolio settings (every fit recorded in model_history)';
+
 -- The second half of refresh(): store a model fitted elsewhere (by refresh()
 -- here, or by the coordinator from every shard's partial states), recompute
 -- every customer's state with it, log each change once and raise the
@@ -2574,17 +2606,7 @@ BEGIN
                                'recency bytea, frequency bytea, monetary bytea, transactions bytea, spend bytea') q;
 
     -- 2. the model, chosen once (the coordinator's settings; its model_history)
-    model.as_of := as_of;
-    model.refreshed_at := clock_timestamp();
-    model.recency_breaks := fit.rb;
-    model.frequency_breaks := fit.fb;
-    model.monetary_breaks := fit.mb;
-    model.bgnbd := fit.bg;
-    model.pareto_nbd := fit.pnbd;
-    model.mbgnbd := fit.mbg;
-    model.gamma_gamma := fit.gg;
-    model.transaction_model := cartera.choose_transaction_model(as_of, time_unit, model.refreshed_at,
-                                                                fit.bg, fit.pnbd, fit.mbg);
+    model := cartera.refresh_model(as_of, time_unit, fit.rb, fit.fb, fit.mb, fit.bg, fit.pnbd, fit.mbg, fit.gg);
     -- the coordinator keeps it too (its own as_of check; its model_history)
     PERFORM count(*) FROM cartera.refresh_with_model(model);
 
@@ -4367,17 +4389,7 @@ BEGIN
      WHERE (s).purchases > 0$q$, cartera.purchase_rows_sql())
   INTO fit
   USING as_of, lower(time_unit);
-  model.as_of := as_of;
-  model.refreshed_at := clock_timestamp();
-  model.recency_breaks := fit.rb;
-  model.frequency_breaks := fit.fb;
-  model.monetary_breaks := fit.mb;
-  model.bgnbd := fit.bg;
-  model.pareto_nbd := fit.pnbd;
-  model.mbgnbd := fit.mbg;
-  model.gamma_gamma := fit.gg;
-  model.transaction_model := cartera.choose_transaction_model(as_of, time_unit, model.refreshed_at,
-                                                              fit.bg, fit.pnbd, fit.mbg);
+  model := cartera.refresh_model(as_of, time_unit, fit.rb, fit.fb, fit.mb, fit.bg, fit.pnbd, fit.mbg, fit.gg);
   -- stored (without the fits that did not converge), every state recomputed
   -- with it, changes logged, segment-change alerts raised
   RETURN QUERY SELECT * FROM cartera.refresh_with_model(model);

@@ -772,17 +772,7 @@ BEGIN
      WHERE (s).purchases > 0$q$, cartera.purchase_rows_sql())
   INTO fit
   USING as_of, lower(time_unit);
-  model.as_of := as_of;
-  model.refreshed_at := clock_timestamp();
-  model.recency_breaks := fit.rb;
-  model.frequency_breaks := fit.fb;
-  model.monetary_breaks := fit.mb;
-  model.bgnbd := fit.bg;
-  model.pareto_nbd := fit.pnbd;
-  model.mbgnbd := fit.mbg;
-  model.gamma_gamma := fit.gg;
-  model.transaction_model := cartera.choose_transaction_model(as_of, time_unit, model.refreshed_at,
-                                                              fit.bg, fit.pnbd, fit.mbg);
+  model := cartera.refresh_model(as_of, time_unit, fit.rb, fit.fb, fit.mb, fit.bg, fit.pnbd, fit.mbg, fit.gg);
   -- stored (without the fits that did not converge), every state recomputed
   -- with it, changes logged, segment-change alerts raised
   RETURN QUERY SELECT * FROM cartera.refresh_with_model(model);
