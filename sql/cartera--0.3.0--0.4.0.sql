@@ -2535,31 +2535,94 @@ REVOKE EXECUTE ON FUNCTION cartera.shard_servers() FROM PUBLIC;
 COMMENT ON FUNCTION cartera.shard_servers() IS
   'part of the sharded functions: the servers of cartera.shard by name, each checked to be a foreign server';
 
--- One query on every shard at the same time, in each shard's open
--- transaction; returns its rows as JSON, one per row, with the shard.
-CREATE FUNCTION cartera.shard_query(query text, columns text)
+-- The coordinator's connections to its shards, one per shard
+-- (cartera_shard_<server>), each in an open transaction; returns their names.
+CREATE FUNCTION cartera.shard_open() RETURNS text[]
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  dbl name := cartera.dblink_schema();
+  servers text[] := cartera.shard_servers();
+  opened text[] := '{}';
+BEGIN
+  FOR i IN 1 .. array_length(servers, 1) LOOP
+    BEGIN
+      EXECUTE format('SELECT %I.dblink_connect($1, $2)', dbl) USING 'cartera_shard_' || servers[i], servers[i];
+      opened := opened || ('cartera_shard_' || servers[i]);
+      EXECUTE format('SELECT %I.dblink_exec($1, $2)', dbl) USING 'cartera_shard_' || servers[i], 'BEGIN';
+    EXCEPTION WHEN OTHERS THEN
+      PERFORM cartera.shard_close(opened, false);
+      RAISE;
+    END;
+  END LOOP;
+  RETURN opened;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.shard_open() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.shard_open() IS
+  'part of the sharded functions: opens a dblink connection to every shard (cartera_shard_<server>) and begins a transaction on each; returns the connection names';
+
+-- Commit (or not) every shard's transaction, then close the connections
+-- (closing one rolls back what it did not commit).  Never fails when not
+-- committing: it runs while an error is on its way.
+CREATE FUNCTION cartera.shard_close(opened text[], commit_them boolean) RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  dbl name := cartera.dblink_schema();
+  conn text;
+BEGIN
+  IF commit_them THEN
+    FOREACH conn IN ARRAY opened LOOP
+      EXECUTE format('SELECT %I.dblink_exec($1, $2)', dbl) USING conn, 'COMMIT';
+    END LOOP;
+  END IF;
+  FOREACH conn IN ARRAY coalesce(opened, '{}') LOOP
+    BEGIN
+      EXECUTE format('SELECT %I.dblink_disconnect($1)', dbl) USING conn;
+    EXCEPTION WHEN OTHERS THEN
+      NULL;
+    END;
+  END LOOP;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.shard_close(text[], boolean) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.shard_close(text[], boolean) IS
+  'part of the sharded functions: commits every shard''s transaction when commit_them, then closes the connections shard_open() opened';
+
+-- One query per shard (queries[i] to the i-th server of cartera.shard by
+-- name; a single query goes to every shard), all at the same time, in each
+-- shard's open transaction; returns every row as JSON with its shard.
+CREATE FUNCTION cartera.shard_query(queries text[], columns text)
   RETURNS TABLE (server text, result json)
   LANGUAGE plpgsql
   SET search_path = pg_catalog, cartera, pg_temp
 AS $fn$
 DECLARE
   dbl name := cartera.dblink_schema();
-  s record;
+  servers text[] := cartera.shard_servers();
 BEGIN
-  FOR s IN SELECT h.server FROM cartera.shard h ORDER BY h.server LOOP
-    EXECUTE format('SELECT %I.dblink_send_query($1, $2)', dbl) USING 'cartera_shard_' || s.server, query;
+  IF cardinality(queries) NOT IN (1, cardinality(servers)) THEN
+    RAISE EXCEPTION 'shard_query() needs one query, or one per shard (%), not %', cardinality(servers), cardinality(queries)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  FOR i IN 1 .. cardinality(servers) LOOP
+    EXECUTE format('SELECT %I.dblink_send_query($1, $2)', dbl)
+      USING 'cartera_shard_' || servers[i], queries[CASE WHEN cardinality(queries) = 1 THEN 1 ELSE i END];
   END LOOP;
-  FOR s IN SELECT h.server FROM cartera.shard h ORDER BY h.server LOOP
+  FOR i IN 1 .. cardinality(servers) LOOP
     RETURN QUERY EXECUTE format('SELECT $1, pg_catalog.row_to_json(r) FROM %I.dblink_get_result($2) AS r(%s)', dbl, columns)
-      USING s.server, 'cartera_shard_' || s.server;
+      USING servers[i], 'cartera_shard_' || servers[i];
     -- the end of the results (dblink: one more call)
-    EXECUTE format('SELECT count(*) FROM %I.dblink_get_result($1) AS r(%s)', dbl, columns) USING 'cartera_shard_' || s.server;
+    EXECUTE format('SELECT count(*) FROM %I.dblink_get_result($1) AS r(%s)', dbl, columns) USING 'cartera_shard_' || servers[i];
   END LOOP;
 END
 $fn$;
-REVOKE EXECUTE ON FUNCTION cartera.shard_query(text, text) FROM PUBLIC;
-COMMENT ON FUNCTION cartera.shard_query(text, text) IS
-  'part of the sharded functions: runs a query on every shard of cartera.shard at the same time over the open connections (dblink), returns each row as JSON with its shard';
+REVOKE EXECUTE ON FUNCTION cartera.shard_query(text[], text) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.shard_query(text[], text) IS
+  'part of the sharded functions: runs queries[i] on the i-th shard of cartera.shard (one query: on every shard), all at the same time over the connections shard_open() opened; returns each row as JSON with its shard';
 
 -- The coordinator's refresh(): one model for the whole portfolio, fitted
 -- once from every shard's partial states, and every shard's states
@@ -2576,23 +2639,14 @@ CREATE FUNCTION cartera.shard_refresh(as_of timestamptz DEFAULT now(), time_unit
 AS $fn$
 DECLARE
   settings boolean := cartera.use_portfolio_settings();
-  dbl name;
-  s record;
   fit record;
   model cartera.portfolio_model;
-  opened text[] := '{}';
+  opened text[];
 BEGIN
   -- the coordinator's own checks first (its clock, its lock)
   PERFORM cartera.refresh_begin(as_of, time_unit);
-  dbl := cartera.dblink_schema();
-  PERFORM cartera.shard_servers();
+  opened := cartera.shard_open();
   BEGIN
-    FOR s IN SELECT h.server FROM cartera.shard h ORDER BY h.server LOOP
-      EXECUTE format('SELECT %I.dblink_connect($1, $2)', dbl) USING 'cartera_shard_' || s.server, s.server;
-      opened := opened || ('cartera_shard_' || s.server);
-      EXECUTE format('SELECT %I.dblink_exec($1, $2)', dbl) USING 'cartera_shard_' || s.server, 'BEGIN';
-    END LOOP;
-
     -- 1. every shard's partial states (its states locked from here on)
     SELECT cartera.breakpoints_merge((q.result->>'recency')::bytea) AS rb,
            cartera.breakpoints_merge((q.result->>'frequency')::bytea) AS fb,
@@ -2602,7 +2656,7 @@ BEGIN
            cartera.mbgnbd_fit_merge((q.result->>'transactions')::bytea) AS mbg,
            cartera.gamma_gamma_fit_merge((q.result->>'spend')::bytea) AS gg
       INTO fit
-      FROM cartera.shard_query(format('SELECT * FROM cartera.refresh_partials(%L, %L)', as_of, time_unit),
+      FROM cartera.shard_query(ARRAY[format('SELECT * FROM cartera.refresh_partials(%L, %L)', as_of, time_unit)],
                                'recency bytea, frequency bytea, monetary bytea, transactions bytea, spend bytea') q;
 
     -- 2. the model, chosen once (the coordinator's settings; its model_history)
@@ -2613,24 +2667,12 @@ BEGIN
     -- 3. every shard stores it and recomputes its states
     RETURN QUERY
       SELECT q.server, (q.result->>'customers')::bigint, (q.result->>'transitions')::bigint
-        FROM cartera.shard_query(format('SELECT * FROM cartera.refresh_with_model(%L::cartera.portfolio_model)', model),
+        FROM cartera.shard_query(ARRAY[format('SELECT * FROM cartera.refresh_with_model(%L::cartera.portfolio_model)', model)],
                                  'customers bigint, transitions bigint') q
        ORDER BY 1;
-    FOR s IN SELECT unnest(opened) AS conn LOOP
-      EXECUTE format('SELECT %I.dblink_exec($1, $2)', dbl) USING s.conn, 'COMMIT';
-    END LOOP;
-    FOR s IN SELECT unnest(opened) AS conn LOOP
-      EXECUTE format('SELECT %I.dblink_disconnect($1)', dbl) USING s.conn;
-    END LOOP;
+    PERFORM cartera.shard_close(opened, true);
   EXCEPTION WHEN OTHERS THEN
-    -- closing a connection rolls its shard's transaction back
-    FOR s IN SELECT unnest(opened) AS conn LOOP
-      BEGIN
-        EXECUTE format('SELECT %I.dblink_disconnect($1)', dbl) USING s.conn;
-      EXCEPTION WHEN OTHERS THEN
-        NULL;
-      END;
-    END LOOP;
+    PERFORM cartera.shard_close(opened, false);
     RAISE;
   END;
 END
@@ -2638,6 +2680,70 @@ $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.shard_refresh(timestamptz, text) FROM PUBLIC;
 COMMENT ON FUNCTION cartera.shard_refresh(timestamptz, text) IS
   'refresh() of a portfolio split over the shards of cartera.shard (run on the coordinator, needs dblink): the model fitted once from every shard''s partial states, chosen once, then every shard''s states recomputed with it (each change logged once, segment-change alerts raised), committed on every shard at the end; returns customers and transitions per shard';
+
+-- The coordinator's run_followups(): the daily job on every shard, with the
+-- portfolio-wide figures computed once over all of them: the high-value cut
+-- (the 80th percentile of every buying customer's CLV) and each agent's
+-- revenue this month (summed over the shards; the agents' own alerts are
+-- raised on the first shard by name, always the same one).  Every shard
+-- moves its statuses and raises its customers' alerts exactly as one server
+-- holding the whole portfolio would.  Then each shard plans its day
+-- (plan_day()): an agent's capacity applies on each shard (docs/scaling.md).
+CREATE FUNCTION cartera.shard_followups(as_of date DEFAULT current_date)
+  RETURNS TABLE (kind text, raised bigint)
+  LANGUAGE plpgsql
+  -- floats travel as text: in their shortest exact form
+  SET search_path = pg_catalog, cartera, pg_temp
+  SET extra_float_digits = 1
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  settings boolean := cartera.use_portfolio_settings();
+  opened text[];
+  servers text[];
+  halves json[];
+  high_value double precision;
+  revenue jsonb;
+  queries text[] := '{}';
+BEGIN
+  -- the coordinator's own checks first (arguments, its clock)
+  PERFORM count(*) FROM cartera.followups_begin(as_of);
+  opened := cartera.shard_open();
+  BEGIN
+    -- 1-2. every shard's statuses and snoozed alerts, and its figures
+    SELECT array_agg(q.server ORDER BY q.server), array_agg(q.result ORDER BY q.server) INTO servers, halves
+      FROM cartera.shard_query(ARRAY[format('SELECT * FROM cartera.followups_begin(%L)', as_of)],
+                               'as_ts timestamptz, changes cartera.state_transition[], clv double precision[], revenue jsonb') q;
+    SELECT percentile_cont(0.8) WITHIN GROUP (ORDER BY v.value::text::float8) INTO high_value
+      FROM unnest(halves) h, json_array_elements(h->'clv') v;
+    SELECT jsonb_object_agg(r.agent, r.total) INTO revenue
+      FROM (SELECT e.key AS agent, sum(e.value::text::numeric) AS total
+              FROM unnest(halves) h, json_each(h->'revenue') e GROUP BY e.key) r;
+    -- 3. every shard raises its alerts with them
+    FOR i IN 1 .. cardinality(halves) LOOP
+      queries := queries || format('SELECT * FROM cartera.followups_raise(%L, %L, %L::cartera.state_transition[], %L, %L, %L)',
+                                   as_of, halves[i]->>'as_ts',
+                                   ARRAY(SELECT json_populate_record(NULL::cartera.state_transition, c)
+                                           FROM json_array_elements(CASE WHEN json_typeof(halves[i]->'changes') = 'array'
+                                                                         THEN halves[i]->'changes' ELSE '[]' END) c),
+                                   high_value, coalesce(revenue, '{}'), i = 1);
+    END LOOP;
+    RETURN QUERY
+      SELECT q.result->>'kind', sum((q.result->>'raised')::bigint)::bigint
+        FROM cartera.shard_query(queries, 'kind text, raised bigint') q
+       GROUP BY 1 ORDER BY 1;
+    -- 4. every shard plans its day
+    PERFORM count(*) FROM cartera.shard_query(ARRAY[format('SELECT count(*) FROM cartera.plan_day(%L)', as_of)], 'agents bigint');
+    PERFORM cartera.shard_close(opened, true);
+  EXCEPTION WHEN OTHERS THEN
+    PERFORM cartera.shard_close(opened, false);
+    RAISE;
+  END;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.shard_followups(date) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.shard_followups(date) IS
+  'run_followups() of a portfolio split over the shards of cartera.shard (on the coordinator, needs dblink): every shard moves statuses and raises its alerts with the high-value cut and the agents'' revenue computed once over all shards (agents'' own alerts on the first shard), then plans its day; committed on every shard at the end; returns alerts raised per kind';
 
 ------------------------------------------------------------------------------
 -- A shard's number: ids unique across the cluster, customers placed by hash
@@ -4684,12 +4790,33 @@ AS $fn$
 #variable_conflict use_column
 DECLARE
   settings boolean := cartera.use_portfolio_settings();   -- first: the others read them
-  as_ts timestamptz;
+  day record;
+  high_value double precision;
+BEGIN
+  -- 1-2. checks, the queue, statuses and snoozed alerts
+  SELECT * INTO day FROM cartera.followups_begin(as_of);
+  -- the portfolio-wide figures (on shards, the coordinator computes them over all)
+  SELECT percentile_cont(0.8) WITHIN GROUP (ORDER BY v) INTO high_value FROM unnest(day.clv) v;
+  -- 3. every rule proposes candidates; the policy decides
+  RETURN QUERY SELECT * FROM cartera.followups_raise(as_of, day.as_ts, day.changes, high_value, day.revenue, true);
+  -- 4. the day's plan: moot alerts closed, overdue ones escalated, every
+  -- agent's queue filled up to capacity (cartera.plan_day)
+  PERFORM count(*) FROM cartera.plan_day(as_of);
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.run_followups(date) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.run_followups(date) IS
+  'the daily follow-up job for day as_of (default current_date; not null, finite, at most tomorrow; a past day not before the day of the latest stored state): moves statuses to the end of that day (never past now), raises the alerts of every rule through the contact policy and the holdout draw, then plans the day (cartera.plan_day); returns alerts raised per kind';
+
+CREATE OR REPLACE FUNCTION cartera.followups_begin(as_of date)
+  RETURNS TABLE (as_ts timestamptz, changes cartera.state_transition[], clv double precision[], revenue jsonb)
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  settings boolean := cartera.use_portfolio_settings();   -- first: the others read them
   latest timestamptz;
-  idle interval := current_setting('cartera.lead_idle_after')::interval;
-  horizon interval := current_setting('cartera.occasion_horizon')::interval;
-  changes cartera.state_transition[];
-  high_value numeric;
 BEGIN
   -- not over a portfolio that is being restored (cartera.pre_restore())
   PERFORM cartera.refuse_while_restoring('run_followups()');
@@ -4752,16 +4879,46 @@ BEGIN
                            FOR UPDATE SKIP LOCKED)
      AND a.status = 'snoozed';
 
-  SELECT percentile_cont(0.8) WITHIN GROUP (ORDER BY s.clv) INTO high_value
-    FROM cartera.customer_state s WHERE (s.summary).purchases > 0;
+  clv := ARRAY(SELECT s.clv::float8 FROM cartera.customer_state s
+                 WHERE (s.summary).purchases > 0 AND s.clv IS NOT NULL);
+  revenue := (SELECT jsonb_object_agg(t.agent_id::text, coalesce(m.revenue, 0))
+                FROM cartera.agent_target t
+                LEFT JOIN LATERAL (SELECT sum(p.amount) AS revenue
+                                     FROM cartera.purchase p JOIN cartera.customer c USING (customer_id)
+                                    WHERE c.owner_agent_id = t.agent_id
+                                      AND p.purchased_at >= date_trunc('month', as_of) AND p.purchased_at < as_ts) m ON true
+               WHERE t.month = date_trunc('month', as_of)::date AND t.revenue_target > 0);
+  RETURN NEXT;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.followups_begin(date) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.followups_begin(date) IS
+  'first half of the daily job for day as_of (run_followups(), or a shard''s for shard_followups()): checks, applies the deferred queue, moves statuses to the end of the day (logged) and reopens snoozed alerts; returns the end of the day used, the status changes, the CLV of every buying customer and the month''s revenue per agent with a revenue goal';
 
+CREATE OR REPLACE FUNCTION cartera.followups_raise(as_of date, as_ts timestamptz, changes cartera.state_transition[],
+                                        high_value double precision, revenue jsonb, agent_alerts boolean)
+  RETURNS TABLE (kind text, raised bigint)
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  settings boolean := cartera.use_portfolio_settings();   -- first: the others read them
+  idle interval := current_setting('cartera.lead_idle_after')::interval;
+  horizon interval := current_setting('cartera.occasion_horizon')::interval;
+  cut numeric := high_value;   -- compared as run_followups() always did: numeric
+BEGIN
+  IF as_of IS NULL OR as_ts IS NULL OR agent_alerts IS NULL THEN
+    RAISE EXCEPTION 'as_of, as_ts and agent_alerts must not be null'
+      USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass what cartera.followups_begin() returned.';
+  END IF;
   -- 3. every rule proposes candidates; the policy decides
   RETURN QUERY
   WITH candidate AS (
     -- high-value customers at risk
     SELECT s.customer_id, 'cant_lose'::text AS kind, NULL::date AS due_on,
            format('CLV %s', s.clv) AS detail, NULL::bigint AS agent_id
-      FROM cartera.customer_state s WHERE s.status = 'at_risk' AND s.clv >= high_value
+      FROM cartera.customer_state s WHERE s.status = 'at_risk' AND s.clv >= cut
     UNION ALL
     SELECT s.customer_id, 'reactivation', NULL, format('%s days without buying', (s.summary).recency_days), NULL
       FROM cartera.customer_state s WHERE s.status = 'dormant'
@@ -4807,11 +4964,8 @@ BEGIN
                   round(100.0 * extract(day FROM as_of) / extract(day FROM (date_trunc('month', as_of) + interval '1 month - 1 day')))),
            t.agent_id
       FROM cartera.agent_target t
-      LEFT JOIN LATERAL (SELECT sum(p.amount) AS revenue
-                           FROM cartera.purchase p JOIN cartera.customer c USING (customer_id)
-                          WHERE c.owner_agent_id = t.agent_id
-                            AND p.purchased_at >= date_trunc('month', as_of) AND p.purchased_at < as_ts) m ON true
-     WHERE t.month = date_trunc('month', as_of)::date AND t.revenue_target > 0
+      CROSS JOIN LATERAL (SELECT (revenue ->> t.agent_id::text)::numeric AS revenue) m
+     WHERE agent_alerts AND t.month = date_trunc('month', as_of)::date AND t.revenue_target > 0
        AND coalesce(m.revenue, 0) < t.revenue_target * extract(day FROM as_of)
                                      / extract(day FROM (date_trunc('month', as_of) + interval '1 month - 1 day'))),
   gathered AS (
@@ -4827,14 +4981,11 @@ BEGIN
     FROM cartera.alert_kind k LEFT JOIN raised r ON r.kind = k.kind
    GROUP BY k.kind ORDER BY k.kind;
 
-  -- 4. the day's plan: moot alerts closed, overdue ones escalated, every
-  -- agent's queue filled up to capacity (cartera.plan_day)
-  PERFORM count(*) FROM cartera.plan_day(as_of);
 END
 $fn$;
-REVOKE EXECUTE ON FUNCTION cartera.run_followups(date) FROM PUBLIC;
-COMMENT ON FUNCTION cartera.run_followups(date) IS
-  'the daily follow-up job for day as_of (default current_date; not null, finite, at most tomorrow; a past day not before the day of the latest stored state): moves statuses to the end of that day (never past now), raises the alerts of every rule through the contact policy and the holdout draw, then plans the day (cartera.plan_day); returns alerts raised per kind';
+REVOKE EXECUTE ON FUNCTION cartera.followups_raise(date, timestamptz, cartera.state_transition[], double precision, jsonb, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.followups_raise(date, timestamptz, cartera.state_transition[], double precision, jsonb, boolean) IS
+  'second half of the daily job: raises the alerts of every rule through the contact policy and the holdout draw with the given portfolio-wide figures (high_value: the can''t-lose CLV cut; revenue: the month''s revenue per agent, below-target alerts only when agent_alerts) and the transition alerts of changes; returns alerts raised per kind';
 
 CREATE OR REPLACE FUNCTION cartera.explain(customer_id bigint) RETURNS SETOF text
   LANGUAGE plpgsql STABLE PARALLEL SAFE

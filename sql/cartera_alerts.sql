@@ -795,20 +795,25 @@ CREATE TRIGGER customer_assign_owner AFTER INSERT ON cartera.customer
 -- moves forward: a day in the past is allowed only when the states are as of
 -- that day or earlier, as after refresh('1998-06-30'), which replays the job
 -- of that day; today is always allowed).
-CREATE FUNCTION cartera.run_followups(as_of date DEFAULT current_date)
-  RETURNS TABLE (kind text, raised bigint)
+-- The daily job, in two halves that a coordinator can run on every shard
+-- with the portfolio-wide figures in between (cartera.shard_followups(),
+-- sql/cartera_shards.sql); run_followups() runs them here, then plan_day().
+--
+-- First half: the checks, the deferred queue applied, statuses moved to the
+-- end of the day and logged, snoozed alerts whose date has come reopened.
+-- Returns the end of the day it used, the status changes, the CLV of every
+-- buying customer (for the portfolio's high-value cut) and, per agent with a
+-- revenue goal this month, their customers' revenue so far (JSON object by
+-- agent id).
+CREATE FUNCTION cartera.followups_begin(as_of date)
+  RETURNS TABLE (as_ts timestamptz, changes cartera.state_transition[], clv double precision[], revenue jsonb)
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, cartera, pg_temp
 AS $fn$
 #variable_conflict use_column
 DECLARE
   settings boolean := cartera.use_portfolio_settings();   -- first: the others read them
-  as_ts timestamptz;
   latest timestamptz;
-  idle interval := current_setting('cartera.lead_idle_after')::interval;
-  horizon interval := current_setting('cartera.occasion_horizon')::interval;
-  changes cartera.state_transition[];
-  high_value numeric;
 BEGIN
   -- not over a portfolio that is being restored (cartera.pre_restore())
   PERFORM cartera.refuse_while_restoring('run_followups()');
@@ -871,16 +876,52 @@ BEGIN
                            FOR UPDATE SKIP LOCKED)
      AND a.status = 'snoozed';
 
-  SELECT percentile_cont(0.8) WITHIN GROUP (ORDER BY s.clv) INTO high_value
-    FROM cartera.customer_state s WHERE (s.summary).purchases > 0;
+  clv := ARRAY(SELECT s.clv::float8 FROM cartera.customer_state s
+                 WHERE (s.summary).purchases > 0 AND s.clv IS NOT NULL);
+  revenue := (SELECT jsonb_object_agg(t.agent_id::text, coalesce(m.revenue, 0))
+                FROM cartera.agent_target t
+                LEFT JOIN LATERAL (SELECT sum(p.amount) AS revenue
+                                     FROM cartera.purchase p JOIN cartera.customer c USING (customer_id)
+                                    WHERE c.owner_agent_id = t.agent_id
+                                      AND p.purchased_at >= date_trunc('month', as_of) AND p.purchased_at < as_ts) m ON true
+               WHERE t.month = date_trunc('month', as_of)::date AND t.revenue_target > 0);
+  RETURN NEXT;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.followups_begin(date) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.followups_begin(date) IS
+  'first half of the daily job for day as_of (run_followups(), or a shard''s for shard_followups()): checks, applies the deferred queue, moves statuses to the end of the day (logged) and reopens snoozed alerts; returns the end of the day used, the status changes, the CLV of every buying customer and the month''s revenue per agent with a revenue goal';
 
+-- Second half: every rule proposes candidates and the contact policy
+-- decides, with the portfolio-wide figures given: high_value, the CLV from
+-- which an at-risk customer is "can''t lose" (the 80th percentile of the
+-- portfolio''s buying customers), and revenue, the month''s revenue per agent
+-- (below-target alerts only when agent_alerts: on one server, or on the
+-- shard that keeps the agents'' own alerts).  Returns alerts raised per kind.
+CREATE FUNCTION cartera.followups_raise(as_of date, as_ts timestamptz, changes cartera.state_transition[],
+                                        high_value double precision, revenue jsonb, agent_alerts boolean)
+  RETURNS TABLE (kind text, raised bigint)
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  settings boolean := cartera.use_portfolio_settings();   -- first: the others read them
+  idle interval := current_setting('cartera.lead_idle_after')::interval;
+  horizon interval := current_setting('cartera.occasion_horizon')::interval;
+  cut numeric := high_value;   -- compared as run_followups() always did: numeric
+BEGIN
+  IF as_of IS NULL OR as_ts IS NULL OR agent_alerts IS NULL THEN
+    RAISE EXCEPTION 'as_of, as_ts and agent_alerts must not be null'
+      USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass what cartera.followups_begin() returned.';
+  END IF;
   -- 3. every rule proposes candidates; the policy decides
   RETURN QUERY
   WITH candidate AS (
     -- high-value customers at risk
     SELECT s.customer_id, 'cant_lose'::text AS kind, NULL::date AS due_on,
            format('CLV %s', s.clv) AS detail, NULL::bigint AS agent_id
-      FROM cartera.customer_state s WHERE s.status = 'at_risk' AND s.clv >= high_value
+      FROM cartera.customer_state s WHERE s.status = 'at_risk' AND s.clv >= cut
     UNION ALL
     SELECT s.customer_id, 'reactivation', NULL, format('%s days without buying', (s.summary).recency_days), NULL
       FROM cartera.customer_state s WHERE s.status = 'dormant'
@@ -926,11 +967,8 @@ BEGIN
                   round(100.0 * extract(day FROM as_of) / extract(day FROM (date_trunc('month', as_of) + interval '1 month - 1 day')))),
            t.agent_id
       FROM cartera.agent_target t
-      LEFT JOIN LATERAL (SELECT sum(p.amount) AS revenue
-                           FROM cartera.purchase p JOIN cartera.customer c USING (customer_id)
-                          WHERE c.owner_agent_id = t.agent_id
-                            AND p.purchased_at >= date_trunc('month', as_of) AND p.purchased_at < as_ts) m ON true
-     WHERE t.month = date_trunc('month', as_of)::date AND t.revenue_target > 0
+      CROSS JOIN LATERAL (SELECT (revenue ->> t.agent_id::text)::numeric AS revenue) m
+     WHERE agent_alerts AND t.month = date_trunc('month', as_of)::date AND t.revenue_target > 0
        AND coalesce(m.revenue, 0) < t.revenue_target * extract(day FROM as_of)
                                      / extract(day FROM (date_trunc('month', as_of) + interval '1 month - 1 day'))),
   gathered AS (
@@ -946,6 +984,29 @@ BEGIN
     FROM cartera.alert_kind k LEFT JOIN raised r ON r.kind = k.kind
    GROUP BY k.kind ORDER BY k.kind;
 
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.followups_raise(date, timestamptz, cartera.state_transition[], double precision, jsonb, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.followups_raise(date, timestamptz, cartera.state_transition[], double precision, jsonb, boolean) IS
+  'second half of the daily job: raises the alerts of every rule through the contact policy and the holdout draw with the given portfolio-wide figures (high_value: the can''t-lose CLV cut; revenue: the month''s revenue per agent, below-target alerts only when agent_alerts) and the transition alerts of changes; returns alerts raised per kind';
+
+CREATE FUNCTION cartera.run_followups(as_of date DEFAULT current_date)
+  RETURNS TABLE (kind text, raised bigint)
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  settings boolean := cartera.use_portfolio_settings();   -- first: the others read them
+  day record;
+  high_value double precision;
+BEGIN
+  -- 1-2. checks, the queue, statuses and snoozed alerts
+  SELECT * INTO day FROM cartera.followups_begin(as_of);
+  -- the portfolio-wide figures (on shards, the coordinator computes them over all)
+  SELECT percentile_cont(0.8) WITHIN GROUP (ORDER BY v) INTO high_value FROM unnest(day.clv) v;
+  -- 3. every rule proposes candidates; the policy decides
+  RETURN QUERY SELECT * FROM cartera.followups_raise(as_of, day.as_ts, day.changes, high_value, day.revenue, true);
   -- 4. the day's plan: moot alerts closed, overdue ones escalated, every
   -- agent's queue filled up to capacity (cartera.plan_day)
   PERFORM count(*) FROM cartera.plan_day(as_of);

@@ -77,9 +77,15 @@ ROLLBACK;
 
 -- the coordinator: dblink, a list of shards, each a foreign server
 SELECT * FROM shard_refresh();
+SELECT * FROM shard_followups();
 CALL shard_load('cartera.purchase', 'cartera.purchase');
 CALL shard_relay(1);
 CREATE EXTENSION dblink;
+SELECT * FROM shard_followups(NULL);
+SELECT * FROM shard_followups('infinity');
+SELECT pg_temp.error_of($$SELECT * FROM cartera.shard_followups(current_date + 2)$$);
+SELECT * FROM shard_followups();
+SELECT * FROM followups_raise(current_date, NULL, NULL, 1, '{}', true);
 CALL shard_relay(0);
 CALL shard_relay(NULL);
 CALL shard_relay('infinity');

@@ -259,6 +259,8 @@ CREATE TEMP TABLE call_args (proname name, args text);
 INSERT INTO call_args VALUES
   ('apply_deferred', $a$100, 'catch_up'::pg_catalog.text$a$),
   ('retry_set_aside', $a$8301::pg_catalog.int8$a$),
+  ('followups_raise', format($a$%L::pg_catalog.date, %L::pg_catalog.timestamptz, '{}'::cartera.state_transition[],
+                              100::pg_catalog.float8, '{"801": 0}'::pg_catalog.jsonb, true$a$, current_date, now())),
   -- the stored model again (its own as_of: the portfolio's clock allows it)
   ('refresh_with_model', $a$(SELECT m FROM cartera.portfolio_model m)$a$),
   ('raise_alerts', format($a$ARRAY[8301, 87654321, 8301]::pg_catalog.int8[], ARRAY['complaint', 'complaint', 'cross_sell']::pg_catalog.text[],
@@ -282,6 +284,9 @@ INSERT INTO hijack_call
     LEFT JOIN LATERAL unnest(p.proargtypes::regtype[]) WITH ORDINALITY t(typ, ord) ON true
    WHERE NOT s.is_trigger
    GROUP BY p.oid, s.fn, p.pronamespace, p.proname, a.args;
+-- followups_begin() returns the end of today's job, which is now: compared without it
+UPDATE hijack_call SET stmt = replace(stmt, 'array_agg(x ORDER BY x::pg_catalog.text)', 'array_agg((x.changes, x.clv, x.revenue) ORDER BY x::pg_catalog.text)')
+ WHERE label LIKE 'followups_begin(%';
 -- the meta-test
 INSERT INTO hijack_call VALUES
   ('meta: sa_lab.vulnerable() (no pinned search_path)', 'sa_lab.vulnerable(timestamptz)',
@@ -604,6 +609,7 @@ CREATE FUNCTION pg_temp.agent_literal(t regtype, proname name, pos int, argname 
       WHEN 'boolean'::regtype THEN 'true'
       WHEN 'regclass'::regtype THEN '''cartera.purchase''::pg_catalog.regclass'
       WHEN 'double precision[]'::regtype THEN '''{1,2,3,4}''::pg_catalog.float8[]'
+      WHEN 'jsonb'::regtype THEN '''{}''::pg_catalog.jsonb'
       WHEN 'cartera.segment'::regtype THEN '''555''::cartera.segment'
       WHEN 'bytea'::regtype THEN '(SELECT cartera.rfm_state(pg_catalog.now() - ''1 day''::pg_catalog.interval, 10::pg_catalog.numeric, pg_catalog.now()))'
       WHEN 'cartera.rfm_summary'::regtype THEN '(SELECT cartera.rfm(pg_catalog.now() - ''1 day''::pg_catalog.interval, 10::pg_catalog.numeric))'
