@@ -1,15 +1,22 @@
 ------------------------------------------------------------------------------
 -- 0.4.0: the portfolio on shards (docs/scaling.md)
 --
--- A portfolio split by customer over several servers runs refresh() as one:
--- every shard computes the partial states of the model over its customers
--- (refresh_partials()), the coordinator merges them into the model of the
--- whole portfolio, chooses the transaction model once, and every shard then
--- stores that model and recomputes its states with it (refresh_with_model(),
--- the second half of refresh() itself): each status or segment change is
--- logged once and raises its alerts as on one server.  The coordinator talks
--- to the shards through dblink over the foreign servers of postgres_fdw (the
--- servers of its partitioned tables), listed in cartera.shard.
+-- A portfolio split by customer over several servers (postgres_fdw hash
+-- partitions on a coordinator) runs as one:
+--  * refresh(): every shard computes the partial states of the model over
+--    its customers (refresh_partials()), the coordinator merges them, chooses
+--    the transaction model once, and every shard stores that model and
+--    recomputes its states with it (refresh_with_model(), the second half of
+--    refresh() itself): shard_refresh();
+--  * the daily job: the portfolio-wide figures of run_followups() computed
+--    once between its two halves (followups_begin(), followups_raise(), in
+--    sql/cartera_alerts.sql): shard_followups();
+--  * a shard's number: ids from its own block, customers placed by hash,
+--    referrals and merges across shards refused: set_shard_number();
+--  * bulk loads through the coordinator: shard_load(); alert notifications
+--    relayed to the coordinator: shard_relay().
+-- The coordinator talks to the shards through dblink over the foreign
+-- servers of postgres_fdw listed in cartera.shard.
 ------------------------------------------------------------------------------
 
 -- The arguments of refresh() and of a sharded refresh: the same checks and
