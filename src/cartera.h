@@ -47,8 +47,7 @@ extern void cartera_deferred_worker_init(void);
 
 /* portfolio_setting.c: the portfolio's own settings, for maintenance code */
 extern void cartera_apply_portfolio_settings(void);
-extern bool cartera_portfolio_setting_differs(const char *name);
-extern void cartera_apply_portfolio_setting(const char *name);
+extern int	cartera_apply_portfolio_setting(const char *name);
 
 /* ---- exact decimal sum (exact_sum.c) ---- */
 

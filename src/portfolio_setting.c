@@ -162,24 +162,24 @@ differing_setting(const char *name)
  * One portfolio setting alone (by its exact name in the view), for a caller
  * that needs only that one: the deferred purchase trigger needs the calendar
  * (TimeZone) alone, and looking up all twenty settings, then restoring the
- * GUC nest level, cost as much as its own work on a single-row INSERT.
- * cartera_portfolio_setting_differs() says whether the portfolio sets it to
- * another value than the session's (so that a caller can skip opening a GUC
- * nest level); SPI must be connected for both.
+ * GUC nest level, cost as much as its own work on a single-row INSERT.  When
+ * the portfolio sets it to another value than the session's, opens a GUC
+ * nest level, sets it there and returns the level (the caller ends it with
+ * AtEOXact_GUC()); otherwise returns -1 and opens nothing (restoring a level
+ * walks every setting).  SPI must be connected.
  */
-bool
-cartera_portfolio_setting_differs(const char *name)
-{
-	return differing_setting(name) >= 0;
-}
-
-void
+int
 cartera_apply_portfolio_setting(const char *name)
 {
 	int			i = differing_setting(name);
+	int			level;
 
-	if (i >= 0)
-		apply_setting(i);
+	if (i < 0)
+		return -1;
+	level = NewGUCNestLevel();
+	(void) set_config_option(setting_names[i], setting_values[i], PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return level;
 }
 
 /*

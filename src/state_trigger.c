@@ -925,7 +925,7 @@ cartera_purchase_rows_deferred(PG_FUNCTION_ARGS)
 	int64	   *keys;
 	Datum	   *states;
 	int			n = 0;
-	int			guc_level = -1;
+	int			guc_level;
 	bool		want_ids = false;
 
 	check_trigger_call(fcinfo, "cartera.purchase_rows_deferred()");
@@ -946,11 +946,7 @@ cartera_purchase_rows_deferred(PG_FUNCTION_ARGS)
 	 * applier's).  A GUC nest level only when it changes anything: restoring
 	 * one walks every setting.
 	 */
-	if (cartera_portfolio_setting_differs("TimeZone"))
-	{
-		guc_level = NewGUCNestLevel();
-		cartera_apply_portfolio_setting("TimeZone");
-	}
+	guc_level = cartera_apply_portfolio_setting("TimeZone");
 
 	/*
 	 * The new purchase ids, for the cross-sell rules.  A small statement
