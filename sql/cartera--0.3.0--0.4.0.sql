@@ -2707,7 +2707,6 @@ AS $fn$
 DECLARE
   settings boolean := cartera.use_portfolio_settings();
   opened text[];
-  servers text[];
   halves json[];
   high_value double precision;
   revenue jsonb;
@@ -2718,7 +2717,7 @@ BEGIN
   opened := cartera.shard_open();
   BEGIN
     -- 1-2. every shard's statuses and snoozed alerts, and its figures
-    SELECT array_agg(q.server ORDER BY q.server), array_agg(q.result ORDER BY q.server) INTO servers, halves
+    SELECT array_agg(q.result ORDER BY q.server) INTO halves
       FROM cartera.shard_query(ARRAY[format('SELECT * FROM cartera.followups_begin(%L)', as_of)],
                                'as_ts timestamptz, changes cartera.state_transition[], clv double precision[], revenue jsonb') q;
     SELECT percentile_cont(0.8) WITHIN GROUP (ORDER BY v.value::text::float8) INTO high_value
@@ -2926,6 +2925,36 @@ COMMENT ON FUNCTION cartera.set_shard_number(integer, integer) IS
 -- Bulk loads through the coordinator
 ------------------------------------------------------------------------------
 
+-- Set every shard's cartera.purchase mode (modes[i] on the i-th of servers;
+-- one mode: on every shard), each committed at once on its shard (dblink
+-- with the server's name, outside any open transaction of the caller's);
+-- returns the modes they had.
+CREATE FUNCTION cartera.shard_purchase_modes(servers text[], modes text[]) RETURNS text[]
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  dbl name := cartera.dblink_schema();
+  was text[] := '{}';
+  mode text;
+BEGIN
+  IF cardinality(modes) NOT IN (1, cardinality(servers)) THEN
+    RAISE EXCEPTION 'shard_purchase_modes() needs one mode, or one per shard (%), not %', cardinality(servers), cardinality(modes)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  FOR i IN 1 .. cardinality(servers) LOOP
+    EXECUTE format('SELECT m FROM %I.dblink($1, $2) AS t(m text)', dbl)
+      INTO mode USING servers[i], format('SELECT cartera.set_purchase_mode(''cartera.purchase'', %L)',
+                                         modes[CASE WHEN cardinality(modes) = 1 THEN 1 ELSE i END]);
+    was := was || mode;
+  END LOOP;
+  RETURN was;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.shard_purchase_modes(text[], text[]) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.shard_purchase_modes(text[], text[]) IS
+  'part of shard_load(): sets the mode of cartera.purchase on every shard (modes[i] on the i-th server; one mode: on every shard), each committed at once; returns the modes they had';
+
 -- Load the rows of `purchases` (a table or view whose columns named as
 -- cartera.purchase's go in; customer_id among them) into `target`, the
 -- coordinator's table partitioned over the shards' cartera.purchase:
@@ -2942,9 +2971,8 @@ AS $fn$
 DECLARE
   dbl name := cartera.dblink_schema();
   servers text[];
-  modes text[] := '{}';
+  modes text[];
   cols text;
-  mode text;
   n bigint;
 BEGIN
   IF purchases IS NULL OR target IS NULL THEN
@@ -2970,11 +2998,7 @@ BEGIN
   servers := cartera.shard_servers();
 
   -- 1. every shard in deferred mode (committed: the load's own connections must see it)
-  FOR i IN 1 .. pg_catalog.array_length(servers, 1) LOOP
-    EXECUTE pg_catalog.format('SELECT m FROM %I.dblink($1, $2) AS t(m text)', dbl)
-      INTO mode USING servers[i], 'SELECT cartera.set_purchase_mode(''cartera.purchase'', ''deferred'')';
-    modes := modes || mode;
-  END LOOP;
+  modes := cartera.shard_purchase_modes(servers, ARRAY['deferred']);
   COMMIT;
 
   -- 2. the load, routed by the partitions (a failure puts the modes back)
@@ -2982,10 +3006,7 @@ BEGIN
     EXECUTE pg_catalog.format('INSERT INTO %s (%s) SELECT %s FROM %s', target, cols, cols, purchases);
     GET DIAGNOSTICS n = ROW_COUNT;
   EXCEPTION WHEN OTHERS THEN
-    FOR i IN 1 .. pg_catalog.array_length(servers, 1) LOOP
-      EXECUTE pg_catalog.format('SELECT m FROM %I.dblink($1, $2) AS t(m text)', dbl)
-        INTO mode USING servers[i], pg_catalog.format('SELECT cartera.set_purchase_mode(''cartera.purchase'', %L)', modes[i]);
-    END LOOP;
+    PERFORM cartera.shard_purchase_modes(servers, modes);
     RAISE;
   END;
   loaded := n;
@@ -2997,9 +3018,8 @@ BEGIN
     EXECUTE pg_catalog.format('SELECT p FROM %I.dblink($1, $2) AS t(p bigint)', dbl)
       INTO n USING servers[i], 'SELECT purchases FROM cartera.catch_up()';
     applied := applied + n;
-    EXECUTE pg_catalog.format('SELECT m FROM %I.dblink($1, $2) AS t(m text)', dbl)
-      INTO mode USING servers[i], pg_catalog.format('SELECT cartera.set_purchase_mode(''cartera.purchase'', %L)', modes[i]);
   END LOOP;
+  PERFORM cartera.shard_purchase_modes(servers, modes);
 END
 $fn$;
 REVOKE EXECUTE ON PROCEDURE cartera.shard_load(regclass, regclass, bigint, bigint) FROM PUBLIC;

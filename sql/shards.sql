@@ -101,6 +101,7 @@ INSERT INTO shard (server) VALUES ('nowhere');
 CALL shard_load('unroutable', 'routed');
 CALL shard_load('cartera.purchase', 'routed');
 DELETE FROM shard;
+SELECT shard_purchase_modes('{shard_a,shard_b}', '{deferred,immediate,deferred}');
 SELECT * FROM shard_refresh(NULL);
 SELECT * FROM shard_refresh('infinity');
 SELECT pg_temp.error_of($$SELECT * FROM cartera.shard_refresh(now() + interval '1 day')$$);
