@@ -113,6 +113,15 @@ fit_hist_add(HistState *s, const double *v, double weight)
 	if (!found)
 		e->weight = 0;
 	e->weight += weight;
+	/*
+	 * A weight counts customers, so it fits an int64 like the row count; a
+	 * combine of states (or a serialized state naming one tuple twice) that
+	 * goes past it would leave a state its own deserializer rejects.
+	 */
+	if (!(e->weight <= (double) PG_INT64_MAX))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("customer count out of range")));
 }
 
 void

@@ -108,26 +108,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 												   PointerGetDatum(s), false, &isnull));
 		m = (HistState *) DatumGetPointer(fz_call2(cartera_histogram_combinefn, PointerGetDatum(m), false,
 												   PointerGetDatum(s), false, &isnull));
-		/* weights are customer counts; doubling 1e308 is the harness's doing */
-		{
-			HASH_SEQ_STATUS seq;
-			HistEntry  *e;
-
-			hash_seq_init(&seq, m->htab);
-			while ((e = hash_seq_search(&seq)) != NULL)
-				if (isinf(e->weight))
-				{
-					fz_end();
-					return 0;
-				}
-		}
+		/* a weight past int64 (customers) is refused with 22003, so every state here re-reads */
 		b = DatumGetByteaP(fz_call1(cartera_histogram_serialfn, PointerGetDatum(m), &isnull));
 		again = (HistState *) DatumGetPointer(fz_call1(cartera_histogram_deserialfn, PointerGetDatum(b), &isnull));
 		if (hash_get_num_entries(again->htab) != hash_get_num_entries(s->htab) ||
 			again->rows != 2 * s->rows)
 			fz_fail("combine + serialize changed the histogram");
 	}
-	else if (stage == 0 ? !fz_error_is("08P01 22P03 54000 53200")
+	else if (stage == 0 ? !fz_error_is("08P01 22P03 22003 54000 53200")
 			 : !fz_error_is("22003"))
 		fz_fail("stage %d raised %s: %s", stage, fz_error.sqlstate, fz_error.message);
 	fz_end();
