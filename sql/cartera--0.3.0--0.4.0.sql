@@ -2694,8 +2694,8 @@ COMMENT ON FUNCTION cartera.shard_refresh(timestamptz, text) IS
 -- revenue this month (summed over the shards; the agents' own alerts are
 -- raised on the first shard by name, always the same one).  Every shard
 -- moves its statuses and raises its customers' alerts exactly as one server
--- holding the whole portfolio would.  Then each shard plans its day
--- (plan_day()): an agent's capacity applies on each shard (docs/scaling.md).
+-- holding the whole portfolio would.  Then the day is planned over all of
+-- them (shard_plan()).
 CREATE FUNCTION cartera.shard_followups(as_of date DEFAULT current_date)
   RETURNS TABLE (kind text, raised bigint)
   LANGUAGE plpgsql
@@ -2738,8 +2738,8 @@ BEGIN
       SELECT q.result->>'kind', sum((q.result->>'raised')::bigint)::bigint
         FROM cartera.shard_query(queries, 'kind text, raised bigint') q
        GROUP BY 1 ORDER BY 1;
-    -- 4. every shard plans its day
-    PERFORM count(*) FROM cartera.shard_query(ARRAY[format('SELECT count(*) FROM cartera.plan_day(%L)', as_of)], 'agents bigint');
+    -- 4. the day's plan, each agent's queue ranked over every shard
+    PERFORM count(*) FROM cartera.shard_plan(as_of);
     PERFORM cartera.shard_close(opened, true);
   EXCEPTION WHEN OTHERS THEN
     PERFORM cartera.shard_close(opened, false);
@@ -2749,7 +2749,84 @@ END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.shard_followups(date) FROM PUBLIC;
 COMMENT ON FUNCTION cartera.shard_followups(date) IS
-  'run_followups() of a portfolio split over the shards of cartera.shard (on the coordinator, needs dblink): every shard moves statuses and raises its alerts with the high-value cut and the agents'' revenue computed once over all shards (agents'' own alerts on the first shard), then plans its day; committed on every shard at the end; returns alerts raised per kind';
+  'run_followups() of a portfolio split over the shards of cartera.shard (on the coordinator, needs dblink): every shard moves statuses and raises its alerts with the high-value cut and the agents'' revenue computed once over all shards (agents'' own alerts on the first shard), then the day is planned with each agent''s queue ranked over all shards (shard_plan); committed on every shard at the end; returns alerts raised per kind';
+
+-- plan_day() over every shard, on connections shard_open() opened: steps
+-- 1-2 (moot, escalation) on every shard, then each agent's open alerts of
+-- every shard ranked here by their queue_place (what plan_day() orders by
+-- on one server; it holds no ids), each shard given its alerts' ranks, its
+-- queues filled up to the agent's capacity.  Agents are the same on every
+-- shard (cartera.agent is copied to each), so is a capacity.
+CREATE FUNCTION cartera.shard_plan(as_of date)
+  RETURNS TABLE (agent_id bigint, capacity integer, queued bigint, backlog bigint,
+                 escalated bigint, turned_red bigint, moot bigint)
+  LANGUAGE plpgsql
+  -- floats travel as text: in their shortest exact form
+  SET search_path = pg_catalog, cartera, pg_temp
+  SET extra_float_digits = 1
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  steps json[];
+  ranks jsonb[];
+  servers text[] := cartera.shard_servers();
+  queries text[] := '{}';
+BEGIN
+  SELECT array_agg(q.result ORDER BY q.server) INTO steps
+    FROM cartera.shard_query(ARRAY[format('SELECT * FROM cartera.plan_close_and_escalate(%L)', as_of)],
+                             'moot bigint[], turned_red bigint[], escalated bigint[]') q;
+  SELECT array_agg(coalesce(r.ranks, '{}') ORDER BY sv.n) INTO ranks
+    FROM unnest(servers) WITH ORDINALITY sv(server, n)
+    LEFT JOIN (SELECT c.server, jsonb_object_agg(c.alert_id, c.rnk) AS ranks
+                 FROM (SELECT q.server, q.result->>'alert_id' AS alert_id,
+                              row_number() OVER (PARTITION BY q.result->>'agent_id'
+                                                 ORDER BY json_populate_record(NULL::cartera.queue_place, q.result->'place')) AS rnk
+                         FROM cartera.shard_query(ARRAY['SELECT alert_id, agent_id, place FROM cartera.plan_candidates()'],
+                                                  'alert_id bigint, agent_id bigint, place cartera.queue_place') q) c
+                GROUP BY c.server) r ON r.server = sv.server;
+  FOR i IN 1 .. cardinality(servers) LOOP
+    queries := queries || format('SELECT * FROM cartera.plan_queue(%L, %L, %L, %L, %L)', as_of, ranks[i],
+                                 steps[i]->>'moot', steps[i]->>'turned_red', steps[i]->>'escalated');
+  END LOOP;
+  RETURN QUERY
+    SELECT (q.result->>'agent_id')::bigint, max((q.result->>'capacity')::integer),
+           sum((q.result->>'queued')::bigint)::bigint, sum((q.result->>'backlog')::bigint)::bigint,
+           sum((q.result->>'escalated')::bigint)::bigint, sum((q.result->>'turned_red')::bigint)::bigint,
+           sum((q.result->>'moot')::bigint)::bigint
+      FROM cartera.shard_query(queries, 'agent_id bigint, capacity integer, queued bigint, backlog bigint, escalated bigint, turned_red bigint, moot bigint') q
+     GROUP BY 1 ORDER BY 1 NULLS LAST;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.shard_plan(date) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.shard_plan(date) IS
+  'part of the sharded functions: plan_day() over the shards shard_open() connected to, each agent''s queue ranked here over the open alerts of every shard; returns plan_day()''s figures per agent, summed';
+
+-- plan_day() of a portfolio split over shards, for re-planning a day after
+-- changing capacities (shard_followups() plans the day itself).
+CREATE FUNCTION cartera.shard_plan_day(as_of date DEFAULT current_date)
+  RETURNS TABLE (agent_id bigint, capacity integer, queued bigint, backlog bigint,
+                 escalated bigint, turned_red bigint, moot bigint)
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  opened text[];
+BEGIN
+  -- the coordinator's own checks first (arguments, its clock)
+  PERFORM count(*) FROM cartera.plan_close_and_escalate(as_of);
+  opened := cartera.shard_open();
+  BEGIN
+    RETURN QUERY SELECT * FROM cartera.shard_plan(as_of);
+    PERFORM cartera.shard_close(opened, true);
+  EXCEPTION WHEN OTHERS THEN
+    PERFORM cartera.shard_close(opened, false);
+    RAISE;
+  END;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.shard_plan_day(date) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.shard_plan_day(date) IS
+  'plan_day() of a portfolio split over the shards of cartera.shard (on the coordinator, needs dblink): moot alerts and escalation on every shard, each agent''s queue ranked over the open alerts of all shards and filled up to the agent''s capacity; committed on every shard at the end; returns the figures per agent, summed';
 
 ------------------------------------------------------------------------------
 -- A shard's number: ids unique across the cluster, customers placed by hash
@@ -3820,18 +3897,64 @@ COMMENT ON FUNCTION cartera.normal_quantile(double precision) IS
 --     counts show the manager, not a fault of the agent;
 --  3. ranking: each agent's alerts still to do, in progress first, then by
 --     colour, value at stake (predicted 12-month CLV x (1 - P(alive)), the
---     formula CLV before a model is fitted), due date; the first
---     daily_capacity are queued, the rest is backlog.  Unassigned alerts and
---     those of inactive agents are backlog.
+--     formula CLV before a model is fitted), due date, then customer and
+--     kind (cartera.queue_place: no ids, so a coordinator ranking every
+--     shard's alerts agrees with one server); the first daily_capacity are
+--     queued, the rest is backlog.  Unassigned alerts and those of inactive
+--     agents are backlog.
+-- plan_day is plan_close_and_escalate (1-2), then plan_queue (3) over
+-- plan_candidates; shard_followups runs the same parts on every shard and
+-- ranks on the coordinator.
 -- Rows an agent is changing right now are skipped (SKIP LOCKED): the job
 -- never waits for an agent, and the next run catches them up.
 -- Every step joins what it decided back to the rows it locked; the alerts
 -- were often just raised in the same transaction, so the statistics say
 -- "a few" and a nested loop made those joins quadratic (14,386 alerts: 40 s
 -- instead of 1).  Hash joins, whatever the estimates (enable_nestloop off).
+-- Where an alert stands in its agent's queue, as one value that sorts: in
+-- progress (acknowledged) first, then by colour, value at stake (largest
+-- first), due date, customer and kind.  Open alerts of one agent never tie
+-- (one open alert per customer and kind, one per agent and kind without a
+-- customer), and nothing in it is an id: one server and a coordinator
+-- ranking every shard's alerts put them in the same order.
+CREATE TYPE cartera.queue_place AS (
+  waiting boolean,
+  colour_order integer,
+  minus_at_stake double precision,
+  due_on date,
+  customer_id bigint,
+  kind text
+);
+COMMENT ON COLUMN cartera.queue_place.waiting IS 'false when acknowledged (in progress): those come first';
+COMMENT ON COLUMN cartera.queue_place.colour_order IS 'red 1, amber 2, green 3, blue 4';
+COMMENT ON COLUMN cartera.queue_place.minus_at_stake IS 'minus the value at stake: the largest first';
+COMMENT ON COLUMN cartera.queue_place.due_on IS 'the due date: the earliest first';
+COMMENT ON COLUMN cartera.queue_place.customer_id IS 'the customer; NULL (an agent''s own alert) sorts last';
+COMMENT ON COLUMN cartera.queue_place.kind IS 'the alert kind';
+COMMENT ON TYPE cartera.queue_place IS
+  'an open alert''s place in its agent''s queue, compared as a row: acknowledged first, then colour (red, amber, green, blue), value at stake (largest first), due date, customer, kind; no ids, so one server and a sharded coordinator rank alike';
+
 CREATE FUNCTION cartera.plan_day(as_of date DEFAULT current_date)
   RETURNS TABLE (agent_id bigint, capacity integer, queued bigint, backlog bigint,
                  escalated bigint, turned_red bigint, moot bigint)
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  settings boolean := cartera.use_portfolio_settings();   -- first: the others read them
+  steps record;
+BEGIN
+  SELECT * INTO steps FROM cartera.plan_close_and_escalate(as_of);
+  RETURN QUERY SELECT * FROM cartera.plan_queue(as_of, NULL, steps.moot, steps.turned_red, steps.escalated);
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.plan_day(date) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.plan_day(date) IS
+  'plan a day (the last step of run_followups; may be re-run): close moot alerts, turn long-overdue queued amber red, escalate overdue queued red to the manager, rank each agent''s alerts by colour and value at stake and queue up to the agent''s capacity, the rest as backlog; returns per agent (NULL = unassigned) capacity, queued, backlog, escalated, turned red, moot';
+
+-- Steps 1 and 2 of plan_day: moot alerts closed, queued work escalated;
+-- returns the agent of every alert closed, turned red and escalated.
+CREATE FUNCTION cartera.plan_close_and_escalate(as_of date, OUT moot bigint[], OUT turned_red bigint[], OUT escalated bigint[])
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, cartera, pg_temp
   SET enable_nestloop = off
@@ -3839,12 +3962,8 @@ AS $fn$
 #variable_conflict use_column
 DECLARE
   settings boolean := cartera.use_portfolio_settings();   -- first: the others read them
-  default_capacity integer := current_setting('cartera.daily_capacity')::integer;
   amber_after interval := current_setting('cartera.escalate_amber_after')::interval;
   as_ts timestamptz;
-  mooted bigint[];
-  reddened bigint[];
-  raised_up bigint[];
 BEGIN
   PERFORM cartera.refuse_while_restoring('plan_day()');
   IF as_of IS NULL OR NOT isfinite(as_of) THEN
@@ -3892,7 +4011,7 @@ BEGIN
       FROM reason r JOIN locked l ON l.alert_id = r.alert_id
      WHERE a.alert_id = r.alert_id AND a.status = 'open'
     RETURNING a.agent_id)
-  SELECT array_agg(c.agent_id) INTO mooted FROM closed c;
+  SELECT array_agg(c.agent_id) INTO moot FROM closed c;
 
   -- 2. escalation of queued work: amber long overdue turns red, then red
   -- past due goes up
@@ -3904,7 +4023,7 @@ BEGIN
   changed AS (
     UPDATE cartera.alert a SET colour = 'red' FROM locked l WHERE a.alert_id = l.alert_id
     RETURNING a.agent_id)
-  SELECT array_agg(c.agent_id) INTO reddened FROM changed c;
+  SELECT array_agg(c.agent_id) INTO turned_red FROM changed c;
   WITH locked AS (
     SELECT a.alert_id FROM cartera.alert a JOIN cartera.alert_kind k ON k.kind = a.kind
      WHERE a.status IN ('open', 'acknowledged') AND a.queue = 'queued' AND a.queued_on < as_of
@@ -3917,29 +4036,78 @@ BEGIN
            escalated_to = (SELECT g.manager_id FROM cartera.agent g WHERE g.agent_id = a.agent_id)
       FROM locked l WHERE a.alert_id = l.alert_id
     RETURNING a.agent_id)
-  SELECT array_agg(c.agent_id) INTO raised_up FROM changed c;
+  SELECT array_agg(c.agent_id) INTO escalated FROM changed c;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.plan_close_and_escalate(date) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.plan_close_and_escalate(date) IS
+  'part of plan_day (and of shard_followups on every shard): closes moot alerts, turns long-overdue queued amber red, escalates overdue queued red to the manager; returns the agents of the alerts mooted, turned red and escalated';
 
-  -- 3. ranking and queues (only rows whose place changed are written)
-  WITH still_open AS (
-    SELECT a.alert_id, a.agent_id, a.queue AS old_queue, a.queue_rank AS old_rank, a.value_at_stake AS old_value,
-           round(v.at_stake::numeric, 2) AS value,
-           row_number() OVER (PARTITION BY a.agent_id
-                              ORDER BY (a.status = 'acknowledged') DESC,
-                                       array_position(ARRAY['red', 'amber', 'green', 'blue'], a.colour),
-                                       v.at_stake DESC, a.due_on, a.alert_id) AS rnk,
-           CASE WHEN g.active THEN coalesce(g.daily_capacity, default_capacity) ELSE 0 END AS cap
-      FROM cartera.alert a
-      LEFT JOIN cartera.customer_state s ON s.customer_id = a.customer_id
-      LEFT JOIN cartera.agent g ON g.agent_id = a.agent_id
-      CROSS JOIN LATERAL (SELECT CASE WHEN a.customer_id IS NULL THEN 0
-                                      ELSE coalesce(s.clv_predicted_12m * (1 - s.p_alive), s.clv, 0) END AS at_stake) v
-     WHERE a.status IN ('open', 'acknowledged')),
+-- The alerts step 3 ranks: every open or acknowledged alert with its agent,
+-- its place and value at stake, and the agent's capacity today.
+CREATE FUNCTION cartera.plan_candidates()
+  RETURNS TABLE (alert_id bigint, agent_id bigint, place cartera.queue_place, value numeric, capacity integer)
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  settings boolean := cartera.use_portfolio_settings();   -- first: the others read them
+  default_capacity integer := current_setting('cartera.daily_capacity')::integer;
+BEGIN
+  RETURN QUERY
+  SELECT a.alert_id, a.agent_id,
+         ROW(a.status <> 'acknowledged', array_position(ARRAY['red', 'amber', 'green', 'blue'], a.colour),
+             -v.at_stake, a.due_on, a.customer_id, a.kind)::cartera.queue_place,
+         round(v.at_stake::numeric, 2),
+         CASE WHEN g.active THEN coalesce(g.daily_capacity, default_capacity) ELSE 0 END
+    FROM cartera.alert a
+    LEFT JOIN cartera.customer_state s ON s.customer_id = a.customer_id
+    LEFT JOIN cartera.agent g ON g.agent_id = a.agent_id
+   CROSS JOIN LATERAL (SELECT CASE WHEN a.customer_id IS NULL THEN 0
+                                   ELSE coalesce(s.clv_predicted_12m * (1 - s.p_alive), s.clv, 0) END AS at_stake) v
+   WHERE a.status IN ('open', 'acknowledged');
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.plan_candidates() FROM PUBLIC;
+COMMENT ON FUNCTION cartera.plan_candidates() IS
+  'part of plan_day (and of shard_followups on every shard): every open or acknowledged alert with its agent, its place in the queue (cartera.queue_place), its value at stake and the agent''s capacity today';
+
+-- Step 3 of plan_day: each alert's rank in its agent's queue (ranks: alert
+-- id -> rank, given by a coordinator that ranked every shard's alerts;
+-- NULL: ranked here), the first `capacity` queued, the rest backlog; only
+-- rows whose place changed are written.  Returns the day's figures per agent
+-- with the agents of steps 1-2 counted.
+CREATE FUNCTION cartera.plan_queue(as_of date, ranks jsonb, mooted bigint[], reddened bigint[], raised_up bigint[])
+  RETURNS TABLE (agent_id bigint, capacity integer, queued bigint, backlog bigint,
+                 escalated bigint, turned_red bigint, moot bigint)
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, cartera, pg_temp
+  SET enable_nestloop = off
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  settings boolean := cartera.use_portfolio_settings();   -- first: the others read them
+  default_capacity integer := current_setting('cartera.daily_capacity')::integer;
+BEGIN
+  WITH candidate AS (
+    SELECT c.* FROM cartera.plan_candidates() c),
+  ranked AS (
+    SELECT c.alert_id, c.value, c.capacity,
+           row_number() OVER (PARTITION BY c.agent_id ORDER BY c.place) AS rnk
+      FROM candidate c WHERE ranks IS NULL
+    UNION ALL
+    SELECT c.alert_id, c.value, c.capacity, r.value::bigint
+      FROM candidate c JOIN jsonb_each_text(ranks) r ON r.key::bigint = c.alert_id
+     WHERE ranks IS NOT NULL),
   decided AS (
-    SELECT o.*, CASE WHEN o.rnk <= o.cap THEN 'queued' ELSE 'backlog' END AS new_queue FROM still_open o),
+    SELECT r.*, CASE WHEN r.rnk <= r.capacity THEN 'queued' ELSE 'backlog' END AS new_queue
+      FROM ranked r JOIN cartera.alert a ON a.alert_id = r.alert_id
+     WHERE (CASE WHEN r.rnk <= r.capacity THEN 'queued' ELSE 'backlog' END, r.rnk, r.value)
+           IS DISTINCT FROM (a.queue, a.queue_rank, a.value_at_stake)),
   locked AS (
     SELECT a.alert_id FROM cartera.alert a
-     WHERE a.alert_id IN (SELECT d.alert_id FROM decided d
-                           WHERE (d.new_queue, d.rnk, d.value) IS DISTINCT FROM (d.old_queue, d.old_rank, d.old_value))
+     WHERE a.alert_id IN (SELECT d.alert_id FROM decided d)
        FOR UPDATE SKIP LOCKED)
   UPDATE cartera.alert a
      SET queue = d.new_queue, queue_rank = d.rnk, value_at_stake = d.value,
@@ -3955,8 +4123,8 @@ BEGIN
       FROM cartera.alert a WHERE a.status IN ('open', 'acknowledged')
      GROUP BY a.agent_id),
   counted AS (
-    SELECT x.agent_id, count(*) FILTER (WHERE x.what = 1) AS moot,
-           count(*) FILTER (WHERE x.what = 2) AS turned_red, count(*) FILTER (WHERE x.what = 3) AS escalated
+    SELECT x.agent_id, count(*) FILTER (WHERE x.what = 1) AS n_moot,
+           count(*) FILTER (WHERE x.what = 2) AS n_turned_red, count(*) FILTER (WHERE x.what = 3) AS n_escalated
       FROM (SELECT unnest(mooted) AS agent_id, 1 AS what
             UNION ALL SELECT unnest(reddened), 2
             UNION ALL SELECT unnest(raised_up), 3) x
@@ -3968,7 +4136,7 @@ BEGIN
   SELECT ag.agent_id,
          CASE WHEN g.active THEN coalesce(g.daily_capacity, default_capacity) ELSE 0 END,
          coalesce(p.queued, 0), coalesce(p.backlog, 0),
-         coalesce(c.escalated, 0), coalesce(c.turned_red, 0), coalesce(c.moot, 0)
+         coalesce(c.n_escalated, 0), coalesce(c.n_turned_red, 0), coalesce(c.n_moot, 0)
     FROM agents ag
     LEFT JOIN cartera.agent g ON g.agent_id = ag.agent_id
     LEFT JOIN per_agent p ON p.agent_id IS NOT DISTINCT FROM ag.agent_id
@@ -3976,9 +4144,9 @@ BEGIN
    ORDER BY ag.agent_id NULLS LAST;
 END
 $fn$;
-REVOKE EXECUTE ON FUNCTION cartera.plan_day(date) FROM PUBLIC;
-COMMENT ON FUNCTION cartera.plan_day(date) IS
-  'plan a day (the last step of run_followups; may be re-run): close moot alerts, turn long-overdue queued amber red, escalate overdue queued red to the manager, rank each agent''s alerts by colour and value at stake and queue up to the agent''s capacity, the rest as backlog; returns per agent (NULL = unassigned) capacity, queued, backlog, escalated, turned red, moot';
+REVOKE EXECUTE ON FUNCTION cartera.plan_queue(date, jsonb, bigint[], bigint[], bigint[]) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.plan_queue(date, jsonb, bigint[], bigint[], bigint[]) IS
+  'part of plan_day (and of shard_followups on every shard): ranks each agent''s open alerts by their queue_place (or takes the ranks a coordinator computed over every shard: alert id -> rank), queues up to the agent''s capacity, the rest as backlog; returns the day''s figures per agent, counting the agents plan_close_and_escalate returned';
 
 ------------------------------------------------------------------------------
 -- Outcomes and uplift.  An alert's outcome is what the customer did within

@@ -411,8 +411,8 @@ COMMENT ON FUNCTION cartera.shard_refresh(timestamptz, text) IS
 -- revenue this month (summed over the shards; the agents' own alerts are
 -- raised on the first shard by name, always the same one).  Every shard
 -- moves its statuses and raises its customers' alerts exactly as one server
--- holding the whole portfolio would.  Then each shard plans its day
--- (plan_day()): an agent's capacity applies on each shard (docs/scaling.md).
+-- holding the whole portfolio would.  Then the day is planned over all of
+-- them (shard_plan()).
 CREATE FUNCTION cartera.shard_followups(as_of date DEFAULT current_date)
   RETURNS TABLE (kind text, raised bigint)
   LANGUAGE plpgsql
@@ -455,8 +455,8 @@ BEGIN
       SELECT q.result->>'kind', sum((q.result->>'raised')::bigint)::bigint
         FROM cartera.shard_query(queries, 'kind text, raised bigint') q
        GROUP BY 1 ORDER BY 1;
-    -- 4. every shard plans its day
-    PERFORM count(*) FROM cartera.shard_query(ARRAY[format('SELECT count(*) FROM cartera.plan_day(%L)', as_of)], 'agents bigint');
+    -- 4. the day's plan, each agent's queue ranked over every shard
+    PERFORM count(*) FROM cartera.shard_plan(as_of);
     PERFORM cartera.shard_close(opened, true);
   EXCEPTION WHEN OTHERS THEN
     PERFORM cartera.shard_close(opened, false);
@@ -466,7 +466,84 @@ END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.shard_followups(date) FROM PUBLIC;
 COMMENT ON FUNCTION cartera.shard_followups(date) IS
-  'run_followups() of a portfolio split over the shards of cartera.shard (on the coordinator, needs dblink): every shard moves statuses and raises its alerts with the high-value cut and the agents'' revenue computed once over all shards (agents'' own alerts on the first shard), then plans its day; committed on every shard at the end; returns alerts raised per kind';
+  'run_followups() of a portfolio split over the shards of cartera.shard (on the coordinator, needs dblink): every shard moves statuses and raises its alerts with the high-value cut and the agents'' revenue computed once over all shards (agents'' own alerts on the first shard), then the day is planned with each agent''s queue ranked over all shards (shard_plan); committed on every shard at the end; returns alerts raised per kind';
+
+-- plan_day() over every shard, on connections shard_open() opened: steps
+-- 1-2 (moot, escalation) on every shard, then each agent's open alerts of
+-- every shard ranked here by their queue_place (what plan_day() orders by
+-- on one server; it holds no ids), each shard given its alerts' ranks, its
+-- queues filled up to the agent's capacity.  Agents are the same on every
+-- shard (cartera.agent is copied to each), so is a capacity.
+CREATE FUNCTION cartera.shard_plan(as_of date)
+  RETURNS TABLE (agent_id bigint, capacity integer, queued bigint, backlog bigint,
+                 escalated bigint, turned_red bigint, moot bigint)
+  LANGUAGE plpgsql
+  -- floats travel as text: in their shortest exact form
+  SET search_path = pg_catalog, cartera, pg_temp
+  SET extra_float_digits = 1
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  steps json[];
+  ranks jsonb[];
+  servers text[] := cartera.shard_servers();
+  queries text[] := '{}';
+BEGIN
+  SELECT array_agg(q.result ORDER BY q.server) INTO steps
+    FROM cartera.shard_query(ARRAY[format('SELECT * FROM cartera.plan_close_and_escalate(%L)', as_of)],
+                             'moot bigint[], turned_red bigint[], escalated bigint[]') q;
+  SELECT array_agg(coalesce(r.ranks, '{}') ORDER BY sv.n) INTO ranks
+    FROM unnest(servers) WITH ORDINALITY sv(server, n)
+    LEFT JOIN (SELECT c.server, jsonb_object_agg(c.alert_id, c.rnk) AS ranks
+                 FROM (SELECT q.server, q.result->>'alert_id' AS alert_id,
+                              row_number() OVER (PARTITION BY q.result->>'agent_id'
+                                                 ORDER BY json_populate_record(NULL::cartera.queue_place, q.result->'place')) AS rnk
+                         FROM cartera.shard_query(ARRAY['SELECT alert_id, agent_id, place FROM cartera.plan_candidates()'],
+                                                  'alert_id bigint, agent_id bigint, place cartera.queue_place') q) c
+                GROUP BY c.server) r ON r.server = sv.server;
+  FOR i IN 1 .. cardinality(servers) LOOP
+    queries := queries || format('SELECT * FROM cartera.plan_queue(%L, %L, %L, %L, %L)', as_of, ranks[i],
+                                 steps[i]->>'moot', steps[i]->>'turned_red', steps[i]->>'escalated');
+  END LOOP;
+  RETURN QUERY
+    SELECT (q.result->>'agent_id')::bigint, max((q.result->>'capacity')::integer),
+           sum((q.result->>'queued')::bigint)::bigint, sum((q.result->>'backlog')::bigint)::bigint,
+           sum((q.result->>'escalated')::bigint)::bigint, sum((q.result->>'turned_red')::bigint)::bigint,
+           sum((q.result->>'moot')::bigint)::bigint
+      FROM cartera.shard_query(queries, 'agent_id bigint, capacity integer, queued bigint, backlog bigint, escalated bigint, turned_red bigint, moot bigint') q
+     GROUP BY 1 ORDER BY 1 NULLS LAST;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.shard_plan(date) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.shard_plan(date) IS
+  'part of the sharded functions: plan_day() over the shards shard_open() connected to, each agent''s queue ranked here over the open alerts of every shard; returns plan_day()''s figures per agent, summed';
+
+-- plan_day() of a portfolio split over shards, for re-planning a day after
+-- changing capacities (shard_followups() plans the day itself).
+CREATE FUNCTION cartera.shard_plan_day(as_of date DEFAULT current_date)
+  RETURNS TABLE (agent_id bigint, capacity integer, queued bigint, backlog bigint,
+                 escalated bigint, turned_red bigint, moot bigint)
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+DECLARE
+  opened text[];
+BEGIN
+  -- the coordinator's own checks first (arguments, its clock)
+  PERFORM count(*) FROM cartera.plan_close_and_escalate(as_of);
+  opened := cartera.shard_open();
+  BEGIN
+    RETURN QUERY SELECT * FROM cartera.shard_plan(as_of);
+    PERFORM cartera.shard_close(opened, true);
+  EXCEPTION WHEN OTHERS THEN
+    PERFORM cartera.shard_close(opened, false);
+    RAISE;
+  END;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.shard_plan_day(date) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.shard_plan_day(date) IS
+  'plan_day() of a portfolio split over the shards of cartera.shard (on the coordinator, needs dblink): moot alerts and escalation on every shard, each agent''s queue ranked over the open alerts of all shards and filled up to the agent''s capacity; committed on every shard at the end; returns the figures per agent, summed';
 
 ------------------------------------------------------------------------------
 -- A shard's number: ids unique across the cluster, customers placed by hash

@@ -78,9 +78,13 @@ ROLLBACK;
 -- the coordinator: dblink, a list of shards, each a foreign server
 SELECT * FROM shard_refresh();
 SELECT * FROM shard_followups();
+SELECT * FROM shard_plan_day();
 CALL shard_load('cartera.purchase', 'cartera.purchase');
 CALL shard_relay(1);
 CREATE EXTENSION dblink;
+SELECT * FROM shard_plan_day(NULL);
+SELECT pg_temp.error_of($$SELECT * FROM cartera.shard_plan_day(current_date + 2)$$);
+SELECT * FROM shard_plan_day();
 SELECT * FROM shard_followups(NULL);
 SELECT * FROM shard_followups('infinity');
 SELECT pg_temp.error_of($$SELECT * FROM cartera.shard_followups(current_date + 2)$$);
@@ -121,6 +125,24 @@ SELECT count(*) AS open_connections FROM unnest(dblink_get_connections()) c WHER
 DELETE FROM shard;
 DROP EXTENSION postgres_fdw CASCADE;
 DROP EXTENSION dblink;
+
+-- a shard's plan_queue() takes the coordinator's ranks as given (shard_plan())
+BEGIN;
+INSERT INTO agent (agent_id, name, login, daily_capacity) VALUES (9101, 'Planner', 'planner', 1);
+INSERT INTO alert (customer_id, agent_id, kind, colour, raised_at, due_on, message)
+  SELECT c, 9101, 'welcome', 'green', now(), current_date, 'hello'
+    FROM (SELECT customer_id AS c FROM customer_state ORDER BY customer_id LIMIT 2) x;
+-- ranked here, by queue_place
+SELECT queued, backlog FROM plan_queue(current_date, NULL, NULL, NULL, NULL) WHERE agent_id = 9101;
+SELECT alert_id = (SELECT alert_id FROM plan_candidates() WHERE agent_id = 9101 ORDER BY place LIMIT 1) AS first_place_first,
+       queue, queue_rank FROM alert WHERE agent_id = 9101 ORDER BY queue_rank;
+-- ranked by a coordinator the other way round: its ranks, and the queue filled to capacity by them
+SELECT min(alert_id) FILTER (WHERE queue_rank = 1) AS first_id, min(alert_id) FILTER (WHERE queue_rank = 2) AS second_id
+  FROM alert WHERE agent_id = 9101 \gset
+SELECT queued, backlog, escalated FROM plan_queue(current_date, jsonb_build_object(:first_id, 2, :second_id, 1), NULL, NULL, '{9101}')
+ WHERE agent_id = 9101;
+SELECT alert_id = :second_id AS given_first, queue, queue_rank FROM alert WHERE agent_id = 9101 ORDER BY queue_rank;
+ROLLBACK;
 
 -- numbering a shard (cartera.set_shard_number())
 SELECT * FROM set_shard_number(NULL, 3);

@@ -179,8 +179,10 @@ SELECT is((SELECT array[count(*) FILTER (WHERE status = 'held_out') BETWEEN 8 AN
 -- and plan_day's joins of its decisions with the rows it locked, planned
 -- from statistics that did not yet count the alerts just raised (20,000
 -- customers: 40.9 s instead of 2.4 s).  The fixes, checked as they are:
-SELECT ok((SELECT 'enable_nestloop=off' = ANY (proconfig) FROM pg_proc WHERE oid = 'cartera.plan_day(date)'::regprocedure),
-          'plan_day() joins by hash whatever the estimates (enable_nestloop off)');
+SELECT ok((SELECT bool_and('enable_nestloop=off' = ANY (proconfig)) FROM pg_proc
+            WHERE oid IN ('cartera.plan_close_and_escalate(date)'::regprocedure,
+                          'cartera.plan_queue(date, jsonb, bigint[], bigint[], bigint[])'::regprocedure)),
+          'plan_day()''s steps join by hash whatever the estimates (enable_nestloop off)');
 SELECT ok((SELECT prosrc ~ 'EXECUTE \$q\$\s+INSERT INTO cartera.alert_event' FROM pg_proc
             WHERE oid = 'cartera.alert_rows_changed()'::regprocedure),
           'the history trigger plans its join of the transition tables on every run (EXECUTE)');

@@ -261,6 +261,8 @@ INSERT INTO call_args VALUES
   ('retry_set_aside', $a$8301::pg_catalog.int8$a$),
   ('followups_raise', format($a$%L::pg_catalog.date, %L::pg_catalog.timestamptz, '{}'::cartera.state_transition[],
                               100::pg_catalog.float8, '{"801": 0}'::pg_catalog.jsonb, true$a$, current_date, now())),
+  ('plan_queue', format($a$%L::pg_catalog.date, NULL::pg_catalog.jsonb, '{801}'::pg_catalog.int8[], '{}'::pg_catalog.int8[],
+                         NULL::pg_catalog.int8[]$a$, current_date)),
   -- the stored model again (its own as_of: the portfolio's clock allows it)
   ('refresh_with_model', $a$(SELECT m FROM cartera.portfolio_model m)$a$),
   ('raise_alerts', format($a$ARRAY[8301, 87654321, 8301]::pg_catalog.int8[], ARRAY['complaint', 'complaint', 'cross_sell']::pg_catalog.text[],
