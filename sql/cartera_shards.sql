@@ -545,6 +545,176 @@ REVOKE EXECUTE ON FUNCTION cartera.shard_plan_day(date) FROM PUBLIC;
 COMMENT ON FUNCTION cartera.shard_plan_day(date) IS
   'plan_day() of a portfolio split over the shards of cartera.shard (on the coordinator, needs dblink): moot alerts and escalation on every shard, each agent''s queue ranked over the open alerts of all shards and filled up to the agent''s capacity; committed on every shard at the end; returns the figures per agent, summed';
 
+-- The coordinator's window on the whole portfolio: in a schema of its own,
+-- every per-customer table of the shards as one table (hash-partitioned by
+-- customer_id like the coordinator's routing, one foreign partition per
+-- shard; alert and alert_event, whose customer is not always known, as an
+-- inheritance parent with one foreign child per shard) and a copy of every
+-- view of cartera that reads them, the same SQL over those tables.  The
+-- tables shared by every node (agent, agent_target, alert_kind, occasion,
+-- portfolio_setting...) are read from the coordinator's own cartera schema.
+-- Row-level security holds twice: the coordinator's copies of cartera's
+-- policies on the parents, and each shard's own for the role its user
+-- mapping logs in as (an agent's own mapping: the agent).  The foreign
+-- partitions are the owner's only: reading one directly would skip the
+-- coordinator's policies.
+CREATE FUNCTION cartera.shard_views(target name DEFAULT 'portfolio')
+  RETURNS TABLE (object text, kind text)
+  LANGUAGE plpgsql
+  -- deparsed views then name every object with its schema
+  SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  servers text[];
+  numbers json[];
+  partitioned text[] := '{customer,customer_state,purchase,status_transition,interaction}';
+  inherited text[] := '{alert,alert_event}';
+  mapped text[];
+  t text;
+  v record;
+  pol record;
+  sql text;
+  opened text[];
+BEGIN
+  IF target IS NULL OR target IN ('cartera', 'public', 'pg_catalog') OR target LIKE 'pg\_%' THEN
+    RAISE EXCEPTION 'the views of the shards need a schema of their own, not %', coalesce(target::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Name a schema that does not exist yet, e.g. portfolio.';
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = target) THEN
+    RAISE EXCEPTION 'schema % already exists', target
+      USING ERRCODE = 'duplicate_schema',
+            HINT = format('Run DROP SCHEMA %I CASCADE first to build it again (after adding a shard, or updating cartera).', target);
+  END IF;
+  servers := cartera.shard_servers();
+  -- each shard's place in the coordinator's hash partitions
+  opened := cartera.shard_open();
+  BEGIN
+    SELECT array_agg(json_build_object('server', sv.server, 'shard', q.result->'shard', 'shards', q.result->'shards') ORDER BY sv.n)
+      INTO numbers
+      FROM unnest(servers) WITH ORDINALITY sv(server, n)
+      LEFT JOIN cartera.shard_query(ARRAY['SELECT n.shard, n.shards FROM cartera.shard_number n'], 'shard integer, shards integer') q
+        ON q.server = sv.server;
+    PERFORM cartera.shard_close(opened, false);
+  EXCEPTION WHEN OTHERS THEN
+    PERFORM cartera.shard_close(opened, false);
+    RAISE;
+  END;
+  FOR i IN 1 .. cardinality(numbers) LOOP
+    IF json_typeof(numbers[i]->'shard') IS DISTINCT FROM 'number' THEN
+      RAISE EXCEPTION 'shard "%" has no number', numbers[i]->>'server'
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              HINT = 'Run SELECT cartera.set_shard_number(shard, shards) on it: the REMAINDER and MODULUS of its hash partition.';
+    END IF;
+    IF (numbers[i]->>'shards')::integer <> cardinality(servers) THEN
+      RAISE EXCEPTION 'shard "%" is shard % of %, but cartera.shard lists % shards', numbers[i]->>'server',
+                      numbers[i]->>'shard', numbers[i]->>'shards', cardinality(servers)
+        USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+  END LOOP;
+  IF (SELECT count(DISTINCT x->>'shard') FROM unnest(numbers) x) <> cardinality(servers) THEN
+    RAISE EXCEPTION 'two shards have the same number'
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            DETAIL = (SELECT string_agg(format('%s: %s', x->>'server', x->>'shard'), ', ') FROM unnest(numbers) x);
+  END IF;
+
+  EXECUTE format('CREATE SCHEMA %I', target);
+  object := target; kind := 'schema'; RETURN NEXT;
+  EXECUTE format('COMMENT ON SCHEMA %I IS %L', target,
+                 'the whole portfolio over the shards of cartera.shard, built by cartera.shard_views()');
+  FOREACH t IN ARRAY partitioned || inherited LOOP
+    IF t = ANY (partitioned) THEN
+      EXECUTE format('CREATE TABLE %I.%I (LIKE cartera.%I) PARTITION BY HASH (customer_id)', target, t, t);
+    ELSE
+      EXECUTE format('CREATE TABLE %I.%I (LIKE cartera.%I)', target, t, t);
+    END IF;
+    object := format('%I.%I', target, t); kind := 'table'; RETURN NEXT;
+    FOR i IN 1 .. cardinality(numbers) LOOP
+      EXECUTE format('CREATE FOREIGN TABLE %I.%I %s SERVER %I OPTIONS (schema_name %L, table_name %L)',
+                     target, t || '_' || (numbers[i]->>'server'),
+                     CASE WHEN t = ANY (partitioned)
+                          THEN format('PARTITION OF %I.%I FOR VALUES WITH (MODULUS %s, REMAINDER %s)',
+                                      target, t, numbers[i]->>'shards', numbers[i]->>'shard')
+                          ELSE format('() INHERITS (%I.%I)', target, t) END,
+                     numbers[i]->>'server', 'cartera', t);
+      -- the owner's only: reading it directly would skip the parent's policies
+      EXECUTE format('REVOKE ALL ON %I.%I FROM PUBLIC', target, t || '_' || (numbers[i]->>'server'));
+    END LOOP;
+    EXECUTE format('COMMENT ON TABLE %I.%I IS %L', target, t,
+                   format('cartera.%s of every shard (%s); read-only here', t,
+                          CASE WHEN t = ANY (partitioned) THEN 'hash-partitioned by customer_id as the coordinator routes it'
+                               ELSE 'one foreign child table per shard' END));
+  END LOOP;
+  mapped := partitioned || inherited;
+
+  -- cartera's policies, on the parents (reads only: nothing is written here)
+  FOR pol IN
+    SELECT p.tablename, p.policyname, p.roles, p.qual, p.permissive
+      FROM pg_policies p
+     WHERE p.schemaname = 'cartera' AND p.tablename = ANY (mapped) AND p.cmd IN ('SELECT', 'ALL') AND p.qual IS NOT NULL
+  LOOP
+    EXECUTE format('CREATE POLICY %I ON %I.%I AS %s FOR SELECT TO %s USING (%s)', pol.policyname, target, pol.tablename,
+                   pol.permissive, (SELECT string_agg(CASE WHEN r = 'public' THEN 'PUBLIC' ELSE quote_ident(r) END, ', ')
+                                      FROM unnest(pol.roles) r),
+                   regexp_replace(pol.qual, '\mcartera\.(' || array_to_string(mapped, '|') || ')\M(?!\s*\()',
+                                  quote_ident(target) || '.\1', 'g'));
+  END LOOP;
+  FOREACH t IN ARRAY mapped LOOP
+    IF (SELECT c.relrowsecurity FROM pg_class c WHERE c.oid = format('cartera.%I', t)::regclass) THEN
+      EXECUTE format('ALTER TABLE %I.%I ENABLE ROW LEVEL SECURITY', target, t);
+    END IF;
+  END LOOP;
+
+  -- every view of cartera that reads them (or a view that does), in the
+  -- order they were created, so a view comes after those it reads
+  FOR v IN
+    WITH RECURSIVE reads AS (
+      SELECT DISTINCT r.ev_class AS view
+        FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+       WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
+         AND d.refobjid IN (SELECT format('cartera.%I', m)::regclass FROM unnest(mapped) m)
+      UNION
+      SELECT r.ev_class
+        FROM reads x JOIN pg_depend d ON d.refobjid = x.view AND d.classid = 'pg_rewrite'::regclass
+        JOIN pg_rewrite r ON r.oid = d.objid AND r.ev_class <> x.view)
+    SELECT c.oid, c.relname FROM pg_class c
+     WHERE c.oid IN (SELECT view FROM reads) AND c.relnamespace = 'cartera'::regnamespace AND c.relkind = 'v'
+       AND c.relname NOT LIKE 'deferred\_%'
+     ORDER BY c.oid
+  LOOP
+    mapped := mapped || v.relname::text;
+    sql := regexp_replace(pg_get_viewdef(v.oid), '\mcartera\.(' || array_to_string(mapped, '|') || ')\M(?!\s*\()',
+                          quote_ident(target) || '.\1', 'g');
+    EXECUTE format('CREATE VIEW %I.%I WITH (security_invoker = true) AS %s', target, v.relname, rtrim(sql, ';'));
+    EXECUTE format('COMMENT ON VIEW %I.%I IS %L', target, v.relname,
+                   coalesce(obj_description(v.oid, 'pg_class'), v.relname) || ' (every shard)');
+    FOR pol IN SELECT a.attname, col_description(v.oid, a.attnum) AS note FROM pg_attribute a
+                WHERE a.attrelid = v.oid AND a.attnum > 0 AND col_description(v.oid, a.attnum) IS NOT NULL LOOP
+      EXECUTE format('COMMENT ON COLUMN %I.%I.%I IS %L', target, v.relname, pol.attname, pol.note);
+    END LOOP;
+    object := format('%I.%I', target, v.relname); kind := 'view'; RETURN NEXT;
+  END LOOP;
+
+  -- whoever may read cartera's table or view may read its copy
+  FOR v IN
+    SELECT c.relname, a.grantee::regrole AS grantee
+      FROM pg_class c, aclexplode(c.relacl) a
+     WHERE c.relnamespace = 'cartera'::regnamespace AND c.relname = ANY (mapped) AND a.privilege_type = 'SELECT'
+       AND a.grantee <> 0 AND a.grantee <> c.relowner
+  LOOP
+    EXECUTE format('GRANT SELECT ON %I.%I TO %s', target, v.relname, v.grantee);
+  END LOOP;
+  FOR v IN
+    SELECT DISTINCT a.grantee::regrole AS grantee FROM pg_namespace n, aclexplode(n.nspacl) a
+     WHERE n.nspname = 'cartera' AND a.privilege_type = 'USAGE' AND a.grantee <> 0 AND a.grantee <> n.nspowner
+  LOOP
+    EXECUTE format('GRANT USAGE ON SCHEMA %I TO %s', target, v.grantee);
+  END LOOP;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.shard_views(name) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.shard_views(name) IS
+  'on the coordinator (needs dblink and numbered shards): creates schema target with cartera''s per-customer tables of every shard as one table each (hash partitions or foreign children) and a copy of every view of cartera that reads them, with cartera''s row-level security policies and read grants; returns what it created';
+
 ------------------------------------------------------------------------------
 -- A shard's number: ids unique across the cluster, customers placed by hash
 ------------------------------------------------------------------------------
