@@ -502,8 +502,10 @@ BEGIN
                                                   'alert_id bigint, agent_id bigint, place cartera.queue_place') q) c
                 GROUP BY c.server) r ON r.server = sv.server;
   FOR i IN 1 .. cardinality(servers) LOOP
-    queries := queries || format('SELECT * FROM cartera.plan_queue(%L, %L, %L, %L, %L)', as_of, ranks[i],
-                                 steps[i]->>'moot', steps[i]->>'turned_red', steps[i]->>'escalated');
+    -- the agents of steps 1-2 go back to their shard (json_to_record: JSON arrays to bigint[])
+    queries := queries || (SELECT format('SELECT * FROM cartera.plan_queue(%L, %L, %L, %L, %L)', as_of, ranks[i],
+                                         x.moot, x.turned_red, x.escalated)
+                             FROM json_to_record(steps[i]) AS x(moot bigint[], turned_red bigint[], escalated bigint[]));
   END LOOP;
   RETURN QUERY
     SELECT (q.result->>'agent_id')::bigint, max((q.result->>'capacity')::integer),

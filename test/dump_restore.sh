@@ -161,6 +161,8 @@ BEGIN
       v := $v$ROW(3, 5, 6)::cartera.bgbb_summary$v$;
     ELSIF t = 'cartera.sbg_params'::regtype THEN
       v := $v$cartera.sbg_params(0.704, 1.182)$v$;
+    ELSIF t = 'cartera.queue_place'::regtype THEN
+      v := $v$ROW(false, 1, -105.25, '1998-07-02', 8103, 'welcome')::cartera.queue_place$v$;
     ELSIF v IS NULL THEN
       RAISE EXCEPTION 'no value for type %', t;
     END IF;
