@@ -345,8 +345,9 @@ BEGIN
                        'cartera.cross_sell_rule', 'cartera.alert_kind', 'cartera.portfolio_setting']::regclass[]) t;
   -- erasure requests (cartera.forget_customer runs as its caller)
   EXECUTE format('GRANT EXECUTE ON FUNCTION cartera.forget_customer(bigint) TO %s', grantee);
-  -- which reaches the notes in the alerts' history (nothing else of it)
-  EXECUTE format('GRANT UPDATE (note) ON cartera.alert_event TO %s', grantee);
+  -- which reaches the notes in the alerts' history, and merges
+  -- (cartera.merge_customers, as its caller) move the history's customer
+  EXECUTE format('GRANT UPDATE (note, customer_id) ON cartera.alert_event TO %s', grantee);
   EXECUTE format('GRANT SELECT ON cartera.purchase_source TO %s', grantee);
   -- the coordinator's list of shards (foreign server names): a manager's dump holds it
   EXECUTE format('GRANT SELECT ON cartera.shard TO %s', grantee);

@@ -842,6 +842,10 @@ BEGIN
    WHERE a.customer_id = drop_row.customer_id;
   GET DIAGNOSTICS n = ROW_COUNT;
   moved := moved || jsonb_build_object('alerts', n);
+  -- their history goes with them (by alert: alert_event's index)
+  UPDATE cartera.alert_event e SET customer_id = keep_row.customer_id
+   WHERE e.alert_id IN (SELECT a.alert_id FROM cartera.alert a WHERE a.customer_id = keep_row.customer_id)
+     AND e.customer_id IS DISTINCT FROM keep_row.customer_id;
   UPDATE cartera.interaction i SET customer_id = keep_row.customer_id WHERE i.customer_id = drop_row.customer_id;
   GET DIAGNOSTICS n = ROW_COUNT;
   moved := moved || jsonb_build_object('interactions', n);

@@ -90,7 +90,7 @@ CREATE TEMP TABLE expected_rows AS
                   FROM cartera.status_transition t JOIN cartera.customer c USING (customer_id) WHERE c.owner_agent_id = a.agent_id
       UNION ALL SELECT 'agent_target', t.agent_id || ' ' || t.month FROM cartera.agent_target t WHERE t.agent_id = a.agent_id
       UNION ALL SELECT 'alert_event', e.event_id::text
-                  FROM cartera.alert_event e JOIN cartera.alert x USING (alert_id) LEFT JOIN cartera.customer c USING (customer_id)
+                  FROM cartera.alert_event e JOIN cartera.alert x USING (alert_id) LEFT JOIN cartera.customer c ON c.customer_id = x.customer_id
                  WHERE c.owner_agent_id = a.agent_id OR (x.customer_id IS NULL AND x.agent_id = a.agent_id)
       UNION ALL SELECT 'deferred_change', d.change_id::text
                   FROM cartera.deferred_change d JOIN cartera.customer c USING (customer_id) WHERE c.owner_agent_id = a.agent_id

@@ -9,7 +9,7 @@ CREATE EXTENSION IF NOT EXISTS cartera;
 UPDATE cartera.alert_kind SET holdout_share = 0;
 SET search_path = public, cartera;
 SET client_min_messages = warning;
-SELECT plan(20);
+SELECT plan(21);
 
 SELECT setseed(0.77);
 INSERT INTO cartera.agent (agent_id, name) VALUES (700001, 'Propiedades Uno'), (700002, 'Propiedades Dos');
@@ -107,6 +107,9 @@ SELECT is((SELECT count(*) FROM (SELECT 1 FROM cartera.alert
                                    WHERE customer_id > 600000 AND status IN ('open', 'acknowledged', 'snoozed')
                                    GROUP BY customer_id, kind HAVING count(*) > 1) x), 0::bigint,
           'still at most one open alert per customer and kind');
+SELECT is((SELECT count(*) FILTER (WHERE e.customer_id IS DISTINCT FROM a.customer_id) || ' of ' || (count(*) > 0)
+             FROM cartera.alert_event e JOIN cartera.alert a USING (alert_id)), '0 of true',
+          'every alert event carries its alert''s customer, also after the merges');
 
 SELECT * FROM finish();
 ROLLBACK;
