@@ -2218,7 +2218,11 @@ CREATE VIEW cartera.deferred_status WITH (security_invoker = true) AS
          r.last_run_at, r.last_run_by, r.last_customers, r.last_changes, r.last_purchases, r.last_duration,
          round((r.last_purchases / nullif(extract(epoch FROM r.last_duration), 0))::numeric, 1) AS last_purchases_per_second,
          r.last_error, r.total_runs, r.total_changes, r.total_purchases, r.since,
-         (SELECT count(*) FROM cartera.deferred_failure) AS set_aside_customers
+         (SELECT count(*) FROM cartera.deferred_failure) AS set_aside_customers,
+         -- the same durations as numbers, for BI tools (JDBC has no interval type)
+         extract(epoch FROM pg_catalog.now() - o.queued_at)::double precision AS oldest_age_seconds,
+         extract(epoch FROM pg_catalog.now() - l.queued_at)::double precision AS lag_seconds,
+         extract(epoch FROM r.last_duration)::double precision AS last_duration_seconds
     FROM (SELECT count(*) AS queued_changes, count(DISTINCT d.customer_id) AS queued_customers
             FROM cartera.deferred_change d) q
     LEFT JOIN LATERAL (SELECT d.queued_at FROM cartera.deferred_change d ORDER BY d.change_id LIMIT 1) o ON true
@@ -2250,6 +2254,9 @@ COMMENT ON COLUMN cartera.deferred_status.total_runs IS 'batches that applied so
 COMMENT ON COLUMN cartera.deferred_status.total_changes IS 'queue rows applied since "since"';
 COMMENT ON COLUMN cartera.deferred_status.total_purchases IS 'purchase rows merged since "since"';
 COMMENT ON COLUMN cartera.deferred_status.since IS 'the first batch counted';
+COMMENT ON COLUMN cartera.deferred_status.oldest_age_seconds IS 'oldest_age in seconds (a number for BI tools)';
+COMMENT ON COLUMN cartera.deferred_status.lag_seconds IS 'lag in seconds (a number for BI tools)';
+COMMENT ON COLUMN cartera.deferred_status.last_duration_seconds IS 'last_duration in seconds (a number for BI tools)';
 COMMENT ON COLUMN cartera.deferred_status.set_aside_customers IS 'customers whose changes failed and wait for a retry (cartera.deferred_set_aside)';
 
 CREATE VIEW cartera.deferred_set_aside WITH (security_invoker = true) AS
@@ -4399,7 +4406,9 @@ SELECT o.kind,
        round(avg(o.converted::int), 4) AS conversion_rate,
        sum(o.revenue) AS revenue_after,
        make_interval(secs => percentile_cont(0.5) WITHIN GROUP (
-                              ORDER BY extract(epoch FROM o.first_action_at - o.raised_at))) AS median_time_to_action
+                              ORDER BY extract(epoch FROM o.first_action_at - o.raised_at))) AS median_time_to_action,
+       -- the same as a number, for BI tools (JDBC has no interval type)
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM o.first_action_at - o.raised_at)) AS median_time_to_action_seconds
   FROM cartera.alert_outcome o
  WHERE o.arm = 'alerted'
  GROUP BY o.kind, o.agent_id, o.month;
@@ -4417,6 +4426,7 @@ COMMENT ON COLUMN cartera.followup_performance.converted IS 'alerts followed by 
 COMMENT ON COLUMN cartera.followup_performance.conversion_rate IS 'converted / raised';
 COMMENT ON COLUMN cartera.followup_performance.revenue_after IS 'net revenue within the response windows';
 COMMENT ON COLUMN cartera.followup_performance.median_time_to_action IS 'median time from raising to the first action';
+COMMENT ON COLUMN cartera.followup_performance.median_time_to_action_seconds IS 'median_time_to_action in seconds (a number for BI tools)';
 
 -- Did the alerts raise retention?  Alerted vs held out, per kind and month,
 -- and per kind over every month (month NULL).

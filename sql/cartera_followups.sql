@@ -705,7 +705,9 @@ SELECT o.kind,
        round(avg(o.converted::int), 4) AS conversion_rate,
        sum(o.revenue) AS revenue_after,
        make_interval(secs => percentile_cont(0.5) WITHIN GROUP (
-                              ORDER BY extract(epoch FROM o.first_action_at - o.raised_at))) AS median_time_to_action
+                              ORDER BY extract(epoch FROM o.first_action_at - o.raised_at))) AS median_time_to_action,
+       -- the same as a number, for BI tools (JDBC has no interval type)
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM o.first_action_at - o.raised_at)) AS median_time_to_action_seconds
   FROM cartera.alert_outcome o
  WHERE o.arm = 'alerted'
  GROUP BY o.kind, o.agent_id, o.month;
@@ -723,6 +725,7 @@ COMMENT ON COLUMN cartera.followup_performance.converted IS 'alerts followed by 
 COMMENT ON COLUMN cartera.followup_performance.conversion_rate IS 'converted / raised';
 COMMENT ON COLUMN cartera.followup_performance.revenue_after IS 'net revenue within the response windows';
 COMMENT ON COLUMN cartera.followup_performance.median_time_to_action IS 'median time from raising to the first action';
+COMMENT ON COLUMN cartera.followup_performance.median_time_to_action_seconds IS 'median_time_to_action in seconds (a number for BI tools)';
 
 -- Did the alerts raise retention?  Alerted vs held out, per kind and month,
 -- and per kind over every month (month NULL).
