@@ -580,11 +580,12 @@ BEGIN
     SELECT c.alert_id, c.value, c.capacity, r.value::bigint
       FROM candidate c JOIN jsonb_each_text(ranks) r ON r.key::bigint = c.alert_id
      WHERE ranks IS NOT NULL),
-  decided AS (
+  placed AS (
     SELECT r.*, CASE WHEN r.rnk <= r.capacity THEN 'queued' ELSE 'backlog' END AS new_queue
-      FROM ranked r JOIN cartera.alert a ON a.alert_id = r.alert_id
-     WHERE (CASE WHEN r.rnk <= r.capacity THEN 'queued' ELSE 'backlog' END, r.rnk, r.value)
-           IS DISTINCT FROM (a.queue, a.queue_rank, a.value_at_stake)),
+      FROM ranked r),
+  decided AS (  -- only the alerts whose place changes are written
+    SELECT p.* FROM placed p JOIN cartera.alert a ON a.alert_id = p.alert_id
+     WHERE (p.new_queue, p.rnk, p.value) IS DISTINCT FROM (a.queue, a.queue_rank, a.value_at_stake)),
   locked AS (
     SELECT a.alert_id FROM cartera.alert a
      WHERE a.alert_id IN (SELECT d.alert_id FROM decided d)
