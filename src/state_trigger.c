@@ -40,6 +40,7 @@
 #include "commands/sequence.h"
 #include "executor/executor.h"
 #include "parser/parse_relation.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -105,6 +106,7 @@ static SPIPlanPtr recompute_plan = NULL;
 static SPIPlanPtr alerts_plan = NULL;
 static SPIPlanPtr tracked_plan = NULL;
 static SPIPlanPtr deferred_source_plan = NULL;
+static SPIPlanPtr deferred_rules_plan = NULL;
 static bool plans_stale = false;
 static bool callbacks_registered = false;
 
@@ -129,7 +131,7 @@ static void
 free_plans(void)
 {
 	SPIPlanPtr *plans[] = {&rules_plan, &lock_plan, &store_plan, &recompute_plan, &tracked_plan,
-	&deferred_source_plan, &alerts_plan};
+	&deferred_rules_plan, &deferred_source_plan, &alerts_plan};
 
 	for (size_t i = 0; i < lengthof(plans); i++)
 	{
@@ -212,24 +214,45 @@ prepare_plans(void)
 }
 
 /*
- * The plan of deferred mode's registered-source check, prepared by its
- * trigger only: it names a column new in 0.4.0, and this library also serves
- * 0.3.0's SQL (immediate mode only) until ALTER EXTENSION UPDATE.  Freed
- * with the others.
+ * The plans of deferred mode's trigger, prepared by it only: the registered-
+ * source check names a column new in 0.4.0, and this library also serves
+ * 0.3.0's SQL (immediate mode only) until ALTER EXTENSION UPDATE.  That
+ * trigger runs under the session's search_path (it is not SECURITY DEFINER:
+ * see cartera_purchase_rows_deferred()), so every name and operator here is
+ * schema-qualified.  Freed with the others.
  */
 static void
 prepare_deferred_plans(void)
 {
 	Oid			tracked_args[4] = {OIDOID, TEXTOID, TEXTOID, TEXTOID};
 
-	if (deferred_source_plan != NULL)
+	if (deferred_source_plan != NULL && deferred_rules_plan != NULL)
 		return;
-	/* last: it marks the set as complete */
-	deferred_source_plan = cartera_keep_plan("SELECT EXISTS (SELECT 1 FROM cartera.purchase_source p "
-									 "WHERE p.source = $1::pg_catalog.regclass AND p.customer_column = $2::pg_catalog.name "
-									 "AND p.at_column = $3::pg_catalog.name AND p.amount_column = $4::pg_catalog.name "
-									 "AND p.mode = 'deferred')",
-									 4, tracked_args);
+	if (deferred_rules_plan == NULL)
+		deferred_rules_plan = cartera_keep_plan("SELECT EXISTS (SELECT 1 FROM cartera.cross_sell_rule r WHERE r.active)",
+												0, NULL);
+	if (deferred_source_plan == NULL)
+		deferred_source_plan = cartera_keep_plan("SELECT EXISTS (SELECT 1 FROM cartera.purchase_source p "
+												 "WHERE p.source OPERATOR(pg_catalog.=) $1::pg_catalog.regclass "
+												 "AND p.customer_column OPERATOR(pg_catalog.=) $2::pg_catalog.name "
+												 "AND p.at_column OPERATOR(pg_catalog.=) $3::pg_catalog.name "
+												 "AND p.amount_column OPERATOR(pg_catalog.=) $4::pg_catalog.name "
+												 "AND p.mode OPERATOR(pg_catalog.=) 'deferred'::pg_catalog.text)",
+												 4, tracked_args);
+}
+
+/* the owner of a function: whom a SECURITY DEFINER function runs as */
+static Oid
+function_owner(Oid fn_oid)
+{
+	HeapTuple	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn_oid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for function %u", fn_oid);
+	owner = ((Form_pg_proc) GETSTRUCT(tuple))->proowner;
+	ReleaseSysCache(tuple);
+	return owner;
 }
 
 static AttrNumber
@@ -909,6 +932,14 @@ queue_rows(Oid source, int n, const int64 *customers, const Datum *states,
  * and a rolled-back one never is).  No lock on customer_state, no alert
  * rule, no NOTIFY here: the background worker or cartera.catch_up() merge
  * the queue into the states (sql/cartera_deferred.sql).
+ *
+ * The function is not SECURITY DEFINER: it takes its owner's identity
+ * itself, as PostgreSQL's foreign-key triggers do (SECURITY_LOCAL_USERID_
+ * CHANGE; an error restores the caller's with the (sub)transaction's
+ * abort).  SECURITY DEFINER's SET search_path opened a GUC nest level on
+ * every purchase and restored it after: an eighth of this trigger's time on
+ * a single-row INSERT.  Its queries are schema-qualified to the operator
+ * instead (prepare_deferred_plans()).
  */
 Datum
 cartera_purchase_rows_deferred(PG_FUNCTION_ARGS)
@@ -927,16 +958,20 @@ cartera_purchase_rows_deferred(PG_FUNCTION_ARGS)
 	int			n = 0;
 	int			guc_level;
 	bool		want_ids = false;
+	Oid			caller;
+	int			caller_context;
 
 	check_trigger_call(fcinfo, "cartera.purchase_rows_deferred()");
 	read_arguments(td, &cols);
 
+	GetUserIdAndSecContext(&caller, &caller_context);
+	SetUserIdAndSecContext(function_owner(fcinfo->flinfo->fn_oid),
+						   caller_context | SECURITY_LOCAL_USERID_CHANGE);
 	stmt_cxt = AllocSetContextCreate(CurrentMemoryContext, "cartera deferred purchase trigger",
 									 ALLOCSET_DEFAULT_SIZES);
 	old_cxt = MemoryContextSwitchTo(stmt_cxt);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "cartera: SPI_connect failed");
-	prepare_plans();
 	prepare_deferred_plans();
 	check_tracked(td, true);
 
@@ -960,7 +995,7 @@ cartera_purchase_rows_deferred(PG_FUNCTION_ARGS)
 		bool		isnull;
 
 		want_ids = tuplestore_tuple_count(td->tg_newtable) <= DEFERRED_IDS_ALWAYS_ROWS ||
-			(DatumGetBool(run_single(rules_plan, NULL, NULL, &isnull)) && !isnull);
+			(DatumGetBool(run_single(deferred_rules_plan, NULL, NULL, &isnull)) && !isnull);
 	}
 	collect_new_rows(td, &cols, want_ids, start, stmt_cxt, &new_rows);
 	nkeys = hash_get_num_entries(new_rows.customers);
@@ -985,5 +1020,6 @@ cartera_purchase_rows_deferred(PG_FUNCTION_ARGS)
 	SPI_finish();
 	MemoryContextSwitchTo(old_cxt);
 	MemoryContextDelete(stmt_cxt);
+	SetUserIdAndSecContext(caller, caller_context);
 	return PointerGetDatum(NULL);
 }

@@ -21,7 +21,7 @@ CREATE VIEW cartera.security_probe WITH (security_invoker = true) AS
     FROM cartera.customer c LEFT JOIN cartera.purchase p USING (customer_id)
    GROUP BY c.owner_agent_id;
 
-SELECT plan(186 + 4 * (SELECT count(*)::int FROM pg_views WHERE schemaname = 'cartera'));
+SELECT plan(193 + 4 * (SELECT count(*)::int FROM pg_views WHERE schemaname = 'cartera'));
 
 -- the DBA's part (docs/security.md)
 CREATE ROLE cartera_agent NOLOGIN;
@@ -454,6 +454,28 @@ SELECT is(cartera.complete_alert(a.alert_id, 'llamada hecha'), 'done', 'ana comp
   FROM cartera.alert a JOIN cartera.customer c USING (customer_id) WHERE c.full_name = 'Nueva de Ana' AND a.kind = 'complaint';
 SELECT is(cartera.snooze_alert(min(alert_id), current_date + 7), 'snoozed', 'ana snoozes her agent alert')
   FROM cartera.alert WHERE customer_id IS NULL;
+-- in deferred mode the INSERT trigger is not SECURITY DEFINER: its C code
+-- takes the owner's identity for its own work and gives the agent's back,
+-- also when it refuses the purchase
+RESET ROLE;
+SELECT cartera.set_purchase_mode('cartera.purchase', 'deferred');
+SET ROLE ana;
+SELECT lives_ok($$INSERT INTO cartera.purchase (customer_id, purchased_at, amount)
+                  SELECT customer_id, now() - interval '1 hour', 8 FROM cartera.customer WHERE full_name = 'Nueva de Ana'$$,
+                'in deferred mode an agent records a purchase of their customer (the trigger reads cartera''s settings as its owner)');
+SELECT is(current_user::text, 'ana', 'and is still herself after the deferred trigger');
+SELECT throws_ok($$INSERT INTO cartera.purchase (customer_id, purchased_at, amount)
+                   SELECT customer_id, now() + interval '1 day', 8 FROM cartera.customer WHERE full_name = 'Nueva de Ana'$$,
+                 '23514', NULL, 'the deferred trigger refuses a purchase in the future');
+SELECT is(current_user::text, 'ana', 'and the agent is herself again after its error');
+SELECT throws_ok($$INSERT INTO cartera.deferred_change (customer_id, source) VALUES (1, 'cartera.purchase')$$, '42501', NULL,
+                 'the agent cannot write the queue herself (the owner''s identity did not stay with her)');
+RESET ROLE;
+SELECT is((SELECT count(*) FROM cartera.deferred_change d JOIN cartera.customer c USING (customer_id)
+            WHERE c.full_name = 'Nueva de Ana'), 1::bigint, 'the agent''s deferred purchase is queued once');
+SELECT cartera.set_purchase_mode('cartera.purchase', 'immediate');
+SELECT is((SELECT (s.summary).purchases FROM cartera.customer_state s JOIN cartera.customer c USING (customer_id)
+            WHERE c.full_name = 'Nueva de Ana'), 2::bigint, 'and applied when the source goes back to immediate mode');
 SET ROLE luis;
 SELECT is((SELECT count(*) FROM cartera.customer WHERE full_name = 'Nueva de Ana'), 0::bigint, 'luis does not see ana''s new customer');
 SELECT is((SELECT count(*) FROM cartera.alert WHERE customer_id IS NULL AND status = 'snoozed'), 0::bigint, 'nor her snoozed alert');
