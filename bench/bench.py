@@ -570,8 +570,11 @@ def case4(db, runs, seconds, clients, tmp):
     else:
         say('  (no cartera deferred worker serves %s: the deferred variant is skipped)' % db)
     tps = {k: [] for k in tables}
+    # plain and queued run next to each other, in alternating order: their
+    # ratio is taken per round (the machine is shared: its speed drifts
+    # between rounds more than the effect measured)
     for i in range(runs):
-        order = ['trig', 'plain', 'floor', 'deferred', 'queued'] if i % 2 == 0 else ['queued', 'deferred', 'floor', 'plain', 'trig']
+        order = ['trig', 'floor', 'deferred', 'plain', 'queued'] if i % 2 == 0 else ['queued', 'plain', 'deferred', 'floor', 'trig']
         for k in order:
             if k not in tables:
                 continue
@@ -606,8 +609,12 @@ def case4(db, runs, seconds, clients, tmp):
                 psql(db, "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = 1667330676 AND granted "
                          "AND pid <> pg_backend_pid();")
             if k in ('deferred', 'queued'):
-                # back to immediate: what the worker has not applied yet is applied now
+                # back to immediate: what the worker has not applied yet is
+                # applied now; then the dead queue rows and states are vacuumed
+                # and a checkpoint taken, so that no run pays for another's
                 psql(db, "SELECT cartera.set_purchase_mode('cartera.purchase', 'immediate');")
+                psql(db, "VACUUM cartera.deferred_change, cartera.customer_state;")
+                psql(db, "CHECKPOINT;")
     say('  tps:', tps)
     t, p, f = med(tps['trig']), med(tps['plain']), med(tps['floor'])
     record('4. single-row INSERT tps (pgbench, %d clients), triggers vs plain' % clients, '%.0f tps' % t, '%.0f tps' % p,
@@ -620,8 +627,14 @@ def case4(db, runs, seconds, clients, tmp):
         say('  after the deferred runs: ' + chk)
         NOTES.append('Case 4 deferred, after switching back to immediate: ' + chk + '.')
         q = med(tps['queued'])
-        record('4. single-row INSERT tps, deferred mode, the purchase path alone (applier held off) vs plain', '%.0f tps' % q,
-               '%.0f tps' % p, '%.0f %%' % (100 * q / p), '>= 80 %', q / p >= 0.8)
+        # the median of the rounds' ratios (each round runs the two next to each other)
+        pairs = [a / b for a, b in zip(tps['queued'], tps['plain'])]
+        r = med(pairs)
+        NOTES.append('Case 4, the purchase path alone in deferred mode: ratio to the plain table per round %s '
+                     '(median %.0f %%); the ratio of the medians %.0f %%.'
+                     % (', '.join('%.0f %%' % (100 * x) for x in pairs), 100 * r, 100 * q / p))
+        record('4. single-row INSERT tps, deferred mode, the purchase path alone (applier held off) vs plain, '
+               'median of the rounds\' ratios', '%.0f tps' % q, '%.0f tps' % p, '%.0f %%' % (100 * r), '>= 80 %', r >= 0.8)
         record('4. single-row INSERT tps, deferred mode with the worker applying beside the writers (same 2 cores) vs plain',
                '%.0f tps' % d, '%.0f tps' % p, '%.0f %%' % (100 * d / p), 'informational', None)
     return p

@@ -421,10 +421,13 @@ DECLARE
   lifespan interval := current_setting('cartera.clv_lifespan')::interval;
 BEGIN
   IF customers IS NOT NULL THEN
+    -- (the rows that exist are left out first: ON CONFLICT's check of each
+    -- costs more than looking them up)
     INSERT INTO cartera.customer_state AS s (customer_id, summary, status)
       SELECT DISTINCT c, ROW(NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, as_of)::cartera.rfm_summary,
              'lead'::cartera.lifecycle_status
-        FROM unnest(customers) c WHERE c IS NOT NULL
+        FROM unnest(customers) c
+       WHERE c IS NOT NULL AND NOT EXISTS (SELECT 1 FROM cartera.customer_state x WHERE x.customer_id = c)
       ON CONFLICT (customer_id) DO NOTHING;
     PERFORM 1 FROM cartera.customer_state s
       WHERE s.customer_id = ANY (customers) ORDER BY s.customer_id FOR UPDATE OF s;
