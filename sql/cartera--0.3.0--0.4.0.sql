@@ -2121,7 +2121,8 @@ CREATE FUNCTION cartera.catch_up()
 AS $fn$
 #variable_conflict use_column
 DECLARE
-  size integer := coalesce(nullif(current_setting('cartera.deferred_batch_size', true), '')::integer, 1000);
+  base integer := coalesce(nullif(current_setting('cartera.deferred_batch_size', true), '')::integer, 1000);
+  size integer := base;
   r record;
 BEGIN
   batches := 0; customers := 0; changes := 0; purchases := 0; set_aside := 0;
@@ -2133,6 +2134,9 @@ BEGIN
     changes := changes + r.changes;
     purchases := purchases + r.purchases;
     set_aside := set_aside + r.set_aside;
+    -- a full batch: the queue is behind, the next takes twice as many
+    -- (up to 8 times the setting), as the worker does (src/deferred_worker.c)
+    size := CASE WHEN r.customers >= size THEN least(size * 2, base * 8, 1000000) ELSE base END;
   END LOOP;
   still_queued := (SELECT count(*) FROM cartera.deferred_change);
   RETURN NEXT;
@@ -2140,7 +2144,7 @@ END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.catch_up() FROM PUBLIC;
 COMMENT ON FUNCTION cartera.catch_up() IS
-  'apply every queued deferred change now, in the caller''s transaction (batches of cartera.deferred_batch_size customers); returns what it did and the queue rows left (set-aside customers'')';
+  'apply every queued deferred change now, in the caller''s transaction (batches of cartera.deferred_batch_size customers, twice as many after a full batch, up to 8 times); returns what it did and the queue rows left (set-aside customers'')';
 
 -- After fixing what made customers fail: retry them at the next batch.
 CREATE FUNCTION cartera.retry_set_aside(customer_id bigint DEFAULT NULL) RETURNS bigint

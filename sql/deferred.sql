@@ -164,6 +164,13 @@ SELECT customers, changes, set_aside, still_queued FROM catch_up();
 SELECT count(*) AS set_aside FROM deferred_failure;
 SELECT * FROM scratch_check;
 
+-- behind: after a full batch the next one takes twice as many customers
+-- (1,000, 2,000, then the 500 left: 3 batches, not 4)
+INSERT INTO customer (customer_id, full_name, owner_agent_id) SELECT g, 'B' || g, 9401 FROM generate_series(941001, 944500) g;
+INSERT INTO purchase (customer_id, purchased_at, amount) SELECT g, now() - interval '2 days', 10 FROM generate_series(941001, 944500) g;
+SELECT batches, customers, changes, still_queued FROM catch_up();
+SELECT count(*) FILTER (WHERE (summary).purchases = 1) AS bought_once FROM customer_state WHERE customer_id BETWEEN 941001 AND 944500;
+
 -- a tracked table in deferred mode: TRUNCATE queues a whole recomputation
 CREATE TABLE shop_sales (customer_id bigint, sold_at timestamptz, total numeric);
 CREATE INDEX ON shop_sales (customer_id);
