@@ -402,9 +402,10 @@ BEGIN
     changes := changes + r.changes;
     purchases := purchases + r.purchases;
     set_aside := set_aside + r.set_aside;
-    -- a full batch: the queue is behind, the next takes twice as many
-    -- (up to 8 times the setting), as the worker does (src/deferred_worker.c)
-    size := CASE WHEN r.customers >= size THEN least(size * 2, base * 8, 1000000) ELSE base END;
+    -- a full batch (as many queue rows as customers it could take): the
+    -- queue is behind, the next takes twice as many (up to 8 times the
+    -- setting), as the worker does (src/deferred_worker.c)
+    size := CASE WHEN r.changes >= size THEN least(size * 2, base * 8, 1000000) ELSE base END;
   END LOOP;
   still_queued := (SELECT count(*) FROM cartera.deferred_change);
   RETURN NEXT;

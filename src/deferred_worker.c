@@ -118,8 +118,8 @@ cartera_deferred_worker_init(void)
 }
 
 /*
- * A batch that found as many customers as it could take means the queue is
- * behind: the next one takes twice as many, up to this many times
+ * A batch that applied as many queue rows as it could take customers means
+ * the queue is behind: the next one takes twice as many, up to this many times
  * cartera.deferred_batch_size, and the size falls back as soon as a batch
  * is not full.  A batch's fixed costs (its statements' planning, the
  * passes over the queue) are then shared by more customers: on the 2-core
@@ -131,11 +131,10 @@ cartera_deferred_worker_init(void)
 /*
  * One transaction: apply a batch of up to max_customers customers if
  * cartera (0.4.0 or later) is installed.  Returns the queue rows applied,
- * or -1 when there is nothing to work with; *customers: the customers it
- * brought up to date.
+ * or -1 when there is nothing to work with.
  */
 static int64
-apply_one_batch(int max_customers, int64 *customers)
+apply_one_batch(int max_customers)
 {
 	int64		applied = -1;
 	int			rc;
@@ -162,16 +161,13 @@ apply_one_batch(int max_customers, int64 *customers)
 			args[0] = Int32GetDatum(max_customers);
 			PopActiveSnapshot();
 			PushActiveSnapshot(GetTransactionSnapshot());
-			rc = SPI_execute_with_args("SELECT changes, customers FROM cartera.apply_deferred($1, 'worker')",
+			rc = SPI_execute_with_args("SELECT changes FROM cartera.apply_deferred($1, 'worker')",
 									   1, argtypes, args, NULL, false, 1);
 			if (rc != SPI_OK_SELECT || SPI_processed != 1)
 				elog(ERROR, "cartera: cartera.apply_deferred() failed: %s", SPI_result_code_string(rc));
 			applied = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 			if (isnull)
 				applied = 0;
-			*customers = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-			if (isnull)
-				*customers = 0;
 		}
 	}
 	SPI_finish();
@@ -199,7 +195,6 @@ cartera_deferred_worker_main(Datum main_arg)
 	for (;;)
 	{
 		int64		applied;
-		int64		customers = 0;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -209,11 +204,15 @@ cartera_deferred_worker_main(Datum main_arg)
 		}
 		if (batch < deferred_batch_size)
 			batch = deferred_batch_size;
-		applied = apply_one_batch(batch, &customers);
+		applied = apply_one_batch(batch);
 		if (applied > 0)
 		{
-			/* behind: a bigger batch next; keeping up: the configured size */
-			if (customers >= batch)
+			/*
+			 * behind (the batch took as many queue rows as it could: it takes
+			 * every row of the customers of the first max_customers rows): a
+			 * bigger batch next; keeping up: the configured size
+			 */
+			if (applied >= batch)
 				batch = (int) Min((int64) batch * 2,
 								  Min((int64) deferred_batch_size * BATCH_GROWTH_LIMIT, 1000000));
 			else
