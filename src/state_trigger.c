@@ -110,6 +110,12 @@ static SPIPlanPtr deferred_rules_plan = NULL;
 static bool plans_stale = false;
 static bool callbacks_registered = false;
 
+/*
+ * Whether cross-sell rules exist: both modes' triggers ask (each prepares
+ * its own plan: they run under different search_paths); the text needs none.
+ */
+static const char *const rules_sql = "SELECT EXISTS (SELECT 1 FROM cartera.cross_sell_rule r WHERE r.active)";
+
 static Datum run_single(SPIPlanPtr plan, Datum *values, const char *nulls, bool *isnull);
 
 /* syscache hash values of what the plans depend on (0: nothing yet) */
@@ -198,7 +204,7 @@ prepare_plans(void)
 	alerts_args[3] = TIMESTAMPTZOID;
 
 	/* alerts_plan last: it marks the set as complete */
-	rules_plan = cartera_keep_plan("SELECT EXISTS (SELECT 1 FROM cartera.cross_sell_rule r WHERE r.active)", 0, NULL);
+	rules_plan = cartera_keep_plan(rules_sql, 0, NULL);
 	lock_plan = cartera_keep_plan("SELECT s.customer_id, s.rfm_state FROM cartera.customer_state s "
 						  "WHERE s.customer_id = ANY ($1) ORDER BY s.customer_id FOR UPDATE OF s",
 						  1, lock_args);
@@ -229,8 +235,7 @@ prepare_deferred_plans(void)
 	if (deferred_source_plan != NULL && deferred_rules_plan != NULL)
 		return;
 	if (deferred_rules_plan == NULL)
-		deferred_rules_plan = cartera_keep_plan("SELECT EXISTS (SELECT 1 FROM cartera.cross_sell_rule r WHERE r.active)",
-												0, NULL);
+		deferred_rules_plan = cartera_keep_plan(rules_sql, 0, NULL);
 	if (deferred_source_plan == NULL)
 		deferred_source_plan = cartera_keep_plan("SELECT EXISTS (SELECT 1 FROM cartera.purchase_source p "
 												 "WHERE p.source OPERATOR(pg_catalog.=) $1::pg_catalog.regclass "
