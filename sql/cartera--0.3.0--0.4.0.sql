@@ -1875,6 +1875,12 @@ CREATE FUNCTION cartera.apply_deferred_customers(customers bigint[], as_of times
   -- the second) can pass jit_above_cost: JIT then took 0.7 s of a batch
   -- that runs in 50 ms
   SET jit = off
+  -- and the static ones (here and in the functions called) are planned with
+  -- the batch's arrays as values: a generic plan knows neither their size
+  -- nor their elements, and evaluates "= ANY" of a parameter array element
+  -- by element for each row it filters (a drain of 96 k queued rows once
+  -- spent minutes in a filter of that kind); a custom plan hashes them
+  SET plan_cache_mode = force_custom_plan
 AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -1889,14 +1895,8 @@ DECLARE
   bought bigint;
 BEGIN
   LOCK TABLE cartera.customer_state IN ROW EXCLUSIVE MODE;
-  -- a state row for the customers without one (the rows that exist are
-  -- left out first: ON CONFLICT's check of each cost a fifth of a batch)
-  INSERT INTO cartera.customer_state AS s (customer_id, summary, status)
-    SELECT DISTINCT c, ROW(NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, as_of)::cartera.rfm_summary,
-           'lead'::cartera.lifecycle_status
-      FROM unnest(customers) c
-     WHERE c IS NOT NULL AND NOT EXISTS (SELECT 1 FROM cartera.customer_state x WHERE x.customer_id = c)
-    ON CONFLICT (customer_id) DO NOTHING;
+  -- a state row for the customers without one
+  PERFORM cartera.ensure_customer_states(customers, as_of);
   -- the locks, in customer order, and in the same statement the customers
   -- whose locked state cannot take rows or who have a recompute queued
   slow := ARRAY(SELECT l.customer_id
@@ -1985,8 +1985,16 @@ COMMENT ON FUNCTION cartera.lock_deferred_applier(boolean) IS
 -- waits for it.  A batch that fails is applied again customer by customer,
 -- each in its own subtransaction; a customer that still fails is set aside
 -- in cartera.deferred_failure (its changes stay queued) and the others go on.
+-- next_batch is the size the caller's next batch should take (the worker and
+-- catch_up() both follow it): after a full batch (as many queue rows as the
+-- customers it could take) the queue is behind, and the next takes twice as
+-- many customers, up to 8 times cartera.deferred_batch_size (at most
+-- 1,000,000); otherwise the setting.  Bigger batches share the fixed costs of
+-- a batch (its statements' passes over the queue): on the 2-core benchmark
+-- machine a customer cost about 95 us in batches of 1,000 and 60 us in
+-- batches of 4,000 (docs/performance.md).
 CREATE FUNCTION cartera.apply_deferred(max_customers integer DEFAULT 1000, applier text DEFAULT 'catch_up')
-  RETURNS TABLE (customers bigint, changes bigint, purchases bigint, set_aside bigint)
+  RETURNS TABLE (customers bigint, changes bigint, purchases bigint, set_aside bigint, next_batch integer)
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, cartera, pg_temp
 AS $fn$
@@ -1994,6 +2002,7 @@ AS $fn$
 DECLARE
   settings boolean := cartera.use_portfolio_settings();
   started timestamptz := clock_timestamp();
+  base integer := coalesce(nullif(current_setting('cartera.deferred_batch_size', true), '')::integer, 1000);
   batch bigint[];
   one bigint;
   r record;
@@ -2016,7 +2025,7 @@ BEGIN
   IF applier = 'worker' THEN
     -- the worker waits quietly for a restore to end, and for another applier
     IF EXISTS (SELECT 1 FROM cartera.restore_in_progress) OR NOT cartera.lock_deferred_applier(false) THEN
-      customers := 0; changes := 0; purchases := 0; set_aside := 0;
+      customers := 0; changes := 0; purchases := 0; set_aside := 0; next_batch := base;
       RETURN NEXT;
       RETURN;
     END IF;
@@ -2103,12 +2112,14 @@ BEGIN
   changes := n_changes;
   purchases := n_purchases;
   set_aside := n_failed;
+  next_batch := CASE WHEN n_changes >= max_customers THEN least(max_customers::bigint * 2, base::bigint * 8, 1000000)
+                     ELSE base END;
   RETURN NEXT;
 END
 $fn$;
 REVOKE EXECUTE ON FUNCTION cartera.apply_deferred(integer, text) FROM PUBLIC;
 COMMENT ON FUNCTION cartera.apply_deferred(integer, text) IS
-  'apply one batch of the deferred queue (up to max_customers customers, oldest first) in the caller''s transaction, setting aside customers whose changes fail; what the deferred worker runs';
+  'apply one batch of the deferred queue (up to max_customers customers, oldest first) in the caller''s transaction, setting aside customers whose changes fail; next_batch: the size the next batch should take (twice after a full one, up to 8 times cartera.deferred_batch_size); what the deferred worker and catch_up() run';
 
 -- Apply everything queued, in the caller's transaction: what pg_cron runs
 -- where the worker is not preloaded (cartera.schedule()), and what a session
@@ -2121,8 +2132,7 @@ CREATE FUNCTION cartera.catch_up()
 AS $fn$
 #variable_conflict use_column
 DECLARE
-  base integer := coalesce(nullif(current_setting('cartera.deferred_batch_size', true), '')::integer, 1000);
-  size integer := base;
+  size integer := coalesce(nullif(current_setting('cartera.deferred_batch_size', true), '')::integer, 1000);
   r record;
 BEGIN
   batches := 0; customers := 0; changes := 0; purchases := 0; set_aside := 0;
@@ -2134,10 +2144,7 @@ BEGIN
     changes := changes + r.changes;
     purchases := purchases + r.purchases;
     set_aside := set_aside + r.set_aside;
-    -- a full batch (as many queue rows as customers it could take): the
-    -- queue is behind, the next takes twice as many (up to 8 times the
-    -- setting), as the worker does (src/deferred_worker.c)
-    size := CASE WHEN r.changes >= size THEN least(size * 2, base * 8, 1000000) ELSE base END;
+    size := r.next_batch;     -- bigger while the queue is behind, as the worker's
   END LOOP;
   still_queued := (SELECT count(*) FROM cartera.deferred_change);
   RETURN NEXT;
@@ -4716,6 +4723,24 @@ COMMENT ON COLUMN cartera.alert_queue.escalated_to IS 'the manager it was escala
 ------------------------------------------------------------------------------
 -- (tools/refresh-upgrade writes this block with tools/extract-sql)
 -- BEGIN functions
+CREATE OR REPLACE FUNCTION cartera.ensure_customer_states(customers bigint[], as_of timestamptz)
+  RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+BEGIN
+  INSERT INTO cartera.customer_state AS s (customer_id, summary, status)
+    SELECT DISTINCT c, ROW(NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, as_of)::cartera.rfm_summary,
+           'lead'::cartera.lifecycle_status
+      FROM unnest(customers) c
+     WHERE c IS NOT NULL AND NOT EXISTS (SELECT 1 FROM cartera.customer_state x WHERE x.customer_id = c)
+    ON CONFLICT (customer_id) DO NOTHING;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.ensure_customer_states(bigint[], timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.ensure_customer_states(bigint[], timestamptz) IS
+  'insert a lead''s state row (summary as of as_of) for each given customer without one; used by recompute_state() and the deferred applier';
+
 CREATE OR REPLACE FUNCTION cartera.recompute_state(customers bigint[], as_of timestamptz)
   RETURNS TABLE (customer_id bigint, from_status cartera.lifecycle_status, to_status cartera.lifecycle_status,
                  from_segment cartera.segment, to_segment cartera.segment)
@@ -4729,14 +4754,7 @@ DECLARE
   lifespan interval := current_setting('cartera.clv_lifespan')::interval;
 BEGIN
   IF customers IS NOT NULL THEN
-    -- (the rows that exist are left out first: ON CONFLICT's check of each
-    -- costs more than looking them up)
-    INSERT INTO cartera.customer_state AS s (customer_id, summary, status)
-      SELECT DISTINCT c, ROW(NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, as_of)::cartera.rfm_summary,
-             'lead'::cartera.lifecycle_status
-        FROM unnest(customers) c
-       WHERE c IS NOT NULL AND NOT EXISTS (SELECT 1 FROM cartera.customer_state x WHERE x.customer_id = c)
-      ON CONFLICT (customer_id) DO NOTHING;
+    PERFORM cartera.ensure_customer_states(customers, as_of);
     PERFORM 1 FROM cartera.customer_state s
       WHERE s.customer_id = ANY (customers) ORDER BY s.customer_id FOR UPDATE OF s;
   ELSE

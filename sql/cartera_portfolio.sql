@@ -396,6 +396,29 @@ AS $fn$ SELECT cartera.state_update_sql(fresh, result, NULL) $fn$;
 COMMENT ON FUNCTION cartera.state_update_sql(text, text) IS
   'the SQL text that scores (status, segment, CLV, predictions) and stores customer states given by a query of (customer_id, state, complete), logging transitions';
 
+-- A state row, a lead's, for each of the given customers who has none: the
+-- rows recompute_state() and the deferred applier then lock and store.
+-- The rows that exist are left out first (an anti-join): ON CONFLICT's check
+-- of each cost more than looking them up, a fifth of an applier's batch;
+-- ON CONFLICT still covers a concurrent insert of the same customer.
+CREATE FUNCTION cartera.ensure_customer_states(customers bigint[], as_of timestamptz)
+  RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, cartera, pg_temp
+AS $fn$
+BEGIN
+  INSERT INTO cartera.customer_state AS s (customer_id, summary, status)
+    SELECT DISTINCT c, ROW(NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, as_of)::cartera.rfm_summary,
+           'lead'::cartera.lifecycle_status
+      FROM unnest(customers) c
+     WHERE c IS NOT NULL AND NOT EXISTS (SELECT 1 FROM cartera.customer_state x WHERE x.customer_id = c)
+    ON CONFLICT (customer_id) DO NOTHING;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION cartera.ensure_customer_states(bigint[], timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION cartera.ensure_customer_states(bigint[], timestamptz) IS
+  'insert a lead''s state row (summary as of as_of) for each given customer without one; used by recompute_state() and the deferred applier';
+
 -- Recompute customer_state for some customers (NULL = all) from every
 -- purchase source, in one aggregate pass, and log the transitions.
 -- Concurrency: the state rows are locked (in customer order, so two writers
@@ -421,14 +444,7 @@ DECLARE
   lifespan interval := current_setting('cartera.clv_lifespan')::interval;
 BEGIN
   IF customers IS NOT NULL THEN
-    -- (the rows that exist are left out first: ON CONFLICT's check of each
-    -- costs more than looking them up)
-    INSERT INTO cartera.customer_state AS s (customer_id, summary, status)
-      SELECT DISTINCT c, ROW(NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, as_of)::cartera.rfm_summary,
-             'lead'::cartera.lifecycle_status
-        FROM unnest(customers) c
-       WHERE c IS NOT NULL AND NOT EXISTS (SELECT 1 FROM cartera.customer_state x WHERE x.customer_id = c)
-      ON CONFLICT (customer_id) DO NOTHING;
+    PERFORM cartera.ensure_customer_states(customers, as_of);
     PERFORM 1 FROM cartera.customer_state s
       WHERE s.customer_id = ANY (customers) ORDER BY s.customer_id FOR UPDATE OF s;
   ELSE

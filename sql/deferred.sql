@@ -170,6 +170,25 @@ INSERT INTO customer (customer_id, full_name, owner_agent_id) SELECT g, 'B' || g
 INSERT INTO purchase (customer_id, purchased_at, amount) SELECT g, now() - interval '2 days', 10 FROM generate_series(941001, 944500) g;
 SELECT batches, customers, changes, still_queued FROM catch_up();
 SELECT count(*) FILTER (WHERE (summary).purchases = 1) AS bought_once FROM customer_state WHERE customer_id BETWEEN 941001 AND 944500;
+-- each batch gives the size of the next (the worker follows it as catch_up()
+-- does): twice after a full batch, at most 8 times the setting (1,000 here),
+-- the setting after a batch that is not full
+INSERT INTO purchase (customer_id, purchased_at, amount) SELECT g, now() - interval '2 days', 10 FROM generate_series(941001, 944500) g;
+INSERT INTO purchase (customer_id, purchased_at, amount) SELECT g, now() - interval '1 day', 10 FROM generate_series(941001, 944500) g;
+SELECT customers, changes, next_batch FROM apply_deferred(4500);
+INSERT INTO purchase (customer_id, purchased_at, amount) SELECT g, now() - interval '1 day', 5 FROM generate_series(941001, 941010) g;
+SELECT customers, changes, next_batch FROM apply_deferred(10);
+INSERT INTO purchase (customer_id, purchased_at, amount) SELECT g, now() - interval '1 day', 5 FROM generate_series(941001, 941005) g;
+SELECT customers, changes, next_batch FROM apply_deferred(10);
+SELECT count(*) FILTER (WHERE (summary).purchases = 3) AS bought_3, count(*) FILTER (WHERE (summary).purchases = 4) AS bought_4,
+       count(*) FILTER (WHERE (summary).purchases = 5) AS bought_5
+  FROM customer_state WHERE customer_id BETWEEN 941001 AND 944500;
+SELECT count(*) AS customers, count(*) FILTER (WHERE f.summary IS DISTINCT FROM s.summary) AS differ
+  FROM customer_state s
+  JOIN (SELECT p.customer_id, rfm(p.purchased_at, p.amount, (k.summary).as_of) AS summary
+          FROM purchase p JOIN customer_state k USING (customer_id)
+         WHERE p.customer_id BETWEEN 941001 AND 944500
+         GROUP BY p.customer_id, (k.summary).as_of) f USING (customer_id);
 
 -- a tracked table in deferred mode: TRUNCATE queues a whole recomputation
 CREATE TABLE shop_sales (customer_id bigint, sold_at timestamptz, total numeric);

@@ -8,7 +8,8 @@
  * (sql/cartera_deferred.sql), one batch of customers per transaction.  This
  * worker calls it in a loop, as soon as work is queued (it polls every
  * cartera.deferred_naptime at most) and without pause while there is more,
- * in bigger batches while it is behind (BATCH_GROWTH_LIMIT).
+ * in the batch size apply_deferred() returns for the next batch (bigger
+ * while the queue is behind).
  * Everything that decides what is applied is in that SQL function, which
  * cartera.catch_up() also calls: the worker adds no semantics, so a database
  * without it (cartera not in shared_preload_libraries) gets the same states
@@ -118,23 +119,13 @@ cartera_deferred_worker_init(void)
 }
 
 /*
- * A batch that applied as many queue rows as it could take customers means
- * the queue is behind: the next one takes twice as many, up to this many times
- * cartera.deferred_batch_size, and the size falls back as soon as a batch
- * is not full.  A batch's fixed costs (its statements' planning, the
- * passes over the queue) are then shared by more customers: on the 2-core
- * benchmark machine a customer cost about 95 us in batches of 1,000 and
- * 60 us in batches of 4,000 (docs/performance.md).
- */
-#define BATCH_GROWTH_LIMIT 8
-
-/*
  * One transaction: apply a batch of up to max_customers customers if
  * cartera (0.4.0 or later) is installed.  Returns the queue rows applied,
- * or -1 when there is nothing to work with.
+ * or -1 when there is nothing to work with, and sets *next_batch to the
+ * size apply_deferred() gives for the next batch.
  */
 static int64
-apply_one_batch(int max_customers)
+apply_one_batch(int max_customers, int *next_batch)
 {
 	int64		applied = -1;
 	int			rc;
@@ -157,17 +148,21 @@ apply_one_batch(int max_customers)
 		{
 			Oid			argtypes[1] = {INT4OID};
 			Datum		args[1];
+			Datum		next;
 
 			args[0] = Int32GetDatum(max_customers);
 			PopActiveSnapshot();
 			PushActiveSnapshot(GetTransactionSnapshot());
-			rc = SPI_execute_with_args("SELECT changes FROM cartera.apply_deferred($1, 'worker')",
+			rc = SPI_execute_with_args("SELECT changes, next_batch FROM cartera.apply_deferred($1, 'worker')",
 									   1, argtypes, args, NULL, false, 1);
 			if (rc != SPI_OK_SELECT || SPI_processed != 1)
 				elog(ERROR, "cartera: cartera.apply_deferred() failed: %s", SPI_result_code_string(rc));
 			applied = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 			if (isnull)
 				applied = 0;
+			next = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+			if (!isnull)
+				*next_batch = DatumGetInt32(next);
 		}
 	}
 	SPI_finish();
@@ -183,6 +178,7 @@ cartera_deferred_worker_main(Datum main_arg)
 {
 	char		dbname[BGW_EXTRALEN];
 	int			batch = deferred_batch_size;
+	int			next_batch;
 
 	strlcpy(dbname, MyBgworkerEntry->bgw_extra, sizeof(dbname));
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -202,24 +198,12 @@ cartera_deferred_worker_main(Datum main_arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		if (batch < deferred_batch_size)
-			batch = deferred_batch_size;
-		applied = apply_one_batch(batch);
+		next_batch = deferred_batch_size;
+		applied = apply_one_batch(batch, &next_batch);
+		/* bigger while the queue is behind, the setting otherwise */
+		batch = next_batch >= 1 ? next_batch : deferred_batch_size;
 		if (applied > 0)
-		{
-			/*
-			 * behind (the batch took as many queue rows as it could: it takes
-			 * every row of the customers of the first max_customers rows): a
-			 * bigger batch next; keeping up: the configured size
-			 */
-			if (applied >= batch)
-				batch = (int) Min((int64) batch * 2,
-								  Min((int64) deferred_batch_size * BATCH_GROWTH_LIMIT, 1000000));
-			else
-				batch = deferred_batch_size;
 			continue;			/* more may be waiting: no pause */
-		}
-		batch = deferred_batch_size;
 
 		/* an empty queue, or cartera not installed (yet): look again later */
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
