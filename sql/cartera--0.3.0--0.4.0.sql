@@ -3987,16 +3987,21 @@ CREATE TRIGGER alert_left_queue BEFORE UPDATE OF status, agent_id ON cartera.ale
 -- Holdout assignment: a number in [0, 1) from the customer, the kind and
 -- the start of the period, the same on every server and every run (md5 is
 -- portable; hashtext() is not across architectures).  Held out when it is
--- below the kind's holdout_share.
+-- below the kind's holdout_share.  The period is written out as YYYY-MM-DD
+-- from its fields, not cast to text: a date's text follows the session's
+-- DateStyle, and a draw must not change with the client's date format.
 CREATE FUNCTION cartera.holdout_draw(customer_id bigint, kind text, period date) RETURNS double precision
   LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
   SET search_path = pg_catalog, cartera, pg_temp
 AS $fn$
-  SELECT ('x' || substr(md5(customer_id::text || '/' || kind || '/' || period::text), 1, 13))::bit(52)::bigint
+  SELECT ('x' || substr(md5(customer_id::text || '/' || kind || '/'
+                            || lpad(extract(year FROM period)::integer::text, 4, '0') || '-'
+                            || lpad(extract(month FROM period)::integer::text, 2, '0') || '-'
+                            || lpad(extract(day FROM period)::integer::text, 2, '0')), 1, 13))::bit(52)::bigint
          / 4503599627370496.0::double precision
 $fn$;
 COMMENT ON FUNCTION cartera.holdout_draw(bigint, text, date) IS
-  'the holdout draw of a customer for an alert kind in the period starting on period: uniform in [0, 1), reproducible; held out when below alert_kind.holdout_share';
+  'the holdout draw of a customer for an alert kind in the period starting on period: uniform in [0, 1), reproducible (md5 of customer/kind/YYYY-MM-DD, whatever the session''s DateStyle); held out when below alert_kind.holdout_share';
 
 -- Newcombe's hybrid score interval for the difference of two proportions
 -- (Newcombe 1998, method 10): Wilson intervals of each proportion combined.

@@ -19,7 +19,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS cartera;
 SET search_path = public, cartera;
 SET client_min_messages = warning;
-SELECT plan(28);
+SELECT plan(31);
 
 -- Newcombe (1998), Statistics in Medicine 17:873-890, table II, method 10
 SELECT is((SELECT array[round(low::numeric, 4), round(high::numeric, 4)] FROM cartera.proportion_difference(56, 70, 48, 80)),
@@ -45,8 +45,19 @@ SELECT ok((SELECT min(d) >= 0 AND max(d) < 1 AND abs(avg(d) - 0.5) < 0.01
              FROM (SELECT cartera.holdout_draw(i, 'reactivation', '2020-03-01') AS d
                      FROM generate_series(1, 20000) i) x),
           'holdout_draw is uniform on [0, 1): mean 0.5, 10 % below 0.1 (20,000 customers)');
-SELECT is(cartera.holdout_draw(42, 'reactivation', '2020-03-01'), cartera.holdout_draw(42, 'reactivation', '2020-03-01'),
-          'holdout_draw is reproducible');
+-- the reference: the first 13 hex digits of md5('42/reactivation/2020-03-01')
+-- over 2^52 (Python's hashlib: 0.3552609965851026)
+SELECT is(cartera.holdout_draw(42, 'reactivation', '2020-03-01'), 0.3552609965851026::double precision,
+          'holdout_draw is md5 of customer/kind/YYYY-MM-DD, its first 52 bits over 2^52');
+SELECT is(cartera.holdout_draw(42, 'reactivation', '0999-12-01'), 0.966225314979478::double precision,
+          'holdout_draw pads a year of three digits as ISO does (0999-12-01)');
+SET LOCAL DateStyle = 'SQL, DMY';
+SELECT is(cartera.holdout_draw(42, 'reactivation', '2020-03-01'), 0.3552609965851026::double precision,
+          'holdout_draw does not change with the session''s DateStyle (SQL, DMY)');
+SET LOCAL DateStyle = 'German';
+SELECT is(cartera.holdout_draw(42, 'reactivation', '2020-03-01'), 0.3552609965851026::double precision,
+          'nor with DateStyle German');
+RESET DateStyle;
 SELECT isnt(cartera.holdout_draw(42, 'reactivation', '2020-03-01'), cartera.holdout_draw(42, 'reactivation', '2020-04-01'),
             'and drawn anew each period');
 
