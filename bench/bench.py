@@ -38,11 +38,14 @@ def value(db, sql):
 PRELUDE = "SET TimeZone = 'UTC';\nSET client_min_messages = warning;\n"
 
 
-def compare(db, variants, runs, setup='', mode='explain', cpu=None):
+def compare(db, variants, runs, setup='', mode='explain', cpu=None, output=None):
     """variants: [(label, pre_sql, sql, post_sql)]; returns {label: [ms, ...]}.
+    A variant's sql may time a second statement under a label of its own
+    (a line "\\echo @@label" before it): that label gets its runs too.
     With cpu={} (a dict) and the server on this machine, cpu[label] gets the
     backend's own CPU time per run (utime + stime from /proc): a serial query's
-    cost that does not count the time other processes on a shared machine take."""
+    cost that does not count the time other processes on a shared machine take.
+    With output=[] (a list), it gets the session's output lines."""
     s = [PRELUDE, setup, '\\timing on\n' if mode == 'timing' else '']
     cpuf = None
     if cpu is not None:
@@ -63,6 +66,8 @@ def compare(db, variants, runs, setup='', mode='explain', cpu=None):
                 s.append("\\! echo E %s $(cut -d' ' -f14,15 /proc/$BENCH_PID/stat 2>/dev/null) >> %s\n" % (label, cpuf))
             s.append(post + '\n')
     out = psql(db, ''.join(s))
+    if output is not None:
+        output.extend(out.splitlines())
     if cpuf:
         tick = 1000.0 / os.sysconf('SC_CLK_TCK')
         begin = {}
@@ -88,7 +93,7 @@ def compare(db, variants, runs, setup='', mode='explain', cpu=None):
             continue
         m = pat.search(line)
         if m and cur is not None:
-            res[cur].append(float(m.group(1)))
+            res.setdefault(cur, []).append(float(m.group(1)))
             cur = None
     for k, v in res.items():
         if len(v) != runs:
@@ -503,50 +508,35 @@ def case5(db, runs, tmp, refresh_ms):
     psql(db, PRELUDE + "\\copy (SELECT customer_id, purchased_at, amount FROM bench.p) TO '%s' CSV\n" % csv)
     n = value(db, 'SELECT count(*) FROM bench.p')
     make_plain_table(db)
-    cols = '(customer_id, purchased_at, amount)'
-    copy = "COPY %%s %s FROM '%s' CSV;" % (cols, csv)
+    copy = "COPY %%s (customer_id, purchased_at, amount) FROM '%s' CSV;" % csv
     deferred = worker_running(db)
     if not deferred:
         say('  (no cartera deferred worker serves %s: the deferred variant is skipped; bench/run preloads it)' % db)
-    check = "SELECT '@@check ' || (%s);\n" % STATE_CHECK
-    steps = {
-        'trig': "TRUNCATE cartera.purchase;\nCHECKPOINT;\n\\echo @@trig\n" + copy % 'cartera.purchase' + '\n' + check,
-        'plain': "TRUNCATE bench.purchase_plain;\nCHECKPOINT;\n\\echo @@plain\n" + copy % 'bench.purchase_plain' + '\n',
+
+    def check(label):
+        return "SELECT '##check %s ' || (%s);" % (label, STATE_CHECK)
+    variants = [
+        ('trig', 'TRUNCATE cartera.purchase; CHECKPOINT;', copy % 'cartera.purchase', check('trig')),
+        ('plain', 'TRUNCATE bench.purchase_plain; CHECKPOINT;', copy % 'bench.purchase_plain', ''),
+    ]
+    if deferred:
         # the queue the COPY leaves is invisible to the worker until the COPY
-        # commits: the COPY's time is the purchase path's alone
-        'deferred': "TRUNCATE cartera.purchase;\n"
-                    "SELECT cartera.set_purchase_mode('cartera.purchase', 'deferred');\n"
-                    "CHECKPOINT;\n\\echo @@deferred\n" + copy % 'cartera.purchase' + '\n'
-                    "\\echo @@drain\n" + DRAIN + '\n'
-                    "SELECT cartera.set_purchase_mode('cartera.purchase', 'immediate');\n"
-                    "VACUUM cartera.deferred_change, cartera.customer_state;\n" + check,
-    }
-    labels = ['trig', 'plain', 'deferred'] if deferred else ['trig', 'plain']
-    s = [PRELUDE, '\\pset tuples_only on\n\\pset format unaligned\n',
-         "SELECT cartera.set_purchase_mode('cartera.purchase', 'immediate');\n", '\\timing on\n']
-    for i in range(runs):
-        for k in (labels if i % 2 == 0 else list(reversed(labels))):
-            s.append(steps[k])
-    out = psql(db, ''.join(s))
-    ms = {k: [] for k in labels + ['drain']}
+        # commits: the COPY's time is the purchase path's alone; then the
+        # worker's drain is timed
+        variants.append(('deferred',
+                         "TRUNCATE cartera.purchase; SELECT cartera.set_purchase_mode('cartera.purchase', 'deferred'); CHECKPOINT;",
+                         copy % 'cartera.purchase' + '\n\\echo @@drain\n' + DRAIN,
+                         "SELECT cartera.set_purchase_mode('cartera.purchase', 'immediate');\n"
+                         "VACUUM cartera.deferred_change, cartera.customer_state;\n" + check('deferred')))
+    out = []
+    ms = compare(db, variants, runs, mode='timing', output=out,
+                 setup="\\pset tuples_only on\n\\pset format unaligned\n"
+                       "SELECT cartera.set_purchase_mode('cartera.purchase', 'immediate');\n")
     checks = {}
-    cur = last = None
-    for line in out.splitlines():
-        if line.startswith('@@check '):
-            checks.setdefault(last, []).append(line[len('@@check '):])
-        elif line.startswith('@@'):
-            cur = line[2:]
-            if cur != 'drain':
-                last = cur
-        else:
-            m = re.match(r'^Time: ([0-9.]+) ms', line)
-            if m and cur is not None:
-                ms[cur].append(float(m.group(1)))
-                cur = None
-    for k, v in ms.items():
-        if k in labels + (['drain'] if deferred else []) and len(v) != runs:
-            sys.stderr.write(out)
-            raise SystemExit('could not time %s (%d of %d runs)' % (k, len(v), runs))
+    for line in out:
+        if line.startswith('##check '):
+            _, label, text = line.split(' ', 2)
+            checks.setdefault(label, []).append(text)
     say('  runs (ms):', ms)
     for k, v in checks.items():
         say('  checks after %s: %s' % (k, '; '.join(sorted(set(v)))))
